@@ -1,0 +1,65 @@
+/*
+ * model.h — the .fermodel file (docs/MODEL_FORMAT.md): a self-contained trained
+ * network: architecture text, class names, input preprocessing, training
+ * metadata and every parameter tensor, with a CRC-32 over the whole file.
+ */
+#ifndef FER_MODEL_H
+#define FER_MODEL_H
+
+#include "net/net.h"
+
+#define FER_MODEL_MAGIC "FERMODEL"
+#define FER_MODEL_VERSION 1
+
+/* How a face crop becomes the network input (the vision pipeline and `fer train`
+ * share the code that applies it). Pixel values are first scaled to [0, 1]. */
+typedef struct fer_preproc {
+    float margin;      /* extra border around the detected box, fraction of its side */
+    int square;        /* 1: crop a square around the box centre */
+    int grey;          /* 1: convert to one grey channel */
+    char resize[16];   /* "area" | "linear" */
+    float mean, std;   /* input = (pixel/255 - mean) / std */
+} fer_preproc;
+
+/* Training metadata carried in the header; fields left 0/empty are absent. */
+typedef struct fer_meta {
+    char dataset[64];
+    char created[32];      /* RFC 3339 UTC */
+    char command[512];     /* how it was trained */
+    int epochs;
+    float val_acc, test_acc; /* fractions in [0,1]; < 0 = absent */
+    char extra[1024];      /* free-form JSON object text, "" = none */
+} fer_meta;
+
+typedef struct fer_model {
+    fer_net *net;          /* owns the arch */
+    fer_preproc pre;
+    fer_meta meta;
+} fer_model;
+
+/* Default preprocessing and empty metadata. */
+void fer_preproc_default(fer_preproc *p);
+void fer_meta_init(fer_meta *m);
+
+enum {
+    FER_LOAD_INFER = 1 << 0, /* build for inference and fold batch norm */
+};
+
+/* Loads and validates path. max_batch sizes the activations; flags as above, else
+ * FER_NET_TRAIN-capable for fine-tuning. Every failure has its own code and a message
+ * naming the file: -ENOENT/-EACCES, FER_E_NOT_MODEL, FER_E_VERSION, FER_E_TRUNCATED,
+ * FER_E_CHECKSUM, FER_E_HEADER, FER_E_LAYER, FER_E_ARCH, FER_E_TENSOR, FER_E_CLASSES,
+ * FER_E_TRAILING. Never reads out of bounds, whatever the bytes. */
+int fer_model_load(fer_model **out, const char *path, int max_batch, unsigned flags,
+                   fer_error *err);
+/* The same from memory (the fuzzers use this). */
+int fer_model_load_mem(fer_model **out, const void *buf, size_t len, const char *origin,
+                       int max_batch, unsigned flags, fer_error *err);
+
+/* Writes atomically: path.tmp.<pid>, fsync, rename, fsync of the directory.
+ * A folded net cannot be saved (-EINVAL). */
+int fer_model_save(const fer_model *m, const char *path, fer_error *err);
+
+void fer_model_free(fer_model *m); /* accepts NULL; frees the net too */
+
+#endif

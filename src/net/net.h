@@ -1,0 +1,105 @@
+/*
+ * net.h — a network built from an architecture: shapes, one allocation each
+ * for parameters, gradients and activations (sized for a maximum batch),
+ * forward and backward over the whole layer list.
+ *
+ * Parameter tensors are named "<layer index>.<kind>" with kind one of weight,
+ * bias, running_mean, running_var — the keys of a PyTorch nn.Sequential built
+ * one module per layer, which keeps conversion and parity tools simple.
+ */
+#ifndef FER_NET_H
+#define FER_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/arch.h"
+#include "nn/layers.h"
+
+/* Flags for fer_net_create. */
+enum {
+    FER_NET_TRAIN = 1 << 0, /* allocate gradients and activation gradients */
+};
+
+/* A layer of a built net: its spec, its shapes and pointers into the net's blocks. */
+typedef struct fer_layer {
+    fer_layer_spec spec;
+    int c, h, w;          /* input shape of one image */
+    int oc, oh, ow;       /* output shape of one image */
+    size_t in_size;       /* c*h*w */
+    size_t out_size;      /* oc*oh*ow */
+    long long macs;       /* multiply-accumulates per image */
+    size_t nparams;       /* trainable parameters (weight + bias) */
+    fer_conv_shape conv;  /* conv only */
+    fer_pool_shape pool;  /* maxpool only */
+    fer_bn_shape bn;      /* bn only */
+    float *w, *b;         /* parameters (NULL if none); conv with bias=0 still gets b,
+                             zero and untrained, so batch norm can fold into it */
+    float *run_mean, *run_var; /* bn running statistics (in the parameter block) */
+    float *dw, *db;       /* parameter gradients (training) */
+    float *out;           /* (max_batch, out_size) */
+    float *dout;          /* (max_batch, out_size), gradient w.r.t. out (training) */
+    float *save;          /* bn: (2*C) mean, invstd; dropout: (max_batch, out_size) mask */
+    int folded;           /* bn folded into the conv before it: skipped at run time */
+} fer_layer;
+
+typedef struct fer_net {
+    fer_arch *arch;       /* owned */
+    int nlayers;
+    fer_layer *layers;
+    int max_batch;
+    unsigned flags;
+    size_t nparams;       /* trainable parameter count (what `fer info` reports) */
+    float *params;        /* one block: every weight, bias and bn statistic */
+    size_t params_len;    /* floats in the block */
+    float *grads;         /* one block parallel to params (training), else NULL */
+    float *acts;          /* one block: outputs, output gradients, saves */
+    size_t acts_len;
+    float *work;          /* im2col scratch, sized for the largest conv */
+    size_t work_len;
+    uint64_t rng;         /* dropout state */
+    int dropout_off;      /* 1: dropout is identity even in training (parity tests) */
+} fer_net;
+
+/* Builds a net for arch (ownership of arch passes to the net, also on failure).
+ * Parameters are initialised (Kaiming-uniform as PyTorch's defaults, bn gamma 1 beta 0,
+ * running var 1) from seed. Errors: -ENOMEM, FER_E_ARCH (shapes do not fit). */
+int fer_net_create(fer_net **out, fer_arch *arch, int max_batch, unsigned flags, uint64_t seed,
+                   fer_error *err);
+void fer_net_free(fer_net *net); /* accepts NULL */
+
+/* Runs the net on in: (n, C, H, W), n <= max_batch. train = 1 uses batch statistics and
+ * dropout (needs FER_NET_TRAIN). Returns the logits: (n, nclasses), owned by the net. */
+const float *fer_net_forward(fer_net *net, const float *in, int n, int train);
+
+/* Back-propagates dlogits (n, nclasses) through the last training forward; accumulates
+ * into net->grads (call fer_net_zero_grad first). din, if not NULL, receives the input
+ * gradient (n, C, H, W). */
+void fer_net_backward(fer_net *net, const float *dlogits, float *din, int n);
+void fer_net_zero_grad(fer_net *net);
+
+/* Folds every bn that directly follows a conv into that conv (inference only). */
+void fer_net_fold_bn(fer_net *net);
+
+/* Sets the BLAS thread count (the daemon infers with 1; training uses 2). */
+void fer_set_threads(int n);
+
+/* A parameter tensor of the net, for files, optimisers and tools. */
+typedef struct fer_tensor_ref {
+    char name[32];        /* "3.weight" */
+    int layer;            /* index into net->layers */
+    int ndim;
+    int shape[4];
+    size_t count;
+    float *data;          /* into net->params */
+    float *grad;          /* into net->grads, or NULL (no gradient: bn statistics) */
+    int decay;            /* 1 for conv/fc weights (weight decay applies), else 0 */
+} fer_tensor_ref;
+
+/* Fills up to max refs in file order and returns how many the net has. */
+int fer_net_tensors(const fer_net *net, fer_tensor_ref *refs, int max);
+
+/* Total multiply-accumulates per image. */
+long long fer_net_macs(const fer_net *net);
+
+#endif

@@ -1,0 +1,147 @@
+/*
+ * layers.h — the CNN engine's kernels: one forward and one backward per layer.
+ *
+ * All tensors are float32, NCHW, contiguous. Every function works on raw
+ * pointers plus sizes, outputs first, inputs const (llm.c's style). Backward
+ * functions ACCUMULATE into parameter gradients (dw, db: +=) so a caller can
+ * sum over micro-batches, but OVERWRITE the input gradient (din: =).
+ * Kernels do not allocate: scratch space comes from the caller, sized by the
+ * *_work_size() helpers. Shape comments give per-tensor layouts; N = batch.
+ */
+#ifndef FER_LAYERS_H
+#define FER_LAYERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- conv2d ---------------------------------------------------------------
+ * Convolution as im2col + one cblas_sgemm per image; a 1x1 kernel with stride 1
+ * and no padding multiplies the input directly (no im2col). */
+typedef struct fer_conv_shape {
+    int c, h, w;        /* input channels, height, width */
+    int k;              /* output channels (filters) */
+    int kh, kw;         /* kernel size */
+    int stride, pad;    /* same in both directions */
+    int oh, ow;         /* output size: (h + 2*pad - kh)/stride + 1, likewise ow */
+} fer_conv_shape;
+
+/* Fills oh/ow from the other fields; returns 0, or -1 if the output would be empty. */
+int fer_conv_shape_init(fer_conv_shape *s);
+
+/* Floats of scratch one image needs (the im2col matrix; 0 for the direct 1x1 path). */
+size_t fer_conv_work_size(const fer_conv_shape *s);
+
+/* out: (N, K, OH, OW); in: (N, C, H, W); w: (K, C, KH, KW); b: (K) or NULL;
+ * work: fer_conv_work_size() floats. */
+void fer_conv2d_forward(float *out, const float *in, const float *w, const float *b,
+                        const fer_conv_shape *s, int n, float *work);
+
+/* din: (N, C, H, W) or NULL when the input gradient is not needed (first layer);
+ * dw: (K, C, KH, KW) +=; db: (K) += or NULL; dout: (N, K, OH, OW).
+ * work: fer_conv_work_size() floats (the im2col of the input, then its gradient). */
+void fer_conv2d_backward(float *din, float *dw, float *db, const float *dout,
+                         const float *in, const float *w, const fer_conv_shape *s, int n,
+                         float *work);
+
+/* col: (C*KH*KW, OH*OW) from one image im: (C, H, W); zero outside the image. */
+void fer_im2col(float *col, const float *im, const fer_conv_shape *s);
+/* im: (C, H, W) += col scattered back (the adjoint of fer_im2col); caller zeroes im. */
+void fer_col2im(float *im, const float *col, const fer_conv_shape *s);
+
+/* The test oracles: direct six-loop convolution and a triple-loop matmul. */
+void fer_conv2d_naive(float *out, const float *in, const float *w, const float *b,
+                      const fer_conv_shape *s, int n);
+/* c (M, N) = a (M, K) . b (K, N), row-major. */
+void fer_matmul_naive(float *c, const float *a, const float *b, int m, int n, int k);
+
+/* ---- batch norm (per channel over N, H, W) ---------------------------------
+ * Training: normalise by batch statistics (biased variance), save mean and
+ * 1/sqrt(var+eps) for backward, and update running statistics as PyTorch does:
+ * running = (1-momentum)*running + momentum*batch, with the UNBIASED batch variance.
+ * Inference: normalise by the running statistics. */
+typedef struct fer_bn_shape {
+    int c, hw;          /* channels, spatial size (H*W; 1 after a flatten) */
+    float eps, momentum;
+} fer_bn_shape;
+
+/* out, in: (N, C, HW); gamma, beta, run_mean, run_var: (C); save: (2*C) = mean, invstd. */
+void fer_bn_forward_train(float *out, float *save, float *run_mean, float *run_var,
+                          const float *in, const float *gamma, const float *beta,
+                          const fer_bn_shape *s, int n);
+void fer_bn_forward_infer(float *out, const float *in, const float *gamma, const float *beta,
+                          const float *run_mean, const float *run_var, const fer_bn_shape *s,
+                          int n);
+/* din: (N, C, HW) (may be NULL); dgamma, dbeta: (C) +=; uses save from the training forward. */
+void fer_bn_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                     const float *gamma, const float *save, const fer_bn_shape *s, int n);
+
+/* Folds inference batch norm into the convolution before it:
+ * w: (K, C*KH*KW) scaled per output channel, b: (K) replaced (b may have been zero). */
+void fer_bn_fold(float *w, float *b, const float *gamma, const float *beta, const float *run_mean,
+                 const float *run_var, float eps, int k, int per_filter);
+
+/* ---- ReLU --------------------------------------------------------------------
+ * out may equal in. backward: din = dout where out > 0, else 0 (din may equal dout). */
+void fer_relu_forward(float *out, const float *in, size_t count);
+void fer_relu_backward(float *din, const float *dout, const float *out, size_t count);
+
+/* ---- max-pool ----------------------------------------------------------------
+ * Window size x size, given stride, no padding; output (H-size)/stride+1.
+ * Ties go to the first maximum in scan order, as in PyTorch. */
+typedef struct fer_pool_shape {
+    int c, h, w, size, stride, oh, ow;
+} fer_pool_shape;
+int fer_pool_shape_init(fer_pool_shape *s);
+
+/* out: (N, C, OH, OW); in: (N, C, H, W). */
+void fer_maxpool_forward(float *out, const float *in, const fer_pool_shape *s, int n);
+/* din: (N, C, H, W) = 0 except dout routed to each window's maximum (recomputed from in). */
+void fer_maxpool_backward(float *din, const float *dout, const float *in, const fer_pool_shape *s,
+                          int n);
+
+/* ---- global average pool: (N, C, HW) -> (N, C) --------------------------------- */
+void fer_gap_forward(float *out, const float *in, int c, int hw, int n);
+void fer_gap_backward(float *din, const float *dout, int c, int hw, int n);
+
+/* ---- dropout (inverted) --------------------------------------------------------
+ * Training: each element kept with probability 1-p and scaled by 1/(1-p); the mask
+ * (0 or 1/(1-p)) is saved for backward. rng: the caller's state, advanced. */
+void fer_dropout_forward(float *out, float *mask, const float *in, float p, size_t count,
+                         uint64_t *rng);
+void fer_dropout_backward(float *din, const float *dout, const float *mask, size_t count);
+
+/* ---- fully connected ------------------------------------------------------------
+ * out (N, O) = in (N, I) . w^T + b with w: (O, I) as in PyTorch's Linear.
+ * Batch 1 runs cblas_sgemv (sgemm with M=1 is several times slower); larger batches sgemm. */
+void fer_fc_forward(float *out, const float *in, const float *w, const float *b, int in_dim,
+                    int out_dim, int n);
+/* din: (N, I) or NULL; dw: (O, I) +=; db: (O) +=. */
+void fer_fc_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                     const float *w, int in_dim, int out_dim, int n);
+
+/* ---- softmax and cross-entropy ------------------------------------------------------
+ * probs (N, C) = softmax(logits), numerically stable. */
+void fer_softmax(float *probs, const float *logits, int c, int n);
+
+/* Cross-entropy with optional label smoothing eps and class weights (NULL = all 1),
+ * with PyTorch's CrossEntropyLoss(weight, label_smoothing, reduction='mean') semantics:
+ *   l_i = (1-eps) * w[y_i] * -log p_i[y_i] + eps/C * sum_c w[c] * -log p_i[c]
+ *   loss = sum_i l_i / sum_i w[y_i]
+ * Writes probs (N, C) and returns the loss; dlogits (N, C) = d loss / d logits if not NULL. */
+float fer_cross_entropy(float *dlogits, float *probs, const float *logits, const int *labels,
+                        const float *class_weights, float smoothing, int c, int n);
+
+/* ---- random numbers ------------------------------------------------------------
+ * splitmix64: small, seedable, and reproducible across platforms. */
+uint64_t fer_rng_next(uint64_t *state);
+/* Uniform in [0, 1) with 24 random bits. */
+float fer_rng_uniform(uint64_t *state);
+/* Normal(0, 1) by Box-Muller. */
+float fer_rng_normal(uint64_t *state);
+
+/* A counter-based value in [-1, 1): the same in C and in numpy (tools/ferparity.py),
+ * so large parity nets can be re-created on both sides without shipping weights.
+ *   x = splitmix64_mix(seed + i * 0x9E3779B97F4A7C15);  value = (x >> 40) / 2^23 - 1 */
+float fer_hash_uniform(uint64_t seed, uint64_t i);
+
+#endif

@@ -1,0 +1,2 @@
+/* placeholder: being written */
+typedef int fer_placeholder_rng;
