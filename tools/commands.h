@@ -7,5 +7,9 @@
 #define FER_COMMANDS_H
 
 int fer_cmd_info(int argc, char **argv);
+int fer_cmd_train(int argc, char **argv);
+int fer_cmd_eval(int argc, char **argv);
+int fer_cmd_classify(int argc, char **argv);
+int fer_bench_pipeline(int argc, char **argv);
 
 #endif

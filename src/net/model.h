@@ -57,8 +57,13 @@ int fer_model_load_mem(fer_model **out, const void *buf, size_t len, const char 
                        int max_batch, unsigned flags, fer_error *err);
 
 /* Writes atomically: path.tmp.<pid>, fsync, rename, fsync of the directory.
- * A folded net cannot be saved (-EINVAL). */
+ * -EINVAL for what a load would refuse: a folded net, an arch without class names,
+ * invalid preprocessing or metadata. */
 int fer_model_save(const fer_model *m, const char *path, fer_error *err);
+
+/* Serialises to a malloc'd buffer (*buf, *len): the exact bytes fer_model_save writes.
+ * Checkpoints embed a model this way. */
+int fer_model_save_mem(const fer_model *m, uint8_t **buf, size_t *len, fer_error *err);
 
 void fer_model_free(fer_model *m); /* accepts NULL; frees the net too */
 

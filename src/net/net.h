@@ -16,6 +16,10 @@
 #include "net/arch.h"
 #include "nn/layers.h"
 
+/* Size limits, in floats per image, that fer_net_plan enforces (docs/ARCH_FORMAT.md). */
+#define FER_MAX_INPUT_FLOATS (1 << 24)  /* the input image, C*H*W */
+#define FER_MAX_ACT_FLOATS (1 << 26)    /* all layer outputs together; also one conv's im2col */
+
 /* Flags for fer_net_create. */
 enum {
     FER_NET_TRAIN = 1 << 0, /* allocate gradients and activation gradients */
@@ -24,9 +28,9 @@ enum {
 /* A layer of a built net: its spec, its shapes and pointers into the net's blocks. */
 typedef struct fer_layer {
     fer_layer_spec spec;
-    int c, h, w;          /* input shape of one image */
+    int ic, ih, iw;       /* input shape of one image (a flattened input: ic x 1 x 1) */
     int oc, oh, ow;       /* output shape of one image */
-    size_t in_size;       /* c*h*w */
+    size_t in_size;       /* ic*ih*iw */
     size_t out_size;      /* oc*oh*ow */
     long long macs;       /* multiply-accumulates per image */
     size_t nparams;       /* trainable parameters (weight + bias) */
@@ -61,20 +65,35 @@ typedef struct fer_net {
     int dropout_off;      /* 1: dropout is identity even in training (parity tests) */
 } fer_net;
 
+/* Computes every layer's shapes, MACs and parameter count for arch into
+ * layers[0 .. arch->nlayers) without allocating anything: the pointers stay NULL.
+ * Enforces the shape rules of docs/ARCH_FORMAT.md (empty outputs, spatial layers
+ * after a flatten, [bn] placement, last layer [fc], size limits). Returns 0 or
+ * FER_E_ARCH (FER_E_LAYER for a type out of range) with err->msg "<origin>:<line>:
+ * problem". fer_arch_parse runs it, so a parsed arch always plans; `fer info` and the
+ * model loader use it to size a net before (or instead of) building it. */
+int fer_net_plan(fer_layer *layers, const fer_arch *arch, const char *origin, fer_error *err);
+
 /* Builds a net for arch (ownership of arch passes to the net, also on failure).
  * Parameters are initialised (Kaiming-uniform as PyTorch's defaults, bn gamma 1 beta 0,
- * running var 1) from seed. Errors: -ENOMEM, FER_E_ARCH (shapes do not fit). */
+ * running var 1) from seed. Errors: -ENOMEM, -EINVAL (max_batch outside 1..65536),
+ * FER_E_ARCH (shapes do not fit), FER_E_CLASSES (arch->nclasses is not the output width;
+ * only for an arch not made by fer_arch_parse). */
 int fer_net_create(fer_net **out, fer_arch *arch, int max_batch, unsigned flags, uint64_t seed,
                    fer_error *err);
 void fer_net_free(fer_net *net); /* accepts NULL */
 
 /* Runs the net on in: (n, C, H, W), n <= max_batch. train = 1 uses batch statistics and
- * dropout (needs FER_NET_TRAIN). Returns the logits: (n, nclasses), owned by the net. */
+ * dropout (needs FER_NET_TRAIN; without it the call runs as inference) and copies in,
+ * so the caller may reuse its buffer before fer_net_backward. Returns the logits:
+ * (n, nclasses), owned by the net and valid until the next forward; NULL if n is out of
+ * range. A folded bn is skipped (its conv already applies it). */
 const float *fer_net_forward(fer_net *net, const float *in, int n, int train);
 
-/* Back-propagates dlogits (n, nclasses) through the last training forward; accumulates
- * into net->grads (call fer_net_zero_grad first). din, if not NULL, receives the input
- * gradient (n, C, H, W). */
+/* Back-propagates dlogits (n, nclasses) through the last training forward (same n);
+ * accumulates into net->grads (call fer_net_zero_grad first). din, if not NULL, receives
+ * the input gradient (n, C, H, W); when NULL, layer 0's input gradient is not computed.
+ * Does nothing on a net built without FER_NET_TRAIN. */
 void fer_net_backward(fer_net *net, const float *dlogits, float *din, int n);
 void fer_net_zero_grad(fer_net *net);
 
@@ -96,7 +115,9 @@ typedef struct fer_tensor_ref {
     int decay;            /* 1 for conv/fc weights (weight decay applies), else 0 */
 } fer_tensor_ref;
 
-/* Fills up to max refs in file order and returns how many the net has. */
+/* Fills up to max refs in file order and returns how many the net has. Reads only
+ * the layers' specs, shapes and pointers, so it also lists the tensors of a merely
+ * planned net (layers from fer_net_plan, no blocks): data and grad are then NULL. */
 int fer_net_tensors(const fer_net *net, fer_tensor_ref *refs, int max);
 
 /* Total multiply-accumulates per image. */

@@ -22,6 +22,10 @@ const char *fer_strerror(int code)
     case FER_E_CLASSES: return "class count does not match the output layer";
     case FER_E_TRAILING: return "unexpected bytes after the checksum";
     case FER_E_INVAL: return "invalid argument or data";
+    case FER_E_EOF: return "end of stream";
+    case FER_E_UNSUPPORTED: return "unsupported format";
+    case FER_E_LOST: return "stream lost";
+    case FER_E_PROTO: return "protocol error";
     default: break;
     }
     if (code < 0 && code > FER_E_BASE)

@@ -27,6 +27,10 @@ enum {
     FER_E_CLASSES,                /* class count does not match the output layer */
     FER_E_TRAILING,               /* bytes after the checksum */
     FER_E_INVAL,                  /* invalid argument or data (e.g. a bad CSV row) */
+    FER_E_EOF,                    /* a frame source reached its end */
+    FER_E_UNSUPPORTED,            /* a device or stream offers no format we can use */
+    FER_E_LOST,                   /* a camera or stream went away while streaming */
+    FER_E_PROTO,                  /* a protocol message is malformed or of the wrong kind */
     FER_E_LAST
 };
 

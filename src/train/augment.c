@@ -1,0 +1,130 @@
+/*
+ * augment.c — the geometric warp is built as the inverse map from output to
+ * input pixel (centre-relative: un-shift, un-rotate, un-scale, un-flip) so each
+ * output pixel is sampled exactly once by bilinear interpolation; pixels mapping
+ * outside the source read 0, like zero padding.
+ */
+#include "train/augment.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "nn/layers.h"
+
+void fer_augment_default(fer_augment *a)
+{
+    a->enabled = 1;
+    a->flip = 0.5f;
+    a->shift = 4.0f;
+    a->rotate = 10.0f;
+    a->scale_min = 0.9f;
+    a->scale_max = 1.1f;
+    a->brightness = 0.2f;
+    a->contrast = 0.2f;
+    a->erase = 0.5f;
+    a->erase_min = 0.02f;
+    a->erase_max = 0.33f;
+}
+
+void fer_augment_none(fer_augment *a)
+{
+    memset(a, 0, sizeof *a);
+    a->scale_min = a->scale_max = 1.0f;
+}
+
+uint64_t fer_augment_seed(uint64_t seed, int epoch, int index)
+{
+    uint64_t s = seed ^ ((uint64_t)(uint32_t)epoch << 32 | (uint32_t)index);
+    /* Two rounds decorrelate neighbouring (epoch, index) pairs. */
+    fer_rng_next(&s);
+    return fer_rng_next(&s);
+}
+
+void fer_normalise(float *out, const uint8_t *in, int count, float mean, float std)
+{
+    const float a = 1.0f / (255.0f * std), b = -mean / std;
+    for (int i = 0; i < count; i++)
+        out[i] = (float)in[i] * a + b;
+}
+
+/* Uniform in [lo, hi). */
+static float urange(uint64_t *rng, float lo, float hi)
+{
+    return lo + (hi - lo) * fer_rng_uniform(rng);
+}
+
+/* Bilinear sample of in at (x, y), 0 outside. */
+static float sample(const uint8_t *in, int h, int w, float x, float y)
+{
+    int x0 = (int)floorf(x), y0 = (int)floorf(y);
+    float fx = x - (float)x0, fy = y - (float)y0;
+    float v = 0.0f;
+    for (int dy = 0; dy < 2; dy++) {
+        int yy = y0 + dy;
+        if (yy < 0 || yy >= h)
+            continue;
+        float wy = dy ? fy : 1.0f - fy;
+        for (int dx = 0; dx < 2; dx++) {
+            int xx = x0 + dx;
+            if (xx < 0 || xx >= w)
+                continue;
+            float wx = dx ? fx : 1.0f - fx;
+            v += wx * wy * (float)in[yy * w + xx];
+        }
+    }
+    return v;
+}
+
+void fer_augment_apply(float *out, const uint8_t *in, int h, int w, const fer_augment *a,
+                       float mean, float std, uint64_t rng)
+{
+    const int n = h * w;
+    if (!a->enabled) {
+        fer_normalise(out, in, n, mean, std);
+        return;
+    }
+    /* Draw every parameter up front, in a fixed order, so the stream is reproducible. */
+    int flip = fer_rng_uniform(&rng) < a->flip;
+    float ang = urange(&rng, -a->rotate, a->rotate) * (float)M_PI / 180.0f;
+    float scale = urange(&rng, a->scale_min, a->scale_max);
+    float tx = roundf(urange(&rng, -a->shift, a->shift));
+    float ty = roundf(urange(&rng, -a->shift, a->shift));
+    float bright = urange(&rng, -a->brightness, a->brightness) * 255.0f;
+    float contrast = 1.0f + urange(&rng, -a->contrast, a->contrast);
+    int erase = fer_rng_uniform(&rng) < a->erase;
+    float ea = urange(&rng, a->erase_min, a->erase_max) * (float)n;
+    float er = expf(urange(&rng, logf(0.3f), logf(3.3f)));
+    float eu = fer_rng_uniform(&rng), ev = fer_rng_uniform(&rng);
+
+    /* Inverse map: output (u, v) relative to the centre -> source (x, y). */
+    const float cx = (float)(w - 1) * 0.5f, cy = (float)(h - 1) * 0.5f;
+    const float c = cosf(ang) / scale, s = sinf(ang) / scale;
+    const float a1 = 1.0f / (255.0f * std), b1 = -mean / std;
+    double sum = 0.0;
+    for (int v = 0; v < h; v++) {
+        for (int u = 0; u < w; u++) {
+            float du = (float)u - cx - tx, dv = (float)v - cy - ty;
+            float x = c * du + s * dv, y = -s * du + c * dv;
+            if (flip)
+                x = -x;
+            float p = sample(in, h, w, x + cx, y + cy);
+            out[v * w + u] = p;
+            sum += p;
+        }
+    }
+    /* Contrast about the image mean, then brightness, clamped to the 8-bit range. */
+    const float m = (float)(sum / n);
+    for (int i = 0; i < n; i++) {
+        float p = (out[i] - m) * contrast + m + bright;
+        p = p < 0.0f ? 0.0f : p > 255.0f ? 255.0f : p;
+        out[i] = p * a1 + b1;
+    }
+    if (erase) {
+        int eh = (int)lroundf(sqrtf(ea * er)), ew = (int)lroundf(sqrtf(ea / er));
+        if (eh > 0 && ew > 0 && eh < h && ew < w) {
+            int y0 = (int)(eu * (float)(h - eh + 1)), x0 = (int)(ev * (float)(w - ew + 1));
+            for (int y = y0; y < y0 + eh; y++)
+                memset(out + y * w + x0, 0, (size_t)ew * sizeof(float));
+        }
+    }
+}

@@ -1,0 +1,109 @@
+/*
+ * evaluate.c — batches of normalised images through the inference forward;
+ * with TTA every view of a batch runs as its own batch and the softmax outputs
+ * are averaged (averaging probabilities, not logits, as TTA usually does).
+ */
+#include "train/evaluate.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/layers.h"
+#include "train/augment.h"
+
+/* View v of an h x w image into out: v bit 0 mirrors, v >> 1 picks a shift. */
+static void make_view(float *out, const float *in, int h, int w, int v)
+{
+    static const int shift[5][2] = {{0, 0}, {-2, -2}, {-2, 2}, {2, -2}, {2, 2}};
+    const int flip = v & 1, dy = shift[v >> 1][0], dx = shift[v >> 1][1];
+    for (int y = 0; y < h; y++) {
+        for (int x = 0; x < w; x++) {
+            int sy = y + dy, sx = x + dx;
+            if (flip)
+                sx = w - 1 - sx;
+            /* 0 is the normalised mean, the fill used in training's zero padding. */
+            out[y * w + x] = (sy < 0 || sy >= h || sx < 0 || sx >= w) ? 0.0f : in[sy * w + sx];
+        }
+    }
+}
+
+int fer_evaluate(fer_model *m, const fer_dataset *ds, int split, fer_tta tta,
+                 fer_eval_result *res, fer_error *err)
+{
+    fer_net *net = m->net;
+    const fer_arch *a = net->arch;
+    const int C = net->layers[net->nlayers - 1].oc, hw = ds->h * ds->w, bs = net->max_batch;
+    const int nviews = tta == FER_TTA_CROPS ? 10 : tta == FER_TTA_FLIP ? 2 : 1;
+    memset(res, 0, sizeof *res);
+    fer_confusion_init(&res->conf, C);
+    if (ds->h != a->in_h || ds->w != a->in_w || a->in_c != 1)
+        return fer_fail(err, FER_E_INVAL, "data is %dx%d grey, the model wants %dx%dx%d", ds->h,
+                        ds->w, a->in_c, a->in_h, a->in_w);
+    int map[FER_NUM_CLASSES];
+    for (int c = 0; c < FER_NUM_CLASSES; c++)
+        map[c] = -1;
+    for (int i = 0; i < C && i < a->nclasses; i++) {
+        int c = fer_class_parse(a->classes[i]);
+        if (c >= 0)
+            map[c] = i;
+    }
+    if (a->nclasses == 0)
+        for (int i = 0; i < C && i < FER_NUM_CLASSES; i++)
+            map[i] = i;
+    float *x = malloc((size_t)bs * hw * sizeof(float));
+    float *view = malloc((size_t)bs * hw * sizeof(float));
+    float *probs = malloc((size_t)bs * C * sizeof(float));
+    float *avg = malloc((size_t)bs * C * sizeof(float));
+    int *idx = malloc((size_t)bs * sizeof(int));
+    if (!x || !view || !probs || !avg || !idx) {
+        free(x), free(view), free(probs), free(avg), free(idx);
+        return fer_fail(err, -ENOMEM, "evaluation: out of memory");
+    }
+    double loss = 0.0;
+    long long counted = 0;
+    int n = 0;
+    for (int i = 0; i <= ds->n; i++) {
+        if (i < ds->n) {
+            if (split >= 0 && ds->split[i] != split)
+                continue;
+            if (map[ds->labels[i]] < 0) {
+                res->skipped++;
+                continue;
+            }
+            fer_normalise(x + (size_t)n * hw, ds->pixels + (size_t)i * hw, hw, m->pre.mean,
+                          m->pre.std);
+            idx[n++] = i;
+        }
+        if (n == bs || (i == ds->n && n > 0)) {
+            memset(avg, 0, (size_t)n * C * sizeof(float));
+            for (int v = 0; v < nviews; v++) {
+                const float *in = x;
+                if (v > 0) {
+                    for (int k = 0; k < n; k++)
+                        make_view(view + (size_t)k * hw, x + (size_t)k * hw, ds->h, ds->w, v);
+                    in = view;
+                }
+                const float *logits = fer_net_forward(net, in, n, 0);
+                fer_softmax(probs, logits, C, n);
+                for (int k = 0; k < n * C; k++)
+                    avg[k] += probs[k] / (float)nviews;
+            }
+            for (int k = 0; k < n; k++) {
+                const float *p = avg + (size_t)k * C;
+                int truth = map[ds->labels[idx[k]]], pred = 0;
+                for (int c = 1; c < C; c++)
+                    if (p[c] > p[pred])
+                        pred = c;
+                fer_confusion_add(&res->conf, truth, pred);
+                loss += -log(fmax((double)p[truth], 1e-12));
+                counted++;
+            }
+            n = 0;
+        }
+    }
+    res->loss = counted ? loss / (double)counted : 0.0;
+    free(x), free(view), free(probs), free(avg), free(idx);
+    return 0;
+}

@@ -1,0 +1,20 @@
+/*
+ * plots.h — the two figures of a training run, as PNG files written atomically:
+ * curves.png (accuracy and loss against epoch, train and validation) and
+ * confusion.png (row-normalised heat map with class names and values).
+ */
+#ifndef FER_PLOTS_H
+#define FER_PLOTS_H
+
+#include "train/history.h"
+#include "train/metrics.h"
+#include "util/error.h"
+
+int fer_plot_curves(const char *path, const fer_history_row *rows, int n, const char *title,
+                    fer_error *err);
+
+/* names: nclasses class names; title printed above the matrix (e.g. "PrivateTest, acc 68.1%"). */
+int fer_plot_confusion(const char *path, const fer_confusion *c,
+                       const char names[][FER_MAX_CLASS_NAME], const char *title, fer_error *err);
+
+#endif

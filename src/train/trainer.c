@@ -1,0 +1,485 @@
+/*
+ * trainer.c — the training loop.
+ *
+ * Design:
+ *  - The data order of epoch e is a Fisher-Yates shuffle seeded by (seed, e), and
+ *    each image's augmentation is seeded by (seed, e, image index): the run is a
+ *    pure function of its configuration, so --resume from any checkpoint (epoch
+ *    end or mid-epoch after a stop request) continues to the same weights.
+ *  - Two batch buffers: while the main thread runs forward/backward on one, a
+ *    helper thread augments the next into the other. sgemm gains nothing from the
+ *    second vCPU on these machines (both share one core's FP units), so the
+ *    second thread does what sgemm leaves idle.
+ *  - The last incomplete batch of an epoch is dropped (a batch of one would give
+ *    batch norm a zero variance); the shuffle puts every image in play over epochs.
+ *  - Files are written after every epoch, each atomically: a kill at any moment
+ *    leaves the previous checkpoint (or the new one) loadable.
+ */
+#include "train/trainer.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "train/checkpoint.h"
+#include "train/plots.h"
+#include "util/fileio.h"
+
+void fer_train_cfg_default(fer_train_cfg *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->epochs = 30;
+    cfg->batch = 64;
+    cfg->seed = 1;
+    cfg->threads = 2;
+    fer_optim_cfg_default(&cfg->opt);
+    fer_sched_default(&cfg->sched);
+    fer_augment_default(&cfg->aug);
+    cfg->label_smoothing = 0.1f;
+}
+
+typedef struct run {
+    fer_train_cfg cfg;
+    fer_train_state *st;
+    fer_model *model;
+    fer_optim *opt;
+    const fer_dataset *ds;
+    const char *out_dir;
+    const fer_train_hooks *hooks;
+    int nclasses, hw;
+    int *train_idx, ntrain;
+    int *val_idx, nval;
+    int *perm;
+    int label_map[FER_NUM_CLASSES]; /* dataset class -> model output, -1 if absent */
+    float class_w[FER_MAX_CLASSES];
+    int use_w;
+    float *x[2];
+    int *y[2];
+    float *probs, *dlogits;
+} run;
+
+typedef struct prep_job {
+    run *r;
+    int epoch, batch, slot;
+    pthread_t tid;
+    int started;
+} prep_job;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void shuffle(int *perm, const int *src, int n, uint64_t seed, int epoch)
+{
+    uint64_t rng = fer_augment_seed(seed, epoch, -1);
+    memcpy(perm, src, (size_t)n * sizeof *perm);
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)(fer_rng_next(&rng) % (uint64_t)(i + 1));
+        int t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}
+
+static void prepare(run *r, int epoch, int b, int slot)
+{
+    const int bs = r->cfg.batch;
+    for (int i = 0; i < bs; i++) {
+        int idx = r->perm[b * bs + i];
+        fer_augment_apply(r->x[slot] + (size_t)i * r->hw, r->ds->pixels + (size_t)idx * r->hw,
+                          r->ds->h, r->ds->w, &r->cfg.aug, r->cfg.mean, r->cfg.std,
+                          fer_augment_seed(r->cfg.seed, epoch, idx));
+        r->y[slot][i] = r->label_map[r->ds->labels[idx]];
+    }
+}
+
+static void *prep_main(void *arg)
+{
+    prep_job *j = arg;
+    prepare(j->r, j->epoch, j->batch, j->slot);
+    return NULL;
+}
+
+static void prep_start(prep_job *j, run *r, int epoch, int b, int slot)
+{
+    j->r = r;
+    j->epoch = epoch;
+    j->batch = b;
+    j->slot = slot;
+    /* Fall back to preparing inline if no thread can be had. */
+    j->started = pthread_create(&j->tid, NULL, prep_main, j) == 0;
+    if (!j->started)
+        prepare(r, epoch, b, slot);
+}
+
+static void prep_wait(prep_job *j)
+{
+    if (j->started)
+        pthread_join(j->tid, NULL);
+    j->started = 0;
+}
+
+static int argmax(const float *v, int n)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (v[i] > v[best])
+            best = i;
+    return best;
+}
+
+/* Loss and accuracy on the validation split (no augmentation, no smoothing). */
+static void validate(run *r, double *loss_out, double *acc_out)
+{
+    fer_net *net = r->model->net;
+    const int bs = r->cfg.batch;
+    double loss = 0.0;
+    long long correct = 0;
+    for (int start = 0; start < r->nval; start += bs) {
+        int n = r->nval - start < bs ? r->nval - start : bs;
+        for (int i = 0; i < n; i++) {
+            int idx = r->val_idx[start + i];
+            fer_normalise(r->x[0] + (size_t)i * r->hw, r->ds->pixels + (size_t)idx * r->hw, r->hw,
+                          r->cfg.mean, r->cfg.std);
+            r->y[0][i] = r->label_map[r->ds->labels[idx]];
+        }
+        const float *logits = fer_net_forward(net, r->x[0], n, 0);
+        loss += (double)fer_cross_entropy(NULL, r->probs, logits, r->y[0], NULL, 0.0f, r->nclasses, n) * n;
+        for (int i = 0; i < n; i++)
+            correct += argmax(r->probs + (size_t)i * r->nclasses, r->nclasses) == r->y[0][i];
+    }
+    *loss_out = r->nval ? loss / r->nval : -1.0;
+    *acc_out = r->nval ? (double)correct / r->nval : -1.0;
+}
+
+static void path_in(char *buf, size_t n, const char *dir, const char *name)
+{
+    snprintf(buf, n, "%s/%s", dir, name);
+}
+
+static int write_history(run *r, fer_error *err)
+{
+    char path[4096];
+    size_t cap = 128 + (size_t)r->st->nhistory * 128, len = 0;
+    char *csv = malloc(cap);
+    if (!csv)
+        return fer_fail(err, -ENOMEM, "history.csv: out of memory");
+    len += (size_t)snprintf(csv + len, cap - len,
+                            "epoch,lr,train_loss,train_acc,val_loss,val_acc,seconds\n");
+    for (int i = 0; i < r->st->nhistory; i++) {
+        const fer_history_row *h = &r->st->history[i];
+        len += (size_t)snprintf(csv + len, cap - len, "%d,%.6g,%.5f,%.5f,%.5f,%.5f,%.1f\n",
+                                h->epoch, h->lr, h->train_loss, h->train_acc, h->val_loss,
+                                h->val_acc, h->seconds);
+    }
+    path_in(path, sizeof path, r->out_dir, "history.csv");
+    const void *bufs[] = {csv};
+    int rc = fer_write_atomic(path, bufs, &len, 1, err);
+    free(csv);
+    if (rc < 0)
+        return rc;
+    path_in(path, sizeof path, r->out_dir, "curves.png");
+    char title[160];
+    snprintf(title, sizeof title, "%s on %s: training curves", r->model->net->arch->name,
+             r->model->meta.dataset[0] ? r->model->meta.dataset : "data");
+    return fer_plot_curves(path, r->st->history, r->st->nhistory, title, err);
+}
+
+static void stamp_meta(run *r, float val_acc, int epochs)
+{
+    fer_meta *m = &r->model->meta;
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(m->created, sizeof m->created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    m->epochs = epochs;
+    m->val_acc = val_acc;
+    snprintf(m->command, sizeof m->command, "%s", r->cfg.command);
+}
+
+static int save_checkpoint(run *r, fer_error *err)
+{
+    char path[4096];
+    path_in(path, sizeof path, r->out_dir, "checkpoint.ferckpt");
+    r->st->net_rng = r->model->net->rng;
+    return fer_ckpt_save(path, &r->cfg, r->st, r->model, r->opt, err);
+}
+
+/* Fills the index lists, the label map, class weights and the normalisation. */
+static int setup_data(run *r, fer_error *err)
+{
+    const fer_dataset *ds = r->ds;
+    const fer_arch *a = r->model->net->arch;
+    r->hw = ds->h * ds->w;
+    if (ds->h != a->in_h || ds->w != a->in_w || a->in_c != 1)
+        return fer_fail(err, FER_E_INVAL, "data is %dx%d grey, the architecture wants %dx%dx%d",
+                        ds->h, ds->w, a->in_c, a->in_h, a->in_w);
+    for (int c = 0; c < FER_NUM_CLASSES; c++)
+        r->label_map[c] = -1;
+    for (int i = 0; i < r->nclasses; i++) {
+        int c = a->nclasses ? fer_class_parse(a->classes[i]) : i;
+        if (c < 0 || c >= FER_NUM_CLASSES)
+            return fer_fail(err, FER_E_CLASSES, "model class '%s' is not a FER2013 class",
+                            a->nclasses ? a->classes[i] : "?");
+        r->label_map[c] = i;
+    }
+    r->train_idx = malloc((size_t)ds->n * sizeof(int));
+    r->val_idx = malloc((size_t)ds->n * sizeof(int));
+    r->perm = malloc((size_t)ds->n * sizeof(int));
+    if (!r->train_idx || !r->val_idx || !r->perm)
+        return fer_fail(err, -ENOMEM, "out of memory for the index lists");
+    for (int i = 0; i < ds->n; i++) {
+        if (r->label_map[ds->labels[i]] < 0)
+            continue;
+        if (ds->split[i] == FER_SPLIT_TRAIN && (!r->cfg.max_train || r->ntrain < r->cfg.max_train))
+            r->train_idx[r->ntrain++] = i;
+        else if (ds->split[i] == FER_SPLIT_VAL && (!r->cfg.max_val || r->nval < r->cfg.max_val))
+            r->val_idx[r->nval++] = i;
+    }
+    if (r->ntrain < r->cfg.batch)
+        return fer_fail(err, FER_E_INVAL, "%d training images, fewer than one batch of %d",
+                        r->ntrain, r->cfg.batch);
+    if (r->cfg.std <= 0.0f) {
+        double s = 0.0, s2 = 0.0;
+        for (int i = 0; i < r->ntrain; i++) {
+            const uint8_t *p = ds->pixels + (size_t)r->train_idx[i] * r->hw;
+            for (int k = 0; k < r->hw; k++) {
+                double v = p[k] / 255.0;
+                s += v;
+                s2 += v * v;
+            }
+        }
+        double n = (double)r->ntrain * r->hw, mean = s / n;
+        r->cfg.mean = (float)mean;
+        r->cfg.std = (float)sqrt(fmax(s2 / n - mean * mean, 1e-12));
+    }
+    r->model->pre.mean = r->cfg.mean;
+    r->model->pre.std = r->cfg.std;
+    if (r->cfg.class_balanced) {
+        long long count[FER_MAX_CLASSES] = {0};
+        for (int i = 0; i < r->ntrain; i++)
+            count[r->label_map[ds->labels[r->train_idx[i]]]]++;
+        for (int c = 0; c < r->nclasses; c++)
+            r->class_w[c] = count[c] ? (float)r->ntrain / ((float)r->nclasses * (float)count[c]) : 0.0f;
+        r->use_w = 1;
+    }
+    return 0;
+}
+
+static int alloc_buffers(run *r, fer_error *err)
+{
+    const size_t bs = (size_t)r->cfg.batch;
+    for (int s = 0; s < 2; s++) {
+        r->x[s] = malloc(bs * (size_t)r->hw * sizeof(float));
+        r->y[s] = malloc(bs * sizeof(int));
+        if (!r->x[s] || !r->y[s])
+            return fer_fail(err, -ENOMEM, "out of memory for batch buffers");
+    }
+    r->probs = malloc(bs * (size_t)r->nclasses * sizeof(float));
+    r->dlogits = malloc(bs * (size_t)r->nclasses * sizeof(float));
+    if (!r->probs || !r->dlogits)
+        return fer_fail(err, -ENOMEM, "out of memory for batch buffers");
+    return 0;
+}
+
+static void run_free(run *r)
+{
+    free(r->train_idx);
+    free(r->val_idx);
+    free(r->perm);
+    for (int s = 0; s < 2; s++) {
+        free(r->x[s]);
+        free(r->y[s]);
+    }
+    free(r->probs);
+    free(r->dlogits);
+    fer_optim_free(r->opt);
+    fer_model_free(r->model);
+    free(r->st);
+}
+
+static void report(run *r, int phase, double t0, const fer_history_row *row, int best)
+{
+    if (!r->hooks || !r->hooks->progress)
+        return;
+    const fer_train_state *st = r->st;
+    const int nb = r->ntrain / r->cfg.batch;
+    fer_train_progress p = {0};
+    p.phase = phase;
+    p.epoch = st->epoch + (phase == 0 ? 1 : 0);
+    p.epochs = r->cfg.epochs;
+    p.batch = phase == 0 ? st->batch : nb;
+    p.batches = nb;
+    double dt = now_s() - t0;
+    p.images_per_s = dt > 0 ? (double)st->seen / dt : 0.0;
+    p.loss = st->seen ? st->loss_sum / (double)st->seen : 0.0;
+    p.acc = st->seen ? (double)st->correct / (double)st->seen : 0.0;
+    long long left = (long long)(r->cfg.epochs - st->epoch) * nb - (phase == 0 ? st->batch : 0);
+    p.eta_s = p.images_per_s > 0 ? (double)left * r->cfg.batch / p.images_per_s : 0.0;
+    p.row = row;
+    p.best = best;
+    r->hooks->progress(r->hooks->ctx, &p);
+}
+
+/* One epoch from st->batch on. Returns 0 at its end, 1 if stopped, or an error. */
+static int train_epoch(run *r, fer_error *err)
+{
+    fer_train_state *st = r->st;
+    fer_net *net = r->model->net;
+    const int bs = r->cfg.batch, nb = r->ntrain / bs, C = r->nclasses;
+    const double t0 = now_s() - st->elapsed;
+    shuffle(r->perm, r->train_idx, r->ntrain, r->cfg.seed, st->epoch);
+    prep_job job = {0};
+    int slot = 0;
+    if (st->batch < nb)
+        prep_start(&job, r, st->epoch, st->batch, slot);
+    for (int b = st->batch; b < nb; b++) {
+        prep_wait(&job);
+        if (b + 1 < nb)
+            prep_start(&job, r, st->epoch, b + 1, slot ^ 1);
+        float lr = fer_sched_lr(&r->cfg.sched, (long)st->step);
+        const float *logits = fer_net_forward(net, r->x[slot], bs, 1);
+        float loss = fer_cross_entropy(r->dlogits, r->probs, logits, r->y[slot],
+                                       r->use_w ? r->class_w : NULL, r->cfg.label_smoothing, C, bs);
+        if (!isfinite(loss)) {
+            prep_wait(&job);
+            return fer_fail(err, FER_E_INVAL,
+                            "training diverged: loss %g at epoch %d batch %d (learning rate %g); "
+                            "lower the learning rate", (double)loss, st->epoch + 1, b + 1, (double)lr);
+        }
+        fer_net_zero_grad(net);
+        fer_net_backward(net, r->dlogits, NULL, bs);
+        fer_optim_step(r->opt, lr);
+        st->loss_sum += (double)loss * bs;
+        for (int i = 0; i < bs; i++)
+            st->correct += argmax(r->probs + (size_t)i * C, C) == r->y[slot][i];
+        st->seen += bs;
+        st->batch = b + 1;
+        st->step++;
+        slot ^= 1;
+        report(r, 0, t0, NULL, 0);
+        if (r->hooks && r->hooks->stop && *r->hooks->stop) {
+            prep_wait(&job);
+            st->elapsed = now_s() - t0;
+            int rc = save_checkpoint(r, err);
+            return rc < 0 ? rc : 1;
+        }
+    }
+    prep_wait(&job);
+
+    double val_loss, val_acc;
+    validate(r, &val_loss, &val_acc);
+    fer_history_row row = {
+        .epoch = st->epoch + 1,
+        .lr = fer_sched_lr(&r->cfg.sched, (long)st->step - 1),
+        .train_loss = (float)(st->loss_sum / (double)st->seen),
+        .train_acc = (float)((double)st->correct / (double)st->seen),
+        .val_loss = (float)val_loss,
+        .val_acc = (float)val_acc,
+        .seconds = (float)(now_s() - t0),
+    };
+    fer_sched_epoch_end(&r->cfg.sched, (float)val_acc);
+    int best = r->nval > 0 && (float)val_acc > st->best_val;
+    if (st->nhistory < FER_MAX_EPOCHS)
+        st->history[st->nhistory++] = row;
+    st->epoch++;
+    st->batch = 0;
+    st->loss_sum = 0.0;
+    st->correct = st->seen = 0;
+    st->elapsed = 0.0;
+
+    char path[4096];
+    int rc;
+    stamp_meta(r, (float)val_acc, st->epoch);
+    if (best || r->nval == 0) {
+        st->best_val = (float)val_acc;
+        st->best_epoch = st->epoch;
+        path_in(path, sizeof path, r->out_dir, "best.fermodel");
+        if ((rc = fer_model_save(r->model, path, err)) < 0)
+            return rc;
+    }
+    path_in(path, sizeof path, r->out_dir, "last.fermodel");
+    if ((rc = fer_model_save(r->model, path, err)) < 0)
+        return rc;
+    if ((rc = write_history(r, err)) < 0)
+        return rc;
+    if ((rc = save_checkpoint(r, err)) < 0)
+        return rc;
+    report(r, 1, t0, &row, best);
+    return 0;
+}
+
+static const char *dataset_name(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    return strncasecmp(base, "fer2013", 7) == 0 ? "FER2013" : base;
+}
+
+int fer_train_run(fer_arch *arch, const fer_train_cfg *cfg, const fer_dataset *ds,
+                  const char *out_dir, const fer_train_hooks *hooks, fer_error *err)
+{
+    run r = {0};
+    int rc;
+    r.ds = ds;
+    r.out_dir = out_dir;
+    r.hooks = hooks;
+    if (mkdir(out_dir, 0755) < 0 && errno != EEXIST) {
+        fer_arch_free(arch);
+        return fer_fail(err, -errno, "%s: cannot create: %s", out_dir, strerror(errno));
+    }
+    if (arch) {
+        r.cfg = *cfg;
+        r.st = calloc(1, sizeof *r.st);
+        r.model = calloc(1, sizeof *r.model);
+        if (!r.st || !r.model) {
+            fer_arch_free(arch);
+            rc = fer_fail(err, -ENOMEM, "out of memory");
+            goto out;
+        }
+        r.st->best_val = -1.0f;
+        fer_preproc_default(&r.model->pre);
+        fer_meta_init(&r.model->meta);
+        rc = fer_net_create(&r.model->net, arch, cfg->batch, FER_NET_TRAIN, cfg->seed, err);
+        if (rc < 0)
+            goto out;
+        r.model->net->rng = cfg->seed ^ 0xD1B54A32D192ED03ull;
+        if ((rc = fer_optim_create(&r.opt, r.model->net, &cfg->opt, err)) < 0)
+            goto out;
+    } else {
+        char path[4096];
+        path_in(path, sizeof path, out_dir, "checkpoint.ferckpt");
+        r.st = calloc(1, sizeof *r.st);
+        if (!r.st) {
+            rc = fer_fail(err, -ENOMEM, "out of memory");
+            goto out;
+        }
+        if ((rc = fer_ckpt_load(path, &r.cfg, r.st, &r.model, &r.opt, err)) < 0)
+            goto out;
+        r.model->net->rng = r.st->net_rng;
+    }
+    snprintf(r.model->meta.dataset, sizeof r.model->meta.dataset, "%.63s", dataset_name(r.cfg.data));
+    r.nclasses = r.model->net->layers[r.model->net->nlayers - 1].oc;
+    if ((rc = setup_data(&r, err)) < 0 || (rc = alloc_buffers(&r, err)) < 0)
+        goto out;
+    r.cfg.sched.epochs = r.cfg.epochs;
+    r.cfg.sched.steps_per_epoch = r.ntrain / r.cfg.batch;
+    fer_set_threads(r.cfg.threads);
+    rc = 0;
+    while (r.st->epoch < r.cfg.epochs) {
+        if ((rc = train_epoch(&r, err)) != 0)
+            break;
+    }
+out:
+    run_free(&r);
+    return rc;
+}

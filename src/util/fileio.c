@@ -1,0 +1,113 @@
+/*
+ * fileio.c — see fileio.h. The temporary name carries the pid so concurrent
+ * writers of the same path (two `fer train` runs sharing an output folder by
+ * mistake) cannot clobber each other's half-written file.
+ */
+#include "util/fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+    while (len) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+/* fsync the directory holding path so the rename itself is durable. */
+static void sync_dir(const char *path)
+{
+    char copy[PATH_MAX];
+    snprintf(copy, sizeof copy, "%s", path);
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+int fer_write_atomic(const char *path, const void *const *bufs, const size_t *lens, int n,
+                     fer_error *err)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return fer_fail(err, -ENAMETOOLONG, "%s: path too long", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return fer_fail(err, -errno, "%s: cannot create: %s", tmp, strerror(errno));
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = write_all(fd, bufs[i], lens[i]);
+    if (rc == 0 && fsync(fd) < 0)
+        rc = -errno;
+    if (close(fd) < 0 && rc == 0)
+        rc = -errno;
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = -errno;
+    if (rc < 0) {
+        unlink(tmp);
+        return fer_fail(err, rc, "%s: cannot write: %s", path, strerror(-rc));
+    }
+    sync_dir(path);
+    return 0;
+}
+
+int fer_read_file(const char *path, uint8_t **buf, size_t *len, size_t max_len, fer_error *err)
+{
+    *buf = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fer_fail(err, -errno, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        int rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+        close(fd);
+        return fer_fail(err, rc, "%s: not a regular file", path);
+    }
+    if ((uint64_t)st.st_size > max_len) {
+        close(fd);
+        return fer_fail(err, -EFBIG, "%s: %lld bytes, more than the %zu allowed", path,
+                        (long long)st.st_size, max_len);
+    }
+    size_t size = (size_t)st.st_size;
+    uint8_t *p = malloc(size + 1);
+    if (!p) {
+        close(fd);
+        return fer_fail(err, -ENOMEM, "%s: out of memory for %zu bytes", path, size);
+    }
+    size_t got = 0;
+    while (got < size) {
+        ssize_t r = read(fd, p + got, size - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            int rc = r < 0 ? -errno : -EIO;
+            free(p);
+            close(fd);
+            return fer_fail(err, rc, "%s: read failed: %s", path, strerror(-rc));
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    p[size] = 0;
+    *buf = p;
+    *len = size;
+    return 0;
+}

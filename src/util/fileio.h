@@ -1,0 +1,25 @@
+/*
+ * fileio.h — whole-file reads and crash-safe whole-file writes.
+ *
+ * Every file ferd writes (models, checkpoints, reports, images) goes through
+ * fer_write_atomic: a temporary file beside the target, fsync, rename over the
+ * target, fsync of the directory. A crash or a full disk leaves either the old
+ * file or the new one, never a torn mix, and never a stray temporary file.
+ */
+#ifndef FER_FILEIO_H
+#define FER_FILEIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/error.h"
+
+/* Writes the concatenation of n pieces (bufs[i], lens[i]) to path atomically. */
+int fer_write_atomic(const char *path, const void *const *bufs, const size_t *lens, int n,
+                     fer_error *err);
+
+/* Reads a whole regular file into a malloc'd buffer (NUL-terminated beyond len).
+ * max_len bounds what will be read (-EFBIG beyond). */
+int fer_read_file(const char *path, uint8_t **buf, size_t *len, size_t max_len, fer_error *err);
+
+#endif

@@ -1,0 +1,543 @@
+/*
+ * pipeline.c — detection scheduling, batching, tracking and result filling (the
+ * policy is described in pipeline.h).
+ *
+ * Per frame: grey conversion; the still test against a coarse grid of the last
+ * processed frame; the face search (full, or near each track); selection of the
+ * largest max_faces; association with tracks; one crop per face into the input
+ * batch (or reuse of the track's scores when its crop did not change); one
+ * forward pass; softmax; smoothing; the result. Every buffer is allocated when
+ * the pipeline is created or the model swapped, none per frame.
+ */
+#include "vision/pipeline.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cv/detect.h"
+#include "vision/pace.h"
+#include "vision/preprocess.h"
+
+/* Spacing of the grid the still test compares, in pixels. */
+#define STILL_STEP 8
+/* Most boxes one search may return before selection. */
+#define MAX_HITS 64
+
+struct fer_pipeline {
+    fer_pipeline_opts o;
+    fer_detector *det;
+    fer_model *model;           /* borrowed */
+    int c, h, w, k;             /* network input shape and class count */
+    size_t in_size;             /* c*h*w */
+    float *input;               /* (FER_RESULT_MAX_FACES, c, h, w) */
+    uint8_t *crops;             /* (FER_TRACK_MAX, h*w*c): each slot's last classified crop */
+    int crop_id[FER_TRACK_MAX]; /* track id the slot's crop belongs to, 0 = none */
+    int crop_age[FER_TRACK_MAX];/* frames since that crop was classified */
+    float crop_probs[FER_TRACK_MAX][FER_RESULT_MAX_CLASSES];
+    uint8_t *scratch;           /* h*w*3: the 8-bit crop being made */
+    fer_image grey;             /* the frame in grey */
+    uint8_t *grid;              /* still test: last processed frame, every STILL_STEP pixels */
+    size_t grid_len;
+    int grid_w, grid_h;         /* frame size the grid belongs to; 0 = none */
+    fer_tracker tracker;
+    int since_full;             /* frames since the last full detection */
+    int need_full;              /* a tracked face was lost: search everything next frame */
+    fer_frame_result last;      /* repeated for still frames */
+    int have_last;
+    fer_pipeline_stats stats;
+};
+
+void fer_pipeline_opts_default(fer_pipeline_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->cascade = NULL;
+    o->detect_width = 320;
+    o->scale_factor = 1.1;
+    o->min_neighbors = 3;
+    o->min_face = 48;
+    o->max_face = 0;
+    o->equalize = 1;
+    o->full_every = 10;
+    o->track_search = 1;
+    o->search_margin = 0.5f;
+    o->search_face_px = 40;
+    o->still_threshold = 1.0f;
+    o->face_threshold = 0.0f;
+    o->face_refresh = 10;
+    o->largest_only = 0;
+    o->max_faces = 8;
+    fer_tracker_opts_default(&o->tracker);
+}
+
+static double ms_since(uint64_t t0)
+{
+    return (double)(fer_mono_ns() - t0) / 1e6;
+}
+
+static int check_opts(const fer_pipeline_opts *o, fer_error *err)
+{
+    if (o->detect_width < 0 || !(o->scale_factor > 1.0) || o->scale_factor > 4.0 ||
+        o->min_neighbors < 0 || o->min_face < 0 || o->max_face < 0 ||
+        (o->max_face > 0 && o->max_face < o->min_face) || o->full_every < 1 ||
+        !(o->search_margin >= 0) || o->search_margin > 4 || o->search_face_px < 24 ||
+        o->search_face_px > 400 || !(o->still_threshold >= 0) || !(o->face_threshold >= 0) ||
+        o->face_refresh < 1 || o->max_faces < 1 || o->max_faces > FER_RESULT_MAX_FACES)
+        return fer_fail(err, -EINVAL,
+                        "pipeline: option out of range (scale factor in (1, 4], full_every >= 1, "
+                        "search_face_px in [24, 400], max_faces in [1, %d], thresholds >= 0, "
+                        "max_face >= min_face)", FER_RESULT_MAX_FACES);
+    return 0;
+}
+
+int fer_pipeline_set_model(fer_pipeline *p, fer_model *m, fer_error *err)
+{
+    if (!m || !m->net || !m->net->arch)
+        return fer_fail(err, -EINVAL, "pipeline: no model");
+    const fer_arch *a = m->net->arch;
+    if ((a->in_c != 1 && a->in_c != 3) || a->in_h < 1 || a->in_w < 1 ||
+        a->in_w * a->in_c > FER_PREPROC_MAX_ROW || a->nclasses < 1 ||
+        a->nclasses > FER_RESULT_MAX_CLASSES || m->net->max_batch < 1)
+        return fer_fail(err, -EINVAL,
+                        "pipeline: model input %dx%dx%d with %d classes and batch %d cannot be "
+                        "fed (1 or 3 channels, at most %d classes)", a->in_c, a->in_h, a->in_w,
+                        a->nclasses, m->net->max_batch, FER_RESULT_MAX_CLASSES);
+    if ((a->in_c == 1) != (m->pre.grey != 0))
+        return fer_fail(err, -EINVAL, "pipeline: model input has %d channel(s) but its "
+                        "preprocessing says grey = %d", a->in_c, m->pre.grey);
+    size_t in_size = (size_t)a->in_c * a->in_h * a->in_w;
+    float *input = malloc(sizeof(float) * FER_RESULT_MAX_FACES * in_size);
+    uint8_t *crops = malloc((size_t)FER_TRACK_MAX * in_size);
+    uint8_t *scratch = malloc((size_t)a->in_h * a->in_w * 3);
+    if (!input || !crops || !scratch) {
+        free(input);
+        free(crops);
+        free(scratch);
+        return fer_fail(err, -ENOMEM, "pipeline: out of memory");
+    }
+    free(p->input);
+    free(p->crops);
+    free(p->scratch);
+    p->input = input;
+    p->crops = crops;
+    p->scratch = scratch;
+    p->model = m;
+    p->c = a->in_c;
+    p->h = a->in_h;
+    p->w = a->in_w;
+    p->k = a->nclasses;
+    p->in_size = in_size;
+    memset(p->crop_id, 0, sizeof p->crop_id);
+    fer_tracker_reset_smoothing(&p->tracker);
+    p->have_last = 0; /* a still frame must not repeat the old model's scores */
+    return 0;
+}
+
+int fer_pipeline_create(fer_pipeline **out, const fer_pipeline_opts *opts, fer_model *model,
+                        fer_error *err)
+{
+    *out = NULL;
+    fer_pipeline *p = calloc(1, sizeof *p);
+    if (!p)
+        return fer_fail(err, -ENOMEM, "pipeline: out of memory");
+    if (opts)
+        p->o = *opts;
+    else
+        fer_pipeline_opts_default(&p->o);
+    int rc = check_opts(&p->o, err);
+    if (rc == 0)
+        rc = fer_detector_load(&p->det, p->o.cascade ? p->o.cascade : FER_CASCADE_DEFAULT, err);
+    p->o.cascade = NULL; /* not kept: the caller's string may not outlive us */
+    fer_tracker_init(&p->tracker, &p->o.tracker);
+    if (rc == 0)
+        rc = fer_pipeline_set_model(p, model, err);
+    if (rc < 0) {
+        fer_pipeline_free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+void fer_pipeline_free(fer_pipeline *p)
+{
+    if (!p)
+        return;
+    fer_detector_free(p->det);
+    free(p->input);
+    free(p->crops);
+    free(p->scratch);
+    free(p->grid);
+    fer_image_free(&p->grey);
+    free(p);
+}
+
+void fer_pipeline_reset(fer_pipeline *p)
+{
+    fer_tracker_clear(&p->tracker);
+    memset(p->crop_id, 0, sizeof p->crop_id);
+    p->grid_w = p->grid_h = 0;
+    p->have_last = 0;
+    p->need_full = 1;
+    p->since_full = 0;
+}
+
+void fer_pipeline_get_stats(const fer_pipeline *p, fer_pipeline_stats *s)
+{
+    *s = p->stats;
+}
+
+/*
+ * The still test. Compares the grey frame with the grid kept from the last
+ * processed frame: 1 if the mean absolute difference is below the threshold.
+ * When the frame counts as changed, the grid is refreshed from it (so drift is
+ * measured from the last frame actually processed, and slow change accumulates).
+ */
+static int frame_is_still(fer_pipeline *p, fer_error *err, int *rc)
+{
+    *rc = 0;
+    const fer_image *g = &p->grey;
+    int gw = (g->w + STILL_STEP - 1) / STILL_STEP, gh = (g->h + STILL_STEP - 1) / STILL_STEP;
+    size_t n = (size_t)gw * gh;
+    if (n > p->grid_len) {
+        uint8_t *grid = realloc(p->grid, n);
+        if (!grid) {
+            *rc = fer_fail(err, -ENOMEM, "pipeline: out of memory");
+            return 0;
+        }
+        p->grid = grid;
+        p->grid_len = n;
+        p->grid_w = p->grid_h = 0;
+    }
+    int comparable = p->grid_w == g->w && p->grid_h == g->h && p->have_last;
+    long long sum = 0;
+    if (comparable) {
+        size_t i = 0;
+        for (int y = 0; y < g->h; y += STILL_STEP)
+            for (int x = 0; x < g->w; x += STILL_STEP, i++)
+                sum += abs((int)g->data[(size_t)y * g->w + x] - (int)p->grid[i]);
+        if ((double)sum < p->o.still_threshold * (double)n)
+            return 1;
+    }
+    size_t i = 0;
+    for (int y = 0; y < g->h; y += STILL_STEP)
+        for (int x = 0; x < g->w; x += STILL_STEP)
+            p->grid[i++] = g->data[(size_t)y * g->w + x];
+    p->grid_w = g->w;
+    p->grid_h = g->h;
+    return 0;
+}
+
+/* Adds b to hits unless it overlaps one already there (two regions can find the
+ * same face). */
+static void add_hit(fer_box *hits, int *n, fer_box b)
+{
+    for (int i = 0; i < *n; i++)
+        if (fer_box_iou(hits[i], b) > 0.5f)
+            return;
+    if (*n < MAX_HITS)
+        hits[(*n)++] = b;
+}
+
+/* Searches near track tr: a region around its last box, resized so the face is
+ * about search_face_px wide, for faces of 2/3 to 3/2 of its size. Returns the
+ * number of boxes added to hits, or a negative error. */
+static int search_near(fer_pipeline *p, const fer_track *tr, fer_box *hits, int *nhits,
+                       fer_error *err)
+{
+    const fer_box b = tr->box;
+    const fer_image *g = &p->grey;
+    int side = b.w > b.h ? b.w : b.h;
+    int grow = (int)lroundf(p->o.search_margin * (float)side);
+    int x0 = b.x - grow, y0 = b.y - grow, x1 = b.x + b.w + grow, y1 = b.y + b.h + grow;
+    x0 = x0 < 0 ? 0 : x0;
+    y0 = y0 < 0 ? 0 : y0;
+    x1 = x1 > g->w ? g->w : x1;
+    y1 = y1 > g->h ? g->h : y1;
+    if (x1 - x0 < 1 || y1 - y0 < 1)
+        return 0;
+    fer_detect_req q = {
+        .roi = {x0, y0, x1 - x0, y1 - y0},
+        .scale = (double)p->o.search_face_px / side,
+        .min_side = side * 2 / 3,
+        .max_side = side * 3 / 2,
+        .scale_factor = p->o.scale_factor,
+        .min_neighbors = p->o.min_neighbors,
+        .equalize = p->o.equalize,
+    };
+    if (q.scale > 2.0)
+        q.scale = 2.0;
+    fer_box found[MAX_HITS];
+    int n = 0;
+    int rc = fer_detect_run(p->det, g, &q, found, MAX_HITS, &n, err);
+    if (rc < 0)
+        return rc;
+    p->stats.region_searches++;
+    /* Keep the hit closest to the track's box: a region holds one face of that size. */
+    int best = -1;
+    float best_iou = -1;
+    for (int i = 0; i < n; i++) {
+        float iou = fer_box_iou(found[i], b);
+        if (iou > best_iou) {
+            best_iou = iou;
+            best = i;
+        }
+    }
+    if (best < 0)
+        return 0;
+    add_hit(hits, nhits, found[best]);
+    return 1;
+}
+
+/* A full search of the frame at the detection width. */
+static int search_full(fer_pipeline *p, fer_box *hits, int *nhits, fer_error *err)
+{
+    const fer_image *g = &p->grey;
+    double scale = 1.0;
+    if (p->o.detect_width > 0 && p->o.detect_width < g->w)
+        scale = (double)p->o.detect_width / g->w;
+    fer_detect_req q = {
+        .roi = {0, 0, g->w, g->h},
+        .scale = scale,
+        .min_side = p->o.min_face,
+        .max_side = p->o.max_face,
+        .scale_factor = p->o.scale_factor,
+        .min_neighbors = p->o.min_neighbors,
+        .equalize = p->o.equalize,
+    };
+    fer_box found[MAX_HITS];
+    int n = 0;
+    int rc = fer_detect_run(p->det, g, &q, found, MAX_HITS, &n, err);
+    if (rc < 0)
+        return rc;
+    p->stats.full_detections++;
+    for (int i = 0; i < n; i++)
+        add_hit(hits, nhits, found[i]);
+    return 0;
+}
+
+/* Finds this frame's faces into hits (unsorted): a full search when due, then a
+ * search near every live track the full search did not already find. */
+static int find_faces(fer_pipeline *p, fer_box *hits, int *nhits, fer_error *err)
+{
+    *nhits = 0;
+    int live = 0;
+    for (int s = 0; s < FER_TRACK_MAX; s++)
+        live += p->tracker.tracks[s].id != 0;
+    int full = !p->o.track_search || live == 0 || p->need_full ||
+               p->since_full + 1 >= p->o.full_every;
+    int rc;
+    if (full) {
+        rc = search_full(p, hits, nhits, err);
+        if (rc < 0)
+            return rc;
+        p->since_full = 0;
+    } else {
+        p->since_full++;
+    }
+    p->need_full = 0;
+    if (!p->o.track_search)
+        return 0;
+    for (int s = 0; s < FER_TRACK_MAX; s++) {
+        const fer_track *tr = &p->tracker.tracks[s];
+        if (tr->id == 0)
+            continue;
+        int seen = 0;
+        for (int i = 0; i < *nhits && !seen; i++)
+            seen = fer_box_iou(hits[i], tr->box) >= p->tracker.opts.iou_min;
+        if (seen)
+            continue;
+        rc = search_near(p, tr, hits, nhits, err);
+        if (rc < 0)
+            return rc;
+        /* A face seen on the last frame and not found near its box moved too far, or
+         * left: look everywhere next frame. Only on its first miss — a track that
+         * coasts (the detector blinks on it) must not force full searches each frame. */
+        if (rc == 0 && !full && tr->misses == 0)
+            p->need_full = 1;
+    }
+    return 0;
+}
+
+static int by_area_desc(const void *a, const void *b)
+{
+    const fer_box *x = a, *y = b;
+    long long ax = (long long)x->w * x->h, ay = (long long)y->w * y->h;
+    if (ax != ay)
+        return ax < ay ? 1 : -1;
+    return x->y != y->y ? (x->y < y->y ? -1 : 1) : (x->x < y->x ? -1 : x->x > y->x);
+}
+
+static void softmax(float *out, const float *logits, int k)
+{
+    float mx = logits[0];
+    for (int i = 1; i < k; i++)
+        mx = logits[i] > mx ? logits[i] : mx;
+    float sum = 0;
+    for (int i = 0; i < k; i++)
+        sum += out[i] = expf(logits[i] - mx);
+    for (int i = 0; i < k; i++)
+        out[i] /= sum;
+}
+
+/* Mean absolute difference of two byte arrays, as a sum compared without division. */
+static int bytes_close(const uint8_t *a, const uint8_t *b, size_t n, float threshold)
+{
+    long long sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += abs((int)a[i] - (int)b[i]);
+    return (double)sum < threshold * (double)n;
+}
+
+/* Crops every face into the batch (or reuses an unchanged face's scores), runs the
+ * forward passes and writes each face's scores. */
+static int classify(fer_pipeline *p, const fer_image *src, const fer_box *boxes, const int *slot,
+                    int n, float (*probs)[FER_RESULT_MAX_CLASSES], fer_error *err)
+{
+    int todo[FER_RESULT_MAX_FACES], ntodo = 0;
+    const size_t crop_len = p->in_size; /* 8-bit crop: h*w*c bytes */
+    uint64_t t0 = fer_mono_ns();
+    for (int i = 0; i < n; i++) {
+        float *in = p->input + (size_t)ntodo * p->in_size;
+        int rc = fer_preprocess_face(in, p->scratch, p->c, p->h, p->w, src, boxes[i],
+                                     &p->model->pre, err);
+        if (rc < 0)
+            return rc;
+        int s = slot[i];
+        const int tid = s >= 0 ? p->tracker.tracks[s].id : 0;
+        uint8_t *cached = s >= 0 ? p->crops + (size_t)s * crop_len : NULL;
+        if (cached && p->o.face_threshold > 0 && p->crop_id[s] == tid &&
+            p->crop_age[s] + 1 < p->o.face_refresh &&
+            bytes_close(cached, p->scratch, crop_len, p->o.face_threshold)) {
+            p->crop_age[s]++;
+            memcpy(probs[i], p->crop_probs[s], sizeof(float) * (size_t)p->k);
+            p->stats.faces_reused++;
+            continue;
+        }
+        if (cached) {
+            memcpy(cached, p->scratch, crop_len);
+            p->crop_id[s] = tid;
+            p->crop_age[s] = 0;
+        }
+        todo[ntodo++] = i;
+    }
+    p->stats.last_crop_ms = ms_since(t0);
+
+    t0 = fer_mono_ns();
+    for (int start = 0; start < ntodo; start += p->model->net->max_batch) {
+        int nb = ntodo - start;
+        if (nb > p->model->net->max_batch)
+            nb = p->model->net->max_batch;
+        const float *logits =
+            fer_net_forward(p->model->net, p->input + (size_t)start * p->in_size, nb, 0);
+        if (!logits)
+            return fer_fail(err, -EINVAL, "pipeline: the network refused a batch of %d", nb);
+        for (int j = 0; j < nb; j++) {
+            int i = todo[start + j];
+            softmax(probs[i], logits + (size_t)j * p->k, p->k);
+            if (slot[i] >= 0)
+                memcpy(p->crop_probs[slot[i]], probs[i], sizeof(float) * (size_t)p->k);
+        }
+    }
+    p->stats.faces_classified += ntodo;
+    p->stats.last_forward_ms = ms_since(t0);
+    return 0;
+}
+
+static void fill_header(const fer_pipeline *p, const fer_frame *frame, fer_frame_result *res)
+{
+    res->seq = frame->seq;
+    res->wall_ms = frame->wall_ms;
+    res->mono_ns = frame->mono_ns;
+    res->width = frame->img.w;
+    res->height = frame->img.h;
+    res->nclasses = p->k;
+    for (int c = 0; c < p->k; c++)
+        snprintf(res->classes[c], sizeof res->classes[c], "%s", p->model->net->arch->classes[c]);
+}
+
+int fer_pipeline_process(fer_pipeline *p, const fer_frame *frame, fer_frame_result *res,
+                         fer_error *err)
+{
+    const uint64_t t_start = fer_mono_ns();
+    memset(res, 0, sizeof *res);
+    if (!frame || !frame->img.data || frame->img.w <= 0 || frame->img.h <= 0)
+        return fer_fail(err, -EINVAL, "pipeline: empty frame");
+    if (p->grey.data && (p->grey.w != frame->img.w || p->grey.h != frame->img.h))
+        fer_pipeline_reset(p); /* a new frame size: nothing carries over */
+    int rc = fer_image_to_grey(&p->grey, &frame->img, err);
+    if (rc < 0)
+        return rc;
+    p->stats.frames++;
+
+    if (p->o.still_threshold > 0) {
+        int still = frame_is_still(p, err, &rc);
+        if (rc < 0)
+            return rc;
+        if (still) {
+            /* Nothing moved: the last result stands, as of this frame. */
+            *res = p->last;
+            for (int i = 0; i < res->nfaces; i++) {
+                res->faces[i].events = 0;
+                res->faces[i].previous_label = -1;
+            }
+            res->nended = 0;
+            fill_header(p, frame, res);
+            res->detect_ms = ms_since(t_start);
+            res->classify_ms = 0;
+            res->total_ms = res->detect_ms;
+            p->stats.still_frames++;
+            return 0;
+        }
+    }
+    p->stats.last_grey_ms = ms_since(t_start);
+
+    uint64_t t0 = fer_mono_ns();
+    fer_box hits[MAX_HITS];
+    int nhits = 0;
+    rc = find_faces(p, hits, &nhits, err);
+    if (rc < 0)
+        return rc;
+    qsort(hits, (size_t)nhits, sizeof hits[0], by_area_desc);
+    int n = nhits;
+    int cap = p->o.largest_only ? 1 : p->o.max_faces;
+    if (n > cap)
+        n = cap;
+    int slot[MAX_HITS], is_new[MAX_HITS], ended[FER_TRACK_MAX], nended = 0;
+    fer_tracker_update(&p->tracker, hits, n, slot, is_new, ended, &nended);
+    p->stats.last_detect_ms = ms_since(t0);
+    res->detect_ms = ms_since(t_start);
+
+    t0 = fer_mono_ns();
+    float probs[FER_RESULT_MAX_FACES][FER_RESULT_MAX_CLASSES];
+    const fer_image *src = p->c == 1 ? &p->grey : &frame->img;
+    rc = classify(p, src, hits, slot, n, probs, err);
+    if (rc < 0)
+        return rc;
+
+    fill_header(p, frame, res);
+    res->nfaces = n;
+    for (int i = 0; i < n; i++) {
+        fer_face_result *f = &res->faces[i];
+        f->id = slot[i] >= 0 ? p->tracker.tracks[slot[i]].id : 0;
+        f->box = hits[i];
+        memcpy(f->scores, probs[i], sizeof(float) * (size_t)p->k);
+        f->label = 0;
+        for (int c = 1; c < p->k; c++)
+            if (probs[i][c] > probs[i][f->label])
+                f->label = c;
+        f->prob = probs[i][f->label];
+        f->events = is_new[i] ? FER_FACE_NEW : 0;
+        fer_tracker_observe(&p->tracker, slot[i], probs[i], p->k, f);
+    }
+    res->nended = nended < FER_RESULT_MAX_ENDED ? nended : FER_RESULT_MAX_ENDED;
+    memcpy(res->ended, ended, sizeof(int) * (size_t)res->nended);
+    res->has_scores = 1;
+    res->classify_ms = ms_since(t0);
+    res->total_ms = ms_since(t_start);
+    p->last = *res;
+    p->have_last = 1;
+    return 0;
+}

@@ -1,0 +1,97 @@
+/*
+ * pipeline.h — one frame in, one fer_frame_result out: detect faces, cut each
+ * out as the model was trained to see it, classify all of them in one batch,
+ * and track and smooth them across frames.
+ *
+ * Budget: 10 ms for a 640x480 frame with one face on one thread. A full Haar
+ * search of such a frame at scale 1.1 costs about ten times that, so the
+ * pipeline avoids it on most frames:
+ *   - full detections run on the frame shrunk to detect_width and only every
+ *     full_every frames, or when no face is tracked, or when a tracked face was
+ *     lost on the previous frame;
+ *   - between them, each tracked face is searched for only in a small region
+ *     around its last box, shrunk so the face is about search_face_px wide, over
+ *     the few pyramid levels between 2/3 and 3/2 of its size;
+ *   - a frame that differs from the last processed one by less than
+ *     still_threshold (mean absolute difference of a coarse grid, grey levels)
+ *     repeats that frame's result; a face whose network input differs from its
+ *     track's last classified input by less than face_threshold reuses its
+ *     scores (at most face_refresh frames in a row).
+ * The model is borrowed, not owned, and can be swapped between frames.
+ * Not thread-safe: one pipeline belongs to one thread.
+ */
+#ifndef FER_PIPELINE_H
+#define FER_PIPELINE_H
+
+#include "net/model.h"
+#include "proto/result.h"
+#include "vision/frame.h"
+#include "vision/tracker.h"
+
+typedef struct fer_pipeline fer_pipeline;
+
+typedef struct fer_pipeline_opts {
+    const char *cascade;    /* Haar cascade XML (NULL: FER_CASCADE_DEFAULT) */
+    /* Full detections. */
+    int detect_width;       /* search the frame shrunk to this width (320; 0 = full size) */
+    double scale_factor;    /* pyramid step (1.1) */
+    int min_neighbors;      /* (3) */
+    int min_face;           /* smallest face side, frame pixels (48) */
+    int max_face;           /* largest (0 = no limit) */
+    int equalize;           /* equalise the histogram before searching (1) */
+    /* Search near tracked faces between full detections. */
+    int full_every;         /* a full detection at least every N frames (10); 1 = always */
+    int track_search;       /* 1: search near tracked faces in between (1) */
+    float search_margin;    /* region = last box grown by this fraction of its side (0.5) */
+    int search_face_px;     /* face side the region is resized to (40) */
+    /* Skipping unchanged work. */
+    float still_threshold;  /* grey levels; 0 = process every frame (1.0) */
+    float face_threshold;   /* grey levels; 0 = classify every face every frame (0) */
+    int face_refresh;       /* classify a face at least every N frames (10) */
+    /* Which faces. */
+    int largest_only;       /* report only the largest face (0) */
+    int max_faces;          /* at most this many, largest first (8; <= FER_RESULT_MAX_FACES) */
+    fer_tracker_opts tracker;
+} fer_pipeline_opts;
+
+void fer_pipeline_opts_default(fer_pipeline_opts *o);
+
+/* Loads the cascade and binds model (borrowed; it must outlive the pipeline or be
+ * swapped out first). Errors: those of fer_detector_load, -EINVAL for options out
+ * of range or a model the pipeline cannot feed (see fer_pipeline_set_model). */
+int fer_pipeline_create(fer_pipeline **out, const fer_pipeline_opts *opts, fer_model *model,
+                        fer_error *err);
+
+/* Swaps the model (for the daemon's reload) between frames. Tracks and ids survive;
+ * their moving averages restart. The model needs a 1- or 3-channel input, at most
+ * FER_RESULT_MAX_CLASSES classes and max_batch >= 1 (faces beyond max_batch go in
+ * further batches). On failure the old model stays in use. */
+int fer_pipeline_set_model(fer_pipeline *p, fer_model *model, fer_error *err);
+
+/* Processes one frame (BGR or grey) into res. seq and capture times are copied from
+ * frame. Errors: -EINVAL (empty frame), -ENOMEM, FER_E_INVAL (OpenCV failed). */
+int fer_pipeline_process(fer_pipeline *p, const fer_frame *frame, fer_frame_result *res,
+                         fer_error *err);
+
+/* Forgets tracks and the last frame (a new source, or a still image unrelated to the
+ * previous one). Ended ids are not reported. */
+void fer_pipeline_reset(fer_pipeline *p);
+
+/* Counters since creation, for benchmarks and status output. */
+typedef struct fer_pipeline_stats {
+    long long frames;          /* frames processed */
+    long long still_frames;    /* repeated as unchanged */
+    long long full_detections; /* full-frame searches */
+    long long region_searches; /* searches near tracked faces */
+    long long faces_classified;
+    long long faces_reused;    /* scores reused for an unchanged face */
+    /* The parts of the last processed frame, ms: grey conversion and change test,
+     * face search, cropping and normalising, the network's forward pass. */
+    double last_grey_ms, last_detect_ms, last_crop_ms, last_forward_ms;
+} fer_pipeline_stats;
+
+void fer_pipeline_get_stats(const fer_pipeline *p, fer_pipeline_stats *s);
+
+void fer_pipeline_free(fer_pipeline *p); /* accepts NULL */
+
+#endif

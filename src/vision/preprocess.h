@@ -1,0 +1,64 @@
+/*
+ * preprocess.h — from a detected face box to the network's input, exactly as
+ * the model's header prescribes (fer_preproc in net/model.h):
+ *
+ *   1. crop geometry: the box grown by `margin` times its side on every side,
+ *      then (square) the larger side around the box centre;
+ *   2. the crop cut from the frame; parts outside the frame repeat the nearest
+ *      edge pixel (no black borders that training never showed);
+ *   3. grey (ITU-R BT.601 weights, OpenCV's fixed-point rounding);
+ *   4. resampled to the input size: resize "area" averages every covered source
+ *      pixel by its covered fraction when shrinking and is bilinear when
+ *      enlarging; "linear" is bilinear both ways (pixel centres aligned, edges
+ *      repeated, as OpenCV's INTER_LINEAR);
+ *   5. rounded to 8 bits and normalised by fer_normalise() (train/augment.h),
+ *      the one function training uses too: (pixel/255 - mean) / std.
+ *
+ * Plain C, no OpenCV: unit-tested against hand-computed crops.
+ */
+#ifndef FER_PREPROCESS_H
+#define FER_PREPROCESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cv/image.h"
+#include "net/model.h"
+#include "proto/result.h"
+
+/* Widest input row (width x channels) the resampler handles. */
+#define FER_PREPROC_MAX_ROW 4096
+
+/* Step 1: the crop rectangle for box under pre, in frame pixels. It may extend past
+ * the frame; the cutting step pads. w and h are at least 1. */
+fer_box fer_crop_box(fer_box box, const fer_preproc *pre);
+
+/* BGR pixels to grey, npix pixels. dst may be src itself (converted in place) but
+ * must not otherwise overlap it. */
+void fer_grey_from_bgr(uint8_t *dst, const uint8_t *bgr, size_t npix);
+
+/* dst = src in grey (a copy if src is grey). dst's buffer is reused when the size
+ * matches, else reallocated. -ENOMEM, -EINVAL. */
+int fer_image_to_grey(fer_image *dst, const fer_image *src, fer_error *err);
+
+/*
+ * Steps 2 and 4: the part crop of src (1 or 3 channels), edges repeated, resampled
+ * to ow x oh into out (ow * oh * src->channels bytes, interleaved like src). area = 1
+ * selects "area" resampling, 0 "linear". -EINVAL if sizes are out of range
+ * (ow * channels > FER_PREPROC_MAX_ROW, empty crop or image).
+ */
+int fer_crop_resample(uint8_t *out, int ow, int oh, const fer_image *src, fer_box crop,
+                      int area, fer_error *err);
+
+/*
+ * All five steps for one face: out receives c x h x w floats (planar; c = 1 grey,
+ * or c = 3 for a colour model, planes R, G, B). frame may be grey or BGR; a grey
+ * frame for a colour model is -EINVAL, as is c disagreeing with pre->grey.
+ * scratch holds h * w * 3 bytes. The 8-bit crop is left in scratch (the pipeline
+ * compares it with the previous frame's to skip unchanged faces).
+ */
+int fer_preprocess_face(float *out, uint8_t *scratch, int c, int h, int w,
+                        const fer_image *frame, fer_box box, const fer_preproc *pre,
+                        fer_error *err);
+
+#endif

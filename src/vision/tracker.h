@@ -1,0 +1,79 @@
+/*
+ * tracker.h — who is who across frames: an IoU tracker with stable ids, and an
+ * exponential moving average of each track's class probabilities.
+ *
+ * Each frame's boxes are matched greedily to live tracks by intersection over
+ * union (best pair first, at least iou_min). A box no track claims starts a
+ * track with a new id; ids count up from 1 and are never reused. A track no box
+ * claims coasts for up to max_misses frames (a detector blinks) and then ends.
+ *
+ * Smoothing: s = alpha * s + (1 - alpha) * p, starting from the first p, so
+ * alpha = 0 reports the raw probabilities and alpha near 1 a slow average. The
+ * smoothed label is argmax s; a change of it from one observation to the next
+ * is an event (FER_FACE_LABEL_CHANGED with the previous label).
+ *
+ * Fixed capacity, no allocation: the tracker lives inside its owner.
+ */
+#ifndef FER_TRACKER_H
+#define FER_TRACKER_H
+
+#include "proto/result.h"
+
+/* Live tracks at most: a full frame of faces plus as many coasting. */
+#define FER_TRACK_MAX (2 * FER_RESULT_MAX_FACES)
+
+typedef struct fer_tracker_opts {
+    float iou_min;    /* a box continues a track at IoU >= iou_min (0.3) */
+    int max_misses;   /* frames a track coasts without a box before it ends (5) */
+    float alpha;      /* weight of the past in the moving average, 0 <= alpha < 1 (0.6) */
+} fer_tracker_opts;
+
+void fer_tracker_opts_default(fer_tracker_opts *o);
+
+typedef struct fer_track {
+    int id;           /* 0 = free slot */
+    fer_box box;      /* last box */
+    int age;          /* frames since the track started (0 on its first) */
+    int misses;       /* consecutive frames without a box */
+    int nclasses;     /* classes in ema; 0 before the first observation */
+    float ema[FER_RESULT_MAX_CLASSES];
+    int label;        /* argmax of ema, -1 before the first observation */
+} fer_track;
+
+typedef struct fer_tracker {
+    fer_tracker_opts opts;
+    int next_id;
+    fer_track tracks[FER_TRACK_MAX]; /* slots; a slot is reused, an id never */
+} fer_tracker;
+
+/* opts may be NULL for the defaults; values out of range are clamped. */
+void fer_tracker_init(fer_tracker *t, const fer_tracker_opts *opts);
+
+/* Ends every track (their ids are not reused). */
+void fer_tracker_clear(fer_tracker *t);
+
+/*
+ * Advances one frame with its n boxes. slot[i] receives the slot (index into
+ * t->tracks) of box i and is_new[i] 1 if the track started now. Tracks that end
+ * (too many misses, or evicted — the longest-coasting first — to make room when
+ * all slots are taken) have their ids written to ended[] (room for FER_TRACK_MAX)
+ * and counted in *nended. Boxes beyond FER_TRACK_MAX live tracks get slot -1.
+ */
+void fer_tracker_update(fer_tracker *t, const fer_box *boxes, int n, int *slot, int *is_new,
+                        int *ended, int *nended);
+
+/*
+ * Folds probs (k classes) into the moving average of the track in slot and fills
+ * face's smoothed_label, smoothed_prob, and the FER_FACE_LABEL_CHANGED event and
+ * previous_label. A change of class count (a swapped model) restarts the average.
+ */
+void fer_tracker_observe(fer_tracker *t, int slot, const float *probs, int k,
+                         fer_face_result *face);
+
+/* Forgets every track's average (keeps ids and boxes): for a model swap. */
+void fer_tracker_reset_smoothing(fer_tracker *t);
+
+/* Intersection over union of two boxes (0 for empty ones). */
+float fer_box_iou(fer_box a, fer_box b);
+
+#endif

@@ -1,0 +1,215 @@
+/*
+ * test_tracker.c — IoU association (stable ids, new ids for new faces, ids never
+ * reused, coasting and ending) and the moving average of probabilities
+ * (convergence as specified, alpha 0 = raw, label-change events).
+ */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vision/tracker.h"
+
+static void step(fer_tracker *t, const fer_box *b, int n, int *ids, int *is_new, int *ended,
+                 int *nended)
+{
+    int slot[FER_TRACK_MAX];
+    fer_tracker_update(t, b, n, slot, is_new, ended, nended);
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_ge(slot[i], 0);
+        ids[i] = t->tracks[slot[i]].id;
+    }
+}
+
+START_TEST(t_iou)
+{
+    fer_box a = {0, 0, 10, 10}, b = {5, 0, 10, 10}, c = {20, 20, 5, 5}, e = {0, 0, 0, 5};
+    ck_assert_float_eq_tol(fer_box_iou(a, a), 1.0f, 1e-6);
+    ck_assert_float_eq_tol(fer_box_iou(a, b), 50.0f / 150.0f, 1e-6);
+    ck_assert_float_eq(fer_box_iou(a, c), 0.0f);
+    ck_assert_float_eq(fer_box_iou(a, e), 0.0f);
+}
+END_TEST
+
+START_TEST(t_stable_ids)
+{
+    fer_tracker t;
+    fer_tracker_init(&t, NULL);
+    int ids[4], is_new[4], ended[FER_TRACK_MAX], ne;
+    /* One face moving right 4 px a frame keeps its id. */
+    for (int f = 0; f < 20; f++) {
+        fer_box b = {100 + 4 * f, 50, 80, 80};
+        step(&t, &b, 1, ids, is_new, ended, &ne);
+        ck_assert_int_eq(ids[0], 1);
+        ck_assert_int_eq(is_new[0], f == 0);
+        ck_assert_int_eq(ne, 0);
+    }
+    /* A second face appears far away: a new id; the first keeps its own, whatever
+     * the order of the boxes. */
+    fer_box two[2] = {{400, 300, 60, 60}, {180, 50, 80, 80}};
+    step(&t, two, 2, ids, is_new, ended, &ne);
+    ck_assert_int_eq(ids[0], 2);
+    ck_assert_int_eq(is_new[0], 1);
+    ck_assert_int_eq(ids[1], 1);
+    ck_assert_int_eq(is_new[1], 0);
+    fer_box swapped[2] = {{184, 52, 80, 80}, {402, 301, 60, 60}};
+    step(&t, swapped, 2, ids, is_new, ended, &ne);
+    ck_assert_int_eq(ids[0], 1);
+    ck_assert_int_eq(ids[1], 2);
+}
+END_TEST
+
+START_TEST(t_end_and_no_reuse)
+{
+    fer_tracker_opts o;
+    fer_tracker_opts_default(&o);
+    o.max_misses = 2;
+    fer_tracker t;
+    fer_tracker_init(&t, &o);
+    int ids[2], is_new[2], ended[FER_TRACK_MAX], ne;
+    fer_box b = {10, 10, 50, 50};
+    step(&t, &b, 1, ids, is_new, ended, &ne);
+    ck_assert_int_eq(ids[0], 1);
+    /* Two frames without it: it coasts. */
+    step(&t, NULL, 0, ids, is_new, ended, &ne);
+    ck_assert_int_eq(ne, 0);
+    step(&t, NULL, 0, ids, is_new, ended, &ne);
+    ck_assert_int_eq(ne, 0);
+    /* Back within max_misses: same id. */
+    step(&t, &b, 1, ids, is_new, ended, &ne);
+    ck_assert_int_eq(ids[0], 1);
+    ck_assert_int_eq(is_new[0], 0);
+    /* Gone for three frames: the third ends it. */
+    step(&t, NULL, 0, ids, is_new, ended, &ne);
+    step(&t, NULL, 0, ids, is_new, ended, &ne);
+    ck_assert_int_eq(ne, 0);
+    step(&t, NULL, 0, ids, is_new, ended, &ne);
+    ck_assert_int_eq(ne, 1);
+    ck_assert_int_eq(ended[0], 1);
+    /* The same place again is a new track with a new id: ids are never reused. */
+    step(&t, &b, 1, ids, is_new, ended, &ne);
+    ck_assert_int_eq(ids[0], 2);
+    ck_assert_int_eq(is_new[0], 1);
+    fer_tracker_clear(&t);
+    step(&t, &b, 1, ids, is_new, ended, &ne);
+    ck_assert_int_eq(ids[0], 3);
+}
+END_TEST
+
+START_TEST(t_capacity)
+{
+    /* More boxes than slots over a few frames: the longest-coasting tracks are evicted
+     * (and reported ended), never a track matched in this frame. */
+    fer_tracker t;
+    fer_tracker_init(&t, NULL);
+    int ids[FER_RESULT_MAX_FACES], is_new[FER_RESULT_MAX_FACES], ended[FER_TRACK_MAX], ne;
+    int total_ended = 0;
+    for (int f = 0; f < 4; f++) {
+        fer_box b[FER_RESULT_MAX_FACES];
+        for (int i = 0; i < FER_RESULT_MAX_FACES; i++)
+            b[i] = (fer_box){i * 40, f * 40, 30, 30};
+        step(&t, b, FER_RESULT_MAX_FACES, ids, is_new, ended, &ne);
+        for (int i = 0; i < FER_RESULT_MAX_FACES; i++)
+            ck_assert_int_eq(is_new[i], 1);
+        total_ended += ne;
+    }
+    ck_assert_int_eq(total_ended, 2 * FER_RESULT_MAX_FACES);
+}
+END_TEST
+
+static void observe(fer_tracker *t, int slot, const float *p, int k, fer_face_result *f)
+{
+    memset(f, 0, sizeof *f);
+    fer_tracker_observe(t, slot, p, k, f);
+}
+
+START_TEST(t_smoothing_converges)
+{
+    fer_tracker_opts o;
+    fer_tracker_opts_default(&o);
+    o.alpha = 0.8f;
+    fer_tracker t;
+    fer_tracker_init(&t, &o);
+    int slot, is_new, ended[FER_TRACK_MAX], ne;
+    fer_box b = {0, 0, 40, 40};
+    fer_tracker_update(&t, &b, 1, &slot, &is_new, ended, &ne);
+    const float p0[3] = {0.7f, 0.2f, 0.1f}, p1[3] = {0.1f, 0.1f, 0.8f};
+    fer_face_result f;
+    observe(&t, slot, p0, 3, &f);
+    /* The average starts at the first observation. */
+    ck_assert_int_eq(f.smoothed_label, 0);
+    ck_assert_float_eq_tol(f.smoothed_prob, 0.7f, 1e-6);
+    ck_assert_int_eq(f.events & FER_FACE_LABEL_CHANGED, 0);
+    /* Then s_n = p1 + alpha^n (p0 - p1): class 2 overtakes class 0 when
+     * 0.1 + 0.6 a^n < 0.8 - 0.7 a^n, i.e. a^n < 0.538: n = 3 for a = 0.8. */
+    int changed_at = -1;
+    for (int n = 1; n <= 40; n++) {
+        fer_tracker_update(&t, &b, 1, &slot, &is_new, ended, &ne);
+        observe(&t, slot, p1, 3, &f);
+        double an = pow(0.8, n);
+        for (int c = 0; c < 3; c++)
+            ck_assert_float_eq_tol(t.tracks[slot].ema[c], p1[c] + an * (p0[c] - p1[c]), 1e-5);
+        if (f.events & FER_FACE_LABEL_CHANGED) {
+            ck_assert_int_eq(changed_at, -1); /* one change, not a flicker */
+            changed_at = n;
+            ck_assert_int_eq(f.previous_label, 0);
+            ck_assert_int_eq(f.smoothed_label, 2);
+        }
+    }
+    ck_assert_int_eq(changed_at, 3);
+    ck_assert_float_eq_tol(f.smoothed_prob, 0.8f, 1e-3);
+}
+END_TEST
+
+START_TEST(t_alpha_zero_is_raw)
+{
+    fer_tracker_opts o;
+    fer_tracker_opts_default(&o);
+    o.alpha = 0.0f;
+    fer_tracker t;
+    fer_tracker_init(&t, &o);
+    int slot, is_new, ended[FER_TRACK_MAX], ne;
+    fer_box b = {0, 0, 40, 40};
+    const float p[2][2] = {{0.9f, 0.1f}, {0.3f, 0.7f}};
+    fer_face_result f;
+    for (int n = 0; n < 4; n++) {
+        fer_tracker_update(&t, &b, 1, &slot, &is_new, ended, &ne);
+        observe(&t, slot, p[n % 2], 2, &f);
+        ck_assert_int_eq(f.smoothed_label, n % 2);
+        ck_assert_float_eq_tol(f.smoothed_prob, p[n % 2][n % 2], 1e-6);
+        ck_assert_int_eq((f.events & FER_FACE_LABEL_CHANGED) != 0, n > 0);
+    }
+    /* A model with another class count restarts the average. */
+    const float q[3] = {0.2f, 0.2f, 0.6f};
+    observe(&t, slot, q, 3, &f);
+    ck_assert_int_eq(f.smoothed_label, 2);
+    /* No slot (capacity exhausted): raw probabilities, no event. */
+    observe(&t, -1, p[0], 2, &f);
+    ck_assert_int_eq(f.smoothed_label, 0);
+    ck_assert_int_eq(f.events, 0);
+}
+END_TEST
+
+static Suite *tracker_suite(void)
+{
+    Suite *s = suite_create("tracker");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 10);
+    tcase_add_test(tc, t_iou);
+    tcase_add_test(tc, t_stable_ids);
+    tcase_add_test(tc, t_end_and_no_reuse);
+    tcase_add_test(tc, t_capacity);
+    tcase_add_test(tc, t_smoothing_converges);
+    tcase_add_test(tc, t_alpha_zero_is_raw);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(tracker_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

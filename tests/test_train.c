@@ -1,0 +1,463 @@
+/*
+ * test_train.c — the training side: optimiser and schedule formulas, the
+ * augmentation's determinism, metrics on a hand-computed case, the plots as
+ * real PNG files, and whole training runs on synthetic data: the loss falls,
+ * accuracy rises, and a run stopped midway then resumed ends at exactly the
+ * weights of an uninterrupted run.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cv/image.h"
+#include "data/dataset.h"
+#include "net/model.h"
+#include "train/augment.h"
+#include "train/metrics.h"
+#include "train/optim.h"
+#include "train/plots.h"
+#include "train/schedule.h"
+#include "train/trainer.h"
+
+/* Three well-separated 12x12 patterns plus noise: horizontal bars (angry),
+ * vertical bars (happy), a bright centre square (sad). */
+static const char *tiny_arch =
+    "[net]\nname = tiny\ninput = 1x12x12\nclasses = angry, happy, sad\n"
+    "[conv]\nfilters = 8\nsize = 3\npad = 1\nbias = 0\n[bn]\n[relu]\n[maxpool]\n"
+    "[conv]\nfilters = 16\nsize = 3\npad = 1\n[relu]\n[gap]\n[dropout]\np = 0.1\n"
+    "[fc]\noutputs = 3\n";
+
+static fer_dataset *synthetic(int n_train, int n_val, uint64_t seed)
+{
+    fer_dataset *ds = calloc(1, sizeof *ds);
+    int n = n_train + n_val;
+    ds->n = n;
+    ds->h = ds->w = 12;
+    ds->pixels = malloc((size_t)n * 144);
+    ds->labels = malloc((size_t)n);
+    ds->split = malloc((size_t)n);
+    static const int canon[3] = {0, 3, 4};
+    for (int i = 0; i < n; i++) {
+        int k = i % 3;
+        ds->labels[i] = (uint8_t)canon[k];
+        ds->split[i] = i < n_train ? FER_SPLIT_TRAIN : FER_SPLIT_VAL;
+        for (int y = 0; y < 12; y++) {
+            for (int x = 0; x < 12; x++) {
+                int on = k == 0 ? (y / 2) % 2 : k == 1 ? (x / 2) % 2 : (x > 3 && x < 8 && y > 3 && y < 8);
+                float v = (on ? 180.0f : 60.0f) + 40.0f * (fer_rng_uniform(&seed) - 0.5f);
+                ds->pixels[(size_t)i * 144 + y * 12 + x] = (uint8_t)v;
+            }
+        }
+    }
+    return ds;
+}
+
+static char tmpdir[256];
+
+static void make_tmp(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/fer-test-train-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void rm_tmp(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static fer_arch *parse_tiny(void)
+{
+    fer_arch *a = NULL;
+    fer_error err = {0};
+    int rc = fer_arch_parse(&a, tiny_arch, strlen(tiny_arch), "tiny", &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    return a;
+}
+
+static void quick_cfg(fer_train_cfg *cfg, int epochs)
+{
+    fer_train_cfg_default(cfg);
+    cfg->epochs = epochs;
+    cfg->batch = 16;
+    cfg->seed = 42;
+    cfg->threads = 1;
+    cfg->sched.kind = FER_SCHED_COSINE;
+    cfg->sched.lr = 0.05f;
+    cfg->sched.warmup_epochs = 1;
+    cfg->aug.rotate = 5.0f;
+    cfg->aug.shift = 1.0f;
+    snprintf(cfg->data, sizeof cfg->data, "synthetic");
+}
+
+/* ---- optimiser and schedules ------------------------------------------------ */
+
+static fer_net *one_fc_net(void)
+{
+    static const char *t = "[net]\ninput = 1x1x2\n[fc]\noutputs = 1\n";
+    fer_arch *a = NULL;
+    ck_assert_int_eq(fer_arch_parse(&a, t, strlen(t), "fc", NULL), 0);
+    fer_net *net = NULL;
+    ck_assert_int_eq(fer_net_create(&net, a, 1, FER_NET_TRAIN, 1, NULL), 0);
+    return net;
+}
+
+START_TEST(sgd_nesterov_matches_hand)
+{
+    fer_net *net = one_fc_net();
+    fer_layer *l = &net->layers[0];
+    l->w[0] = 1.0f, l->w[1] = -2.0f, l->b[0] = 0.5f;
+    fer_optim_cfg cfg;
+    fer_optim_cfg_default(&cfg);
+    cfg.weight_decay = 0.1f; /* weights only: the bias gets none */
+    fer_optim *o = NULL;
+    ck_assert_int_eq(fer_optim_create(&o, net, &cfg, NULL), 0);
+    for (int step = 0; step < 2; step++) {
+        l->dw[0] = 0.2f, l->dw[1] = 0.4f, l->db[0] = -1.0f;
+        fer_optim_step(o, 0.1f);
+    }
+    /* w0: g = 0.2 + 0.1*1 = 0.3; buf = 0.3; step = g + 0.9*buf = 0.57; w = 1 - 0.057 = 0.943
+     *     g = 0.2 + 0.0943 = 0.2943; buf = 0.27 + 0.2943 = 0.5643; step = 0.2943 + 0.50787
+     *     = 0.80217; w = 0.943 - 0.080217 = 0.862783
+     * b:  g = -1; buf = -1; step = -1.9; b = 0.69; buf = -1.9; step = -2.71; b = 0.961 */
+    ck_assert_double_eq_tol(l->w[0], 0.862783, 1e-5);
+    ck_assert_double_eq_tol(l->b[0], 0.961, 1e-5);
+    fer_optim_free(o);
+    fer_net_free(net);
+}
+END_TEST
+
+START_TEST(adam_first_step_is_lr_sign)
+{
+    /* Adam's first bias-corrected step is lr * g / (|g| + eps) = lr * sign(g). */
+    fer_net *net = one_fc_net();
+    fer_layer *l = &net->layers[0];
+    l->w[0] = 1.0f, l->w[1] = 1.0f, l->b[0] = 0.0f;
+    fer_optim_cfg cfg;
+    fer_optim_cfg_default(&cfg);
+    cfg.kind = FER_OPT_ADAM;
+    cfg.weight_decay = 0.0f;
+    fer_optim *o = NULL;
+    ck_assert_int_eq(fer_optim_create(&o, net, &cfg, NULL), 0);
+    l->dw[0] = 3.0f, l->dw[1] = -0.001f, l->db[0] = 0.0f;
+    fer_optim_step(o, 0.01f);
+    ck_assert_double_eq_tol(l->w[0], 0.99, 1e-6);
+    ck_assert_double_eq_tol(l->w[1], 1.01, 1e-5);
+    ck_assert_double_eq_tol(l->b[0], 0.0, 1e-9);
+    fer_optim_free(o);
+    fer_net_free(net);
+}
+END_TEST
+
+START_TEST(schedules)
+{
+    fer_sched s;
+    fer_sched_default(&s);
+    s.lr = 0.1f;
+    s.epochs = 10;
+    s.steps_per_epoch = 100;
+    s.kind = FER_SCHED_ONECYCLE;
+    ck_assert_double_eq_tol(fer_sched_lr(&s, 0), 0.1 / 25, 1e-7);
+    ck_assert_double_eq_tol(fer_sched_lr(&s, 299), 0.1, 1e-7);
+    ck_assert_double_eq_tol(fer_sched_lr(&s, 999), 0.1 / 25 / 1e4, 1e-9);
+    ck_assert(fer_sched_lr(&s, 150) > fer_sched_lr(&s, 100));
+    ck_assert(fer_sched_lr(&s, 600) < fer_sched_lr(&s, 400));
+    s.kind = FER_SCHED_COSINE;
+    s.warmup_epochs = 1;
+    s.min_lr = 0.001f;
+    ck_assert_double_eq_tol(fer_sched_lr(&s, 100), 0.1, 1e-7);
+    ck_assert_double_eq_tol(fer_sched_lr(&s, 550), (0.1 + 0.001) / 2, 1e-6);
+    ck_assert_double_eq_tol(fer_sched_lr(&s, 1000), 0.001, 1e-7);
+    s.kind = FER_SCHED_STEP;
+    s.step_epochs = 3;
+    s.gamma = 0.5f;
+    ck_assert_double_eq_tol(fer_sched_lr(&s, 299), 0.1, 1e-7);
+    ck_assert_double_eq_tol(fer_sched_lr(&s, 300), 0.05, 1e-7);
+    ck_assert_double_eq_tol(fer_sched_lr(&s, 650), 0.025, 1e-7);
+    s.kind = FER_SCHED_PLATEAU;
+    s.patience = 2;
+    s.factor = 0.5f;
+    const float accs[] = {0.5f, 0.6f, 0.6f, 0.55f, 0.7f, 0.7f, 0.7f};
+    for (int i = 0; i < 7; i++)
+        fer_sched_epoch_end(&s, accs[i]);
+    /* two bad epochs after 0.6 -> one reduction; 0.7 resets; two more bad -> second. */
+    ck_assert_int_eq(s.reductions, 2);
+    ck_assert_double_eq_tol(fer_sched_lr(&s, 0), 0.025, 1e-7);
+}
+END_TEST
+
+/* ---- augmentation -------------------------------------------------------------- */
+
+START_TEST(augment_deterministic_and_flip_exact)
+{
+    uint8_t img[48 * 48];
+    uint64_t r = 5;
+    for (int i = 0; i < 48 * 48; i++)
+        img[i] = (uint8_t)(fer_rng_next(&r) & 0xff);
+    fer_augment a;
+    fer_augment_default(&a);
+    float o1[48 * 48], o2[48 * 48], o3[48 * 48];
+    fer_augment_apply(o1, img, 48, 48, &a, 0.5f, 0.25f, 77);
+    fer_augment_apply(o2, img, 48, 48, &a, 0.5f, 0.25f, 77);
+    ck_assert_int_eq(memcmp(o1, o2, sizeof o1), 0);
+    fer_augment_apply(o3, img, 48, 48, &a, 0.5f, 0.25f, 78);
+    ck_assert_int_ne(memcmp(o1, o3, sizeof o1), 0);
+
+    /* Flip only: an exact mirror of the normalised image. */
+    fer_augment_none(&a);
+    a.enabled = 1;
+    a.flip = 1.0f;
+    fer_augment_apply(o1, img, 48, 48, &a, 0.5f, 0.25f, 1);
+    fer_normalise(o2, img, 48 * 48, 0.5f, 0.25f);
+    for (int y = 0; y < 48; y++)
+        for (int x = 0; x < 48; x++)
+            ck_assert_float_eq_tol(o1[y * 48 + x], o2[y * 48 + 47 - x], 1e-4f);
+    /* Disabled: plain normalisation. */
+    fer_augment_none(&a);
+    fer_augment_apply(o1, img, 48, 48, &a, 0.5f, 0.25f, 1);
+    ck_assert_int_eq(memcmp(o1, o2, sizeof o1), 0);
+}
+END_TEST
+
+/* ---- metrics -------------------------------------------------------------------- */
+
+START_TEST(metrics_hand_computed)
+{
+    /* 3 classes. true\pred:  a: 3 1 0 | b: 1 2 1 | c: 0 0 0 (absent)
+     * precision a = 3/4, b = 2/3, c = 0/1 = 0; recall a = 3/4, b = 2/4; c absent
+     * F1 a = 0.75, b = 2*(2/3)(1/2)/(2/3+1/2) = 4/7; macro over present = (0.75 + 4/7)/2 */
+    fer_confusion c;
+    fer_confusion_init(&c, 3);
+    const int pairs[][2] = {{0, 0}, {0, 0}, {0, 0}, {0, 1}, {1, 0}, {1, 1}, {1, 1}, {1, 2}};
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
+        fer_confusion_add(&c, pairs[i][0], pairs[i][1]);
+    fer_metrics m;
+    fer_metrics_compute(&m, &c);
+    ck_assert_int_eq(m.total, 8);
+    ck_assert_double_eq_tol(m.accuracy, 5.0 / 8.0, 1e-12);
+    ck_assert_double_eq_tol(m.precision[0], 0.75, 1e-12);
+    ck_assert_double_eq_tol(m.precision[1], 2.0 / 3.0, 1e-12);
+    ck_assert_double_eq_tol(m.precision[2], 0.0, 1e-12);
+    ck_assert_double_eq_tol(m.recall[1], 0.5, 1e-12);
+    ck_assert_double_eq_tol(m.f1[1], 4.0 / 7.0, 1e-12);
+    ck_assert_int_eq(m.present[2], 0);
+    ck_assert_double_eq_tol(m.macro_f1, (0.75 + 4.0 / 7.0) / 2.0, 1e-12);
+}
+END_TEST
+
+/* ---- plots ---------------------------------------------------------------------- */
+
+static int ink_pixels(const fer_image *img)
+{
+    int n = 0;
+    for (int i = 0; i < img->w * img->h * img->channels; i++)
+        n += img->data[i] < 128;
+    return n;
+}
+
+START_TEST(plots_are_real_pngs)
+{
+    make_tmp();
+    fer_history_row rows[5];
+    for (int i = 0; i < 5; i++)
+        rows[i] = (fer_history_row){i + 1, 0.01f, 1.5f - 0.2f * i, 0.4f + 0.05f * i,
+                                    1.4f - 0.1f * i, 0.42f + 0.04f * i, 10.0f};
+    char path[512];
+    fer_error err = {0};
+    snprintf(path, sizeof path, "%s/curves.png", tmpdir);
+    ck_assert_msg(fer_plot_curves(path, rows, 5, "test curves", &err) == 0, "%s", err.msg);
+    fer_image img = {0};
+    ck_assert_int_eq(fer_image_read(&img, path, 0, &err), 0);
+    ck_assert_int_eq(img.w, 1280);
+    ck_assert_int_eq(img.h, 560);
+    ck_assert_int_gt(ink_pixels(&img), 2000); /* axes, text and lines were drawn */
+    fer_image_free(&img);
+
+    fer_confusion c;
+    fer_confusion_init(&c, 7);
+    for (int i = 0; i < 7; i++)
+        for (int j = 0; j < 7; j++)
+            c.m[i][j] = i == j ? 50 : j;
+    char names[FER_MAX_CLASSES][FER_MAX_CLASS_NAME];
+    for (int i = 0; i < 7; i++)
+        snprintf(names[i], sizeof names[i], "%s", fer_class_names[i]);
+    snprintf(path, sizeof path, "%s/confusion.png", tmpdir);
+    ck_assert_msg(fer_plot_confusion(path, &c, (const char(*)[FER_MAX_CLASS_NAME])names, "test matrix", &err) == 0,
+                  "%s", err.msg);
+    ck_assert_int_eq(fer_image_read(&img, path, 0, &err), 0);
+    ck_assert_int_eq(img.w, 150 + 7 * 78 + 40);
+    ck_assert_int_eq(img.h, 90 + 7 * 78 + 110);
+    fer_image_free(&img);
+    rm_tmp();
+}
+END_TEST
+
+/* ---- whole runs ------------------------------------------------------------------ */
+
+START_TEST(training_learns_synthetic)
+{
+    make_tmp();
+    fer_dataset *ds = synthetic(480, 96, 3);
+    fer_train_cfg cfg;
+    quick_cfg(&cfg, 6);
+    fer_error err = {0};
+    int rc = fer_train_run(parse_tiny(), &cfg, ds, tmpdir, NULL, &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+
+    /* history.csv: header + 6 rows; loss falls and accuracy rises from first to last. */
+    char path[512];
+    snprintf(path, sizeof path, "%s/history.csv", tmpdir);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[256];
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    ck_assert_str_eq(line, "epoch,lr,train_loss,train_acc,val_loss,val_acc,seconds\n");
+    float first[7] = {0}, last[7] = {0};
+    int rows = 0;
+    while (fgets(line, sizeof line, f)) {
+        float v[7];
+        ck_assert_int_eq(sscanf(line, "%f,%f,%f,%f,%f,%f,%f", &v[0], &v[1], &v[2], &v[3], &v[4],
+                                &v[5], &v[6]), 7);
+        if (rows++ == 0)
+            memcpy(first, v, sizeof v);
+        memcpy(last, v, sizeof v);
+    }
+    fclose(f);
+    ck_assert_int_eq(rows, 6);
+    ck_assert_msg(last[2] < first[2] * 0.7f, "train loss %g -> %g", first[2], last[2]);
+    ck_assert_msg(last[5] > 0.9f, "val acc only %g", last[5]);
+
+    /* The best model loads for inference and scores like the history says. */
+    snprintf(path, sizeof path, "%s/best.fermodel", tmpdir);
+    fer_model *m = NULL;
+    ck_assert_msg(fer_model_load(&m, path, 16, FER_LOAD_INFER, &err) == 0, "%s", err.msg);
+    ck_assert(m->meta.val_acc > 0.9f);
+    ck_assert_int_eq(strcmp(m->net->arch->classes[1], "happy"), 0);
+    fer_model_free(m);
+    fer_image img = {0};
+    snprintf(path, sizeof path, "%s/curves.png", tmpdir);
+    ck_assert_int_eq(fer_image_read(&img, path, 0, &err), 0);
+    fer_image_free(&img);
+    fer_dataset_free(ds);
+    rm_tmp();
+}
+END_TEST
+
+static int stop_after;
+static volatile sig_atomic_t stop_flag;
+
+static void count_batches(void *ctx, const fer_train_progress *p)
+{
+    (void)ctx;
+    if (p->phase == 0 && --stop_after == 0)
+        stop_flag = 1;
+}
+
+static void read_params(const char *dir, const char *name, float **out, size_t *n)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    fer_model *m = NULL;
+    fer_error err = {0};
+    ck_assert_msg(fer_model_load(&m, path, 4, 0, &err) == 0, "%s", err.msg);
+    *n = m->net->params_len;
+    *out = malloc(*n * sizeof(float));
+    memcpy(*out, m->net->params, *n * sizeof(float));
+    fer_model_free(m);
+}
+
+START_TEST(resume_is_exact)
+{
+    fer_dataset *ds = synthetic(160, 32, 9);
+    fer_train_cfg cfg;
+    quick_cfg(&cfg, 3);
+    cfg.threads = 2;
+    fer_error err = {0};
+
+    make_tmp();
+    char straight[256];
+    snprintf(straight, sizeof straight, "%s", tmpdir);
+    ck_assert_msg(fer_train_run(parse_tiny(), &cfg, ds, straight, NULL, &err) == 0, "%s", err.msg);
+
+    /* Same run, stopped mid-epoch 2 (batch 14 of 30), then resumed twice over:
+     * the second stop lands exactly on an epoch boundary. */
+    char resumed[300];
+    snprintf(resumed, sizeof resumed, "%s/resumed", straight);
+    stop_after = 14;
+    stop_flag = 0;
+    fer_train_hooks hooks = {count_batches, NULL, &stop_flag};
+    ck_assert_int_eq(fer_train_run(parse_tiny(), &cfg, ds, resumed, &hooks, &err), 1);
+    stop_after = 6;
+    stop_flag = 0;
+    ck_assert_msg(fer_train_run(NULL, &cfg, ds, resumed, &hooks, &err) == 1, "%s", err.msg);
+    stop_after = -1;
+    stop_flag = 0;
+    ck_assert_msg(fer_train_run(NULL, &cfg, ds, resumed, &hooks, &err) == 0, "%s", err.msg);
+
+    float *a, *b;
+    size_t na, nb;
+    read_params(straight, "last.fermodel", &a, &na);
+    read_params(resumed, "last.fermodel", &b, &nb);
+    ck_assert_uint_eq(na, nb);
+    size_t differ = 0;
+    for (size_t i = 0; i < na; i++)
+        differ += a[i] != b[i];
+    ck_assert_msg(differ == 0, "%zu of %zu parameters differ after resume", differ, na);
+    free(a);
+    free(b);
+    fer_dataset_free(ds);
+    rm_tmp();
+}
+END_TEST
+
+START_TEST(corrupt_checkpoint_is_refused)
+{
+    make_tmp();
+    fer_dataset *ds = synthetic(64, 16, 4);
+    fer_train_cfg cfg;
+    quick_cfg(&cfg, 1);
+    fer_error err = {0};
+    ck_assert_msg(fer_train_run(parse_tiny(), &cfg, ds, tmpdir, NULL, &err) == 0, "%s", err.msg);
+    char path[512];
+    snprintf(path, sizeof path, "%s/checkpoint.ferckpt", tmpdir);
+    FILE *f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 200, SEEK_SET);
+    fputc(0x5a ^ fgetc(f), f);
+    fclose(f);
+    cfg.epochs = 2;
+    int rc = fer_train_run(NULL, &cfg, ds, tmpdir, NULL, &err);
+    ck_assert_int_eq(rc, FER_E_CHECKSUM);
+    ck_assert_ptr_nonnull(strstr(err.msg, "checkpoint.ferckpt"));
+    fer_dataset_free(ds);
+    rm_tmp();
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("train");
+    TCase *t = tcase_create("units");
+    tcase_add_test(t, sgd_nesterov_matches_hand);
+    tcase_add_test(t, adam_first_step_is_lr_sign);
+    tcase_add_test(t, schedules);
+    tcase_add_test(t, augment_deterministic_and_flip_exact);
+    tcase_add_test(t, metrics_hand_computed);
+    tcase_add_test(t, plots_are_real_pngs);
+    suite_add_tcase(s, t);
+    TCase *r = tcase_create("runs");
+    tcase_set_timeout(r, 240);
+    tcase_add_test(r, training_learns_synthetic);
+    tcase_add_test(r, resume_is_exact);
+    tcase_add_test(r, corrupt_checkpoint_is_refused);
+    suite_add_tcase(s, r);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,432 @@
+/*
+ * test_vision.c — face detection (the committed public-domain face is found,
+ * nothing in blank frames, region searches) and the pipeline end to end with a
+ * random-weight model: one batch per frame, stable ids while a face moves, a new
+ * id for a new face, track ends, still frames, face selection, model swap and
+ * annotation.
+ */
+#include <check.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cv/detect.h"
+#include "vision/annotate.h"
+#include "vision/pipeline.h"
+#include "vision/preprocess.h"
+#include "vision/tracker.h"
+#include "vision_util.h"
+
+/* Where the cascade finds the fixture's face (checked once against OpenCV). */
+static const fer_box fixture_face = {33, 33, 75, 75};
+
+static void setup(void)
+{
+    tu_setup();
+}
+
+static void teardown(void)
+{
+    tu_cleanup();
+}
+
+static fer_detector *detector(void)
+{
+    fer_detector *d = NULL;
+    fer_error err = {0};
+    int rc = fer_detector_load(&d, FER_CASCADE_DEFAULT, &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    return d;
+}
+
+static fer_image grey_of(const fer_image *img)
+{
+    fer_image g = {0};
+    fer_error err;
+    ck_assert_int_eq(fer_image_to_grey(&g, img, &err), 0);
+    return g;
+}
+
+static fer_detect_req whole(const fer_image *g, double scale)
+{
+    return (fer_detect_req){{0, 0, g->w, g->h}, scale, 24, 0, 1.1, 3, 1};
+}
+
+START_TEST(t_detect_fixture)
+{
+    fer_detector *d = detector();
+    ck_assert_int_eq(fer_detector_window(d), 24);
+    fer_image face = tu_face(), g = grey_of(&face);
+    fer_box b[8];
+    int n = -1;
+    fer_error err;
+    fer_detect_req q = whole(&g, 1.0);
+    ck_assert_int_eq(fer_detect_run(d, &g, &q, b, 8, &n, &err), 0);
+    ck_assert_int_eq(n, 1);
+    ck_assert_float_ge(fer_box_iou(b[0], fixture_face), 0.7f);
+    fer_image_free(&face);
+    fer_image_free(&g);
+    fer_detector_free(d);
+}
+END_TEST
+
+START_TEST(t_detect_blank)
+{
+    fer_detector *d = detector();
+    fer_image blank = tu_blank(320, 240, 128), g = grey_of(&blank);
+    fer_box b[8];
+    int n = -1;
+    fer_error err;
+    fer_detect_req q = whole(&g, 1.0);
+    ck_assert_int_eq(fer_detect_run(d, &g, &q, b, 8, &n, &err), 0);
+    ck_assert_int_eq(n, 0);
+    /* A gradient with soft noise: still nothing. */
+    uint32_t s = 1;
+    for (int i = 0; i < g.w * g.h; i++) {
+        s = s * 1664525u + 1013904223u;
+        g.data[i] = (uint8_t)(60 + (i % g.w) / 4 + (s >> 29));
+    }
+    ck_assert_int_eq(fer_detect_run(d, &g, &q, b, 8, &n, &err), 0);
+    ck_assert_int_eq(n, 0);
+    fer_image_free(&blank);
+    fer_image_free(&g);
+    fer_detector_free(d);
+}
+END_TEST
+
+START_TEST(t_detect_scaled_and_region)
+{
+    fer_detector *d = detector();
+    fer_image frame = tu_blank(400, 300, 110), face = tu_face();
+    tu_paste(&frame, &face, 200, 90);
+    fer_image g = grey_of(&frame);
+    const fer_box truth = {233, 123, 75, 75};
+    fer_box b[8];
+    int n = -1;
+    fer_error err;
+    /* On the frame shrunk to 240 px wide, boxes come back in frame pixels. */
+    fer_detect_req q = whole(&g, 0.6);
+    ck_assert_int_eq(fer_detect_run(d, &g, &q, b, 8, &n, &err), 0);
+    ck_assert_int_eq(n, 1);
+    ck_assert_float_ge(fer_box_iou(b[0], truth), 0.6f);
+    /* A region around it, the face resized to about 36 px, sizes 2/3..3/2 of 75. */
+    fer_detect_req r = {{190, 80, 160, 160}, 36.0 / 75, 50, 112, 1.1, 3, 1};
+    ck_assert_int_eq(fer_detect_run(d, &g, &r, b, 8, &n, &err), 0);
+    ck_assert_int_eq(n, 1);
+    ck_assert_float_ge(fer_box_iou(b[0], truth), 0.6f);
+    /* A region elsewhere finds nothing; one smaller than the window is skipped. */
+    r.roi = (fer_box){0, 0, 150, 150};
+    ck_assert_int_eq(fer_detect_run(d, &g, &r, b, 8, &n, &err), 0);
+    ck_assert_int_eq(n, 0);
+    r.roi = (fer_box){0, 0, 30, 30};
+    ck_assert_int_eq(fer_detect_run(d, &g, &r, b, 8, &n, &err), 0);
+    ck_assert_int_eq(n, 0);
+    /* Malformed requests. */
+    r.roi = (fer_box){300, 200, 160, 160};
+    ck_assert_int_eq(fer_detect_run(d, &g, &r, b, 8, &n, &err), -EINVAL);
+    q.scale_factor = 1.0;
+    ck_assert_int_eq(fer_detect_run(d, &g, &q, b, 8, &n, &err), -EINVAL);
+    ck_assert_int_eq(fer_detect_run(d, &frame, &r, b, 8, &n, &err), -EINVAL); /* not grey */
+    fer_image_free(&frame);
+    fer_image_free(&face);
+    fer_image_free(&g);
+    fer_detector_free(d);
+}
+END_TEST
+
+START_TEST(t_detector_errors)
+{
+    fer_detector *d = (fer_detector *)1;
+    fer_error err = {0};
+    ck_assert_int_eq(fer_detector_load(&d, tu_path("none.xml"), &err), -ENOENT);
+    ck_assert_ptr_null(d);
+    ck_assert_ptr_nonnull(strstr(err.msg, "none.xml"));
+    tu_write_bytes(tu_path("bad.xml"), "<opencv_storage></opencv_storage>", 33);
+    ck_assert_int_eq(fer_detector_load(&d, tu_path("bad.xml"), &err), FER_E_INVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "not a cascade"));
+}
+END_TEST
+
+/* ---- the pipeline ---- */
+
+static fer_pipeline *pipeline(fer_model *m, void (*tweak)(fer_pipeline_opts *))
+{
+    fer_pipeline_opts o;
+    fer_pipeline_opts_default(&o);
+    if (tweak)
+        tweak(&o);
+    fer_pipeline *p = NULL;
+    fer_error err = {0};
+    int rc = fer_pipeline_create(&p, &o, m, &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    return p;
+}
+
+/* A 320x240 frame with the fixture face at (x, y) and a little noise. */
+static void scene(fer_frame *f, const fer_image *face, int x, int y, uint64_t seq)
+{
+    if (!f->img.data)
+        f->img = tu_blank(320, 240, 120);
+    memset(f->img.data, 120, (size_t)320 * 240 * 3);
+    if (face)
+        tu_paste(&f->img, face, x, y);
+    for (size_t i = 0; i < (size_t)320 * 240 * 3; i += 7)
+        f->img.data[i] ^= (uint8_t)((seq * 2654435761u + i) >> 30);
+    f->seq = seq;
+    fer_frame_stamp(f);
+}
+
+static void process(fer_pipeline *p, const fer_frame *f, fer_frame_result *r)
+{
+    fer_error err = {0};
+    int rc = fer_pipeline_process(p, f, r, &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+}
+
+static void check_scores(const fer_frame_result *r)
+{
+    ck_assert_int_eq(r->nclasses, 7);
+    ck_assert_str_eq(r->classes[3], "happy");
+    ck_assert_int_eq(r->has_scores, 1);
+    for (int i = 0; i < r->nfaces; i++) {
+        const fer_face_result *f = &r->faces[i];
+        float sum = 0;
+        for (int c = 0; c < 7; c++) {
+            ck_assert(f->scores[c] >= 0 && f->scores[c] <= 1);
+            ck_assert(f->scores[c] <= f->prob);
+            sum += f->scores[c];
+        }
+        ck_assert_float_eq_tol(sum, 1.0f, 1e-4);
+        ck_assert_float_eq(f->scores[f->label], f->prob);
+        ck_assert_int_ge(f->smoothed_label, 0);
+    }
+}
+
+START_TEST(t_pipeline_tracks_a_face)
+{
+    fer_model *m = tu_random_model(8);
+    fer_pipeline *p = pipeline(m, NULL);
+    fer_image face = tu_face();
+    fer_frame f = {0};
+    fer_frame_result r;
+    for (int i = 0; i < 15; i++) {
+        scene(&f, &face, 60 + 5 * i, 50 + 2 * i, (uint64_t)i + 1);
+        process(p, &f, &r);
+        ck_assert_uint_eq(r.seq, (uint64_t)i + 1);
+        ck_assert_int_eq(r.wall_ms, f.wall_ms);
+        ck_assert_uint_eq(r.mono_ns, f.mono_ns);
+        ck_assert_int_eq(r.width, 320);
+        ck_assert_int_eq(r.height, 240);
+        ck_assert_int_eq(r.nfaces, 1);
+        ck_assert_int_eq(r.faces[0].id, 1);
+        ck_assert_int_eq(r.faces[0].events & FER_FACE_NEW, i == 0 ? FER_FACE_NEW : 0);
+        fer_box truth = {60 + 5 * i + 33, 50 + 2 * i + 33, 75, 75};
+        ck_assert_float_ge(fer_box_iou(r.faces[0].box, truth), 0.6f);
+        ck_assert(r.detect_ms >= 0 && r.classify_ms >= 0 && r.total_ms >= r.detect_ms);
+        check_scores(&r);
+    }
+    fer_pipeline_stats st;
+    fer_pipeline_get_stats(p, &st);
+    ck_assert_int_eq(st.frames, 15);
+    ck_assert_int_eq(st.faces_classified, 15);
+    /* Full searches on frames 1 and 11 only; the rest searched near the track. */
+    ck_assert_int_eq(st.full_detections, 2);
+    ck_assert_int_ge(st.region_searches, 13);
+    fer_frame_free(&f);
+    fer_image_free(&face);
+    fer_pipeline_free(p);
+    fer_model_free(m);
+}
+END_TEST
+
+static void every_frame(fer_pipeline_opts *o)
+{
+    o->full_every = 2;
+    o->tracker.max_misses = 2;
+}
+
+START_TEST(t_pipeline_new_face_and_end)
+{
+    fer_model *m = tu_random_model(8);
+    fer_pipeline *p = pipeline(m, every_frame);
+    fer_image face = tu_face();
+    fer_frame f = {0};
+    fer_frame_result r;
+    scene(&f, &face, 10, 10, 1);
+    process(p, &f, &r);
+    ck_assert_int_eq(r.nfaces, 1);
+    ck_assert_int_eq(r.faces[0].id, 1);
+    /* A second face: found at the next full search, with a new id. */
+    int seen2 = 0;
+    for (uint64_t s = 2; s < 6; s++) {
+        scene(&f, &face, 10, 10, s);
+        tu_paste(&f.img, &face, 180, 100);
+        process(p, &f, &r);
+        for (int i = 0; i < r.nfaces; i++) {
+            if (r.faces[i].id == 2) {
+                ck_assert_int_eq(r.faces[i].events & FER_FACE_NEW, seen2 ? 0 : FER_FACE_NEW);
+                seen2 = 1;
+            } else {
+                ck_assert_int_eq(r.faces[i].id, 1);
+            }
+        }
+    }
+    ck_assert(seen2);
+    ck_assert_int_eq(r.nfaces, 2);
+    check_scores(&r);
+    /* Both leave: after max_misses frames of coasting, both tracks end. */
+    int ended = 0;
+    for (uint64_t s = 6; s < 12; s++) {
+        scene(&f, NULL, 0, 0, s);
+        process(p, &f, &r);
+        ck_assert_int_eq(r.nfaces, 0);
+        for (int i = 0; i < r.nended; i++)
+            ended |= 1 << r.ended[i];
+    }
+    ck_assert_int_eq(ended, (1 << 1) | (1 << 2));
+    /* Back again: a new id, never an old one. */
+    scene(&f, &face, 10, 10, 12);
+    process(p, &f, &r);
+    ck_assert_int_eq(r.nfaces, 1);
+    ck_assert_int_eq(r.faces[0].id, 3);
+    fer_frame_free(&f);
+    fer_image_free(&face);
+    fer_pipeline_free(p);
+    fer_model_free(m);
+}
+END_TEST
+
+START_TEST(t_pipeline_still_frames)
+{
+    fer_model *m = tu_random_model(8);
+    fer_pipeline *p = pipeline(m, NULL);
+    fer_image face = tu_face();
+    fer_frame f = {0};
+    fer_frame_result r1, r2;
+    scene(&f, &face, 100, 60, 1);
+    process(p, &f, &r1);
+    f.seq = 2;
+    fer_frame_stamp(&f);
+    process(p, &f, &r2); /* the same pixels */
+    fer_pipeline_stats st;
+    fer_pipeline_get_stats(p, &st);
+    ck_assert_int_eq(st.still_frames, 1);
+    ck_assert_int_eq(st.faces_classified, 1);
+    ck_assert_uint_eq(r2.seq, 2);
+    ck_assert_int_eq(r2.nfaces, 1);
+    ck_assert_int_eq(r2.faces[0].id, r1.faces[0].id);
+    ck_assert_int_eq(r2.faces[0].events, 0);
+    ck_assert_mem_eq(r2.faces[0].scores, r1.faces[0].scores, sizeof r1.faces[0].scores);
+    fer_frame_free(&f);
+    fer_image_free(&face);
+    fer_pipeline_free(p);
+    fer_model_free(m);
+}
+END_TEST
+
+static void largest(fer_pipeline_opts *o)
+{
+    o->largest_only = 1;
+    o->full_every = 1;
+}
+
+START_TEST(t_pipeline_largest_and_swap)
+{
+    fer_model *m = tu_random_model(8);
+    fer_pipeline *p = pipeline(m, largest);
+    fer_image face = tu_face(), small = {0};
+    fer_error err;
+    ck_assert_int_eq(fer_image_resize(&small, &face, 100, 100, &err), 0);
+    fer_frame f = {0};
+    fer_frame_result r;
+    scene(&f, &face, 170, 60, 1);
+    tu_paste(&f.img, &small, 10, 20);
+    process(p, &f, &r);
+    ck_assert_int_eq(r.nfaces, 1);
+    ck_assert_float_ge(fer_box_iou(r.faces[0].box, (fer_box){203, 93, 75, 75}), 0.6f);
+
+    /* Swap in another model between frames: the track survives. */
+    fer_model *m2 = tu_random_model(8);
+    ck_assert_int_eq(fer_pipeline_set_model(p, m2, &err), 0);
+    fer_model_free(m);
+    scene(&f, &face, 172, 60, 2);
+    process(p, &f, &r);
+    ck_assert_int_eq(r.nfaces, 1);
+    ck_assert_int_eq(r.faces[0].id, 1);
+    check_scores(&r);
+    ck_assert_int_eq(fer_pipeline_set_model(p, NULL, &err), -EINVAL);
+
+    /* Annotation draws inside and around the box. */
+    fer_image before = tu_blank(320, 240, 0);
+    memcpy(before.data, f.img.data, (size_t)320 * 240 * 3);
+    fer_annotate(&f.img, &r, 0);
+    ck_assert_int_ne(memcmp(before.data, f.img.data, (size_t)320 * 240 * 3), 0);
+    const fer_box b = r.faces[0].box;
+    size_t corner = ((size_t)b.y * 320 + b.x) * 3;
+    ck_assert_int_ne(memcmp(before.data + corner, f.img.data + corner, 3), 0);
+
+    fer_image_free(&before);
+    fer_frame_free(&f);
+    fer_image_free(&face);
+    fer_image_free(&small);
+    fer_pipeline_free(p);
+    fer_model_free(m2);
+}
+END_TEST
+
+START_TEST(t_pipeline_errors)
+{
+    fer_model *m = tu_random_model(8);
+    fer_pipeline_opts o;
+    fer_pipeline_opts_default(&o);
+    fer_pipeline *p = (fer_pipeline *)1;
+    fer_error err = {0};
+    o.max_faces = FER_RESULT_MAX_FACES + 1;
+    ck_assert_int_eq(fer_pipeline_create(&p, &o, m, &err), -EINVAL);
+    ck_assert_ptr_null(p);
+    fer_pipeline_opts_default(&o);
+    o.cascade = tu_path("missing.xml");
+    ck_assert_int_eq(fer_pipeline_create(&p, &o, m, &err), -ENOENT);
+    fer_pipeline_opts_default(&o);
+    ck_assert_int_eq(fer_pipeline_create(&p, &o, m, &err), 0);
+    fer_frame empty = {0};
+    fer_frame_result r;
+    ck_assert_int_eq(fer_pipeline_process(p, &empty, &r, &err), -EINVAL);
+    fer_pipeline_free(p);
+    fer_pipeline_free(NULL);
+    fer_model_free(m);
+}
+END_TEST
+
+static Suite *vision_suite(void)
+{
+    Suite *s = suite_create("vision");
+    TCase *tc = tcase_create("detect");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, t_detect_fixture);
+    tcase_add_test(tc, t_detect_blank);
+    tcase_add_test(tc, t_detect_scaled_and_region);
+    tcase_add_test(tc, t_detector_errors);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("pipeline");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, t_pipeline_tracks_a_face);
+    tcase_add_test(tc, t_pipeline_new_face_and_end);
+    tcase_add_test(tc, t_pipeline_still_frames);
+    tcase_add_test(tc, t_pipeline_largest_and_swap);
+    tcase_add_test(tc, t_pipeline_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(vision_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,283 @@
+/*
+ * cmd_train.c — `fer train`: option parsing, the terminal progress display and
+ * the signal handling around fer_train_run (src/train/trainer.c does the work).
+ *
+ * SIGINT/SIGTERM only set a flag; the trainer notices it after the current batch,
+ * writes a checkpoint and returns, so an interrupted run is resumed with --resume.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "data/dataset.h"
+#include "paths.h"
+#include "train/trainer.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"usage: fer train --data PATH --out DIR [options]\n"
+"       fer train --resume --data PATH --out DIR\n"
+"\n"
+"Trains a network on FER2013 (fer2013.csv, fer2013.csv.gz or an image folder):\n"
+"Training split for training, PublicTest (or val/) for validation and model\n"
+"selection. Writes DIR/best.fermodel, last.fermodel, checkpoint.ferckpt,\n"
+"history.csv and curves.png. Ctrl-C or SIGTERM checkpoints and exits.\n"
+"\n"
+"  --arch FILE|NAME     architecture (default: default = models/default.arch)\n"
+"  --resume             continue DIR/checkpoint.ferckpt exactly (its settings win)\n"
+"  --epochs N           (30)             --batch N (64)\n"
+"  --seed N             (1)              --threads N (2) BLAS threads\n"
+"  --opt sgd|adam|adamw (sgd)            --lr F peak/base rate (0.05)\n"
+"  --momentum F         (0.9)            --no-nesterov\n"
+"  --wd F               weight decay (5e-4)   --wd-all  also on biases and batch norm\n"
+"  --sched onecycle|cosine|step|plateau|const (onecycle)\n"
+"  --warmup E           cosine warm-up epochs (2)   --min-lr F cosine floor (0)\n"
+"  --step-epochs N      step period (10)  --gamma F step factor (0.1)\n"
+"  --patience N         plateau patience (3)  --factor F plateau factor (0.5)\n"
+"  --smoothing F        label smoothing (0.1)\n"
+"  --class-balanced     weight the loss by inverse class frequency\n"
+"  --no-augment         no augmentation at all\n"
+"  --flip P (0.5)  --shift PX (4)  --rotate DEG (10)  --scale-min F (0.9)  --scale-max F (1.1)\n"
+"  --brightness F (0.2) --contrast F (0.2) --erase P (0.5)\n"
+"  --max-train N        use only the first N training images (quick runs)\n"
+"  --max-val N          likewise for validation\n"
+"  --skip-bad           skip bad CSV rows / unreadable images, counting them\n"
+"  --quiet              no progress display\n");
+}
+
+typedef struct progress_ctx {
+    int tty, quiet;
+} progress_ctx;
+
+static void fmt_time(char *buf, size_t n, double s)
+{
+    long t = (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else
+        snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+}
+
+static void on_progress(void *vctx, const fer_train_progress *p)
+{
+    progress_ctx *ctx = vctx;
+    char eta[32];
+    fmt_time(eta, sizeof eta, p->eta_s);
+    if (p->phase == 0) {
+        if (ctx->quiet)
+            return;
+        if (ctx->tty) {
+            int width = 24, fill = p->batches ? p->batch * width / p->batches : 0;
+            char bar[32];
+            for (int i = 0; i < width; i++)
+                bar[i] = i < fill ? '#' : '.';
+            bar[width] = 0;
+            fprintf(stderr, "\r\033[Kepoch %d/%d [%s] %d/%d  %.0f img/s  loss %.4f  acc %.2f%%  ETA %s",
+                    p->epoch, p->epochs, bar, p->batch, p->batches, p->images_per_s, p->loss,
+                    100.0 * p->acc, eta);
+        } else if (p->batch % 100 == 0) {
+            fprintf(stderr, "epoch %d/%d batch %d/%d %.0f img/s loss %.4f acc %.4f eta %s\n",
+                    p->epoch, p->epochs, p->batch, p->batches, p->images_per_s, p->loss, p->acc,
+                    eta);
+        }
+        return;
+    }
+    const fer_history_row *r = p->row;
+    if (ctx->tty && !ctx->quiet)
+        fprintf(stderr, "\r\033[K");
+    printf("epoch %3d/%d  lr %.5f  train loss %.4f acc %.2f%%  val loss %.4f acc %.2f%%  %.0fs%s\n",
+           r->epoch, p->epochs, (double)r->lr, (double)r->train_loss, 100.0 * r->train_acc,
+           (double)r->val_loss, 100.0 * r->val_acc, (double)r->seconds, p->best ? "  *best" : "");
+    fflush(stdout);
+}
+
+enum {
+    O_ARCH = 256, O_RESUME, O_EPOCHS, O_BATCH, O_SEED, O_THREADS, O_OPT, O_LR, O_MOMENTUM,
+    O_NO_NESTEROV, O_WD, O_WD_ALL, O_SCHED, O_WARMUP, O_MIN_LR, O_STEP_EPOCHS, O_GAMMA,
+    O_PATIENCE, O_FACTOR, O_SMOOTHING, O_BALANCED, O_NO_AUG, O_FLIP, O_SHIFT, O_ROTATE,
+    O_SCALE_MIN, O_SCALE_MAX, O_BRIGHT, O_CONTRAST, O_ERASE, O_MAX_TRAIN, O_MAX_VAL,
+    O_SKIP_BAD, O_QUIET, O_DATA, O_OUT, O_HELP
+};
+
+static const struct option options[] = {
+    {"data", required_argument, 0, O_DATA}, {"out", required_argument, 0, O_OUT},
+    {"arch", required_argument, 0, O_ARCH}, {"resume", no_argument, 0, O_RESUME},
+    {"epochs", required_argument, 0, O_EPOCHS}, {"batch", required_argument, 0, O_BATCH},
+    {"seed", required_argument, 0, O_SEED}, {"threads", required_argument, 0, O_THREADS},
+    {"opt", required_argument, 0, O_OPT}, {"lr", required_argument, 0, O_LR},
+    {"momentum", required_argument, 0, O_MOMENTUM}, {"no-nesterov", no_argument, 0, O_NO_NESTEROV},
+    {"wd", required_argument, 0, O_WD}, {"wd-all", no_argument, 0, O_WD_ALL},
+    {"sched", required_argument, 0, O_SCHED}, {"warmup", required_argument, 0, O_WARMUP},
+    {"min-lr", required_argument, 0, O_MIN_LR}, {"step-epochs", required_argument, 0, O_STEP_EPOCHS},
+    {"gamma", required_argument, 0, O_GAMMA}, {"patience", required_argument, 0, O_PATIENCE},
+    {"factor", required_argument, 0, O_FACTOR}, {"smoothing", required_argument, 0, O_SMOOTHING},
+    {"class-balanced", no_argument, 0, O_BALANCED}, {"no-augment", no_argument, 0, O_NO_AUG},
+    {"flip", required_argument, 0, O_FLIP}, {"shift", required_argument, 0, O_SHIFT},
+    {"rotate", required_argument, 0, O_ROTATE}, {"scale-min", required_argument, 0, O_SCALE_MIN},
+    {"scale-max", required_argument, 0, O_SCALE_MAX}, {"brightness", required_argument, 0, O_BRIGHT},
+    {"contrast", required_argument, 0, O_CONTRAST}, {"erase", required_argument, 0, O_ERASE},
+    {"max-train", required_argument, 0, O_MAX_TRAIN}, {"max-val", required_argument, 0, O_MAX_VAL},
+    {"skip-bad", no_argument, 0, O_SKIP_BAD}, {"quiet", no_argument, 0, O_QUIET},
+    {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0},
+};
+
+/* Strict number parsing: the whole argument must be a number in [lo, hi]. */
+static int num_arg(const char *opt, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "fer train: --%s: '%s' is not a number in [%g, %g]\n", opt, s, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int fer_cmd_train(int argc, char **argv)
+{
+    fer_train_cfg cfg;
+    fer_train_cfg_default(&cfg);
+    const char *data = NULL, *out = NULL, *arch_name = "default";
+    int resume = 0, skip_bad = 0, quiet = 0, c, idx;
+    double v;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", options, &idx)) != -1) {
+        const char *name = c >= 256 ? options[idx].name : "";
+#define NUM(lo, hi) do { if (num_arg(name, optarg, lo, hi, &v) < 0) return 2; } while (0)
+        switch (c) {
+        case O_DATA: data = optarg; break;
+        case O_OUT: out = optarg; break;
+        case O_ARCH: arch_name = optarg; break;
+        case O_RESUME: resume = 1; break;
+        case O_EPOCHS: NUM(1, FER_MAX_EPOCHS); cfg.epochs = (int)v; break;
+        case O_BATCH: NUM(2, 4096); cfg.batch = (int)v; break;
+        case O_SEED: NUM(0, 1e15); cfg.seed = (uint64_t)v; break;
+        case O_THREADS: NUM(1, 64); cfg.threads = (int)v; break;
+        case O_OPT:
+            if ((idx = fer_opt_kind_parse(optarg)) < 0) {
+                fprintf(stderr, "fer train: --opt: unknown optimiser '%s' (sgd, adam, adamw)\n", optarg);
+                return 2;
+            }
+            cfg.opt.kind = (fer_opt_kind)idx;
+            break;
+        case O_LR: NUM(1e-8, 10); cfg.sched.lr = (float)v; break;
+        case O_MOMENTUM: NUM(0, 0.999); cfg.opt.momentum = (float)v; break;
+        case O_NO_NESTEROV: cfg.opt.nesterov = 0; break;
+        case O_WD: NUM(0, 1); cfg.opt.weight_decay = (float)v; break;
+        case O_WD_ALL: cfg.opt.decay_all = 1; break;
+        case O_SCHED:
+            if ((idx = fer_sched_kind_parse(optarg)) < 0) {
+                fprintf(stderr, "fer train: --sched: unknown schedule '%s' (onecycle, cosine, step, plateau, const)\n", optarg);
+                return 2;
+            }
+            cfg.sched.kind = (fer_sched_kind)idx;
+            break;
+        case O_WARMUP: NUM(0, FER_MAX_EPOCHS); cfg.sched.warmup_epochs = (float)v; break;
+        case O_MIN_LR: NUM(0, 10); cfg.sched.min_lr = (float)v; break;
+        case O_STEP_EPOCHS: NUM(1, FER_MAX_EPOCHS); cfg.sched.step_epochs = (int)v; break;
+        case O_GAMMA: NUM(0, 1); cfg.sched.gamma = (float)v; break;
+        case O_PATIENCE: NUM(1, 1000); cfg.sched.patience = (int)v; break;
+        case O_FACTOR: NUM(0, 1); cfg.sched.factor = (float)v; break;
+        case O_SMOOTHING: NUM(0, 0.99); cfg.label_smoothing = (float)v; break;
+        case O_BALANCED: cfg.class_balanced = 1; break;
+        case O_NO_AUG: fer_augment_none(&cfg.aug); break;
+        case O_FLIP: NUM(0, 1); cfg.aug.flip = (float)v; break;
+        case O_SHIFT: NUM(0, 24); cfg.aug.shift = (float)v; break;
+        case O_ROTATE: NUM(0, 180); cfg.aug.rotate = (float)v; break;
+        case O_SCALE_MIN: NUM(0.1, 10); cfg.aug.scale_min = (float)v; break;
+        case O_SCALE_MAX: NUM(0.1, 10); cfg.aug.scale_max = (float)v; break;
+        case O_BRIGHT: NUM(0, 1); cfg.aug.brightness = (float)v; break;
+        case O_CONTRAST: NUM(0, 1); cfg.aug.contrast = (float)v; break;
+        case O_ERASE: NUM(0, 1); cfg.aug.erase = (float)v; break;
+        case O_MAX_TRAIN: NUM(0, 1e9); cfg.max_train = (int)v; break;
+        case O_MAX_VAL: NUM(0, 1e9); cfg.max_val = (int)v; break;
+        case O_SKIP_BAD: skip_bad = 1; break;
+        case O_QUIET: quiet = 1; break;
+        case 'h':
+        case O_HELP: usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+#undef NUM
+    }
+    if (optind < argc) {
+        fprintf(stderr, "fer train: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (!data || !out) {
+        fprintf(stderr, "fer train: --data and --out are required (fer train --help)\n");
+        return 2;
+    }
+    if (cfg.aug.scale_min > cfg.aug.scale_max) {
+        fprintf(stderr, "fer train: --scale-min is above --scale-max\n");
+        return 2;
+    }
+    snprintf(cfg.data, sizeof cfg.data, "%s", data);
+    size_t len = 0;
+    for (int i = 0; i < argc && len < sizeof cfg.command - 1; i++)
+        len += (size_t)snprintf(cfg.command + len, sizeof cfg.command - len, "%s%s",
+                                i ? " " : "fer ", argv[i]);
+
+    fer_error err = {0};
+    fer_arch *arch = NULL;
+    if (!resume) {
+        char path[4096];
+        if (fer_find_arch(arch_name, path, sizeof path) < 0) {
+            fprintf(stderr, "fer train: no architecture '%s' (a file, or a name under models/)\n", arch_name);
+            return 1;
+        }
+        if (fer_arch_load(&arch, path, &err) < 0) {
+            fprintf(stderr, "fer train: %s\n", err.msg);
+            return 1;
+        }
+    }
+    fer_dataset *ds = NULL;
+    fer_data_opts dopt = {(1u << FER_SPLIT_TRAIN) | (1u << FER_SPLIT_VAL), skip_bad, 48};
+    if (arch)
+        dopt.size = arch->in_h;
+    if (fer_dataset_load(&ds, data, &dopt, &err) < 0) {
+        fprintf(stderr, "fer train: %s\n", err.msg);
+        fer_arch_free(arch);
+        return 1;
+    }
+    if (ds->skipped)
+        fprintf(stderr, "fer train: skipped %d bad rows or images\n", ds->skipped);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    progress_ctx pctx = {isatty(STDERR_FILENO), quiet};
+    fer_train_hooks hooks = {on_progress, &pctx, &stop_requested};
+    int rc = fer_train_run(arch, &cfg, ds, out, &hooks, &err);
+    fer_dataset_free(ds);
+    if (pctx.tty && !quiet)
+        fprintf(stderr, "\r\033[K");
+    if (rc < 0) {
+        fprintf(stderr, "fer train: %s\n", err.msg);
+        return 1;
+    }
+    if (rc == 1) {
+        fprintf(stderr, "fer train: stopped; checkpoint written to %s/checkpoint.ferckpt\n"
+                        "resume with: fer train --resume --data %s --out %s\n", out, data, out);
+        return 0;
+    }
+    fprintf(stderr, "fer train: done; best model %s/best.fermodel\n", out);
+    return 0;
+}
