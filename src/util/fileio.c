@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,10 +46,14 @@ static void sync_dir(const char *path)
 int fer_write_atomic(const char *path, const void *const *bufs, const size_t *lens, int n,
                      fer_error *err)
 {
+    /* pid plus a process-wide counter: unique across processes and threads, and
+     * O_EXCL makes a collision with a stale file an error rather than a clobber. */
+    static atomic_uint counter;
     char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(),
+                 atomic_fetch_add(&counter, 1u)) >= (int)sizeof tmp)
         return fer_fail(err, -ENAMETOOLONG, "%s: path too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         return fer_fail(err, -errno, "%s: cannot create: %s", tmp, strerror(errno));
     int rc = 0;
@@ -76,10 +81,15 @@ int fer_read_file(const char *path, uint8_t **buf, size_t *len, size_t max_len, 
     if (fd < 0)
         return fer_fail(err, -errno, "%s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        int rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+    if (fstat(fd, &st) < 0) {
+        int rc = -errno;
         close(fd);
-        return fer_fail(err, rc, "%s: not a regular file", path);
+        return fer_fail(err, rc, "%s: %s", path, strerror(-rc));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return fer_fail(err, S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL, "%s: not a regular file",
+                        path);
     }
     if ((uint64_t)st.st_size > max_len) {
         close(fd);
