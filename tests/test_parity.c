@@ -25,6 +25,17 @@
  * of the net's gradients, instead of against itself (a real error there, such as a
  * missing or double-counted bias gradient, is of the order of G).
  *
+ * Kinks: where PyTorch's forward passed within a hair of a ReLU's zero or a max-pool tie
+ * (the fixture lists those points), float32 rounding may legitimately send C down the
+ * other branch, and then every gradient below that layer differs for no fault of either
+ * side. check_kinks detects it; such differences are printed and excused, not failed.
+ * tools/ferparity.py already re-draws weights that come very close to a kink; what is
+ * left hit about one `ferparity.py live` run in ten, in the default net, when this was
+ * written (the committed fixtures cross none).
+ *
+ * Environment: FER_PARITY_DIR (fixture directory), FER_SOURCE_ROOT (for models/ and the
+ * default fixture directory), FER_PARITY_NETS (comma-separated subset of the nets).
+ *
  * On a failure the message names the worst quantity and element; for the tiny nets the
  * log also lists, layer by layer, how far each layer's output and output gradient are
  * from PyTorch, which points at the first layer that is wrong.
@@ -549,6 +560,8 @@ END_TEST
 START_TEST(test_fixture_reader)
 {
     char dir[1024], path[1100];
+    if (!net_selected("tiny"))
+        return;
     fixture_dir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/tiny.fert", dir);
     FILE *fp = fopen(path, "rb");
