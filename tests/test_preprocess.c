@@ -6,11 +6,11 @@
  * checked by hand from the definitions in src/vision/preprocess.h.
  */
 #include <check.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/augment.h"
 #include "vision/preprocess.h"
 
 static fer_image ramp(void)

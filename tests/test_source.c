@@ -324,7 +324,8 @@ START_TEST(t_permission_denied)
         fer_source_opts o = fast_opts(0);
         fer_source *s = NULL;
         fer_error err = {0};
-        if (fer_source_open(&s, video, &o, &err) != -EACCES || !strstr(err.msg, "permission denied"))
+        if (fer_source_open(&s, video, &o, &err) != -EACCES ||
+            !strstr(err.msg, "permission denied"))
             _exit(11);
         /* The probe on a device node we may not open names the video group. */
         if (fer_v4l2_probe(video, &err) != -EACCES || !strstr(err.msg, "'video' group"))

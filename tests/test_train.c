@@ -16,6 +16,7 @@
 #include "data/dataset.h"
 #include "net/model.h"
 #include "train/augment.h"
+#include "vision/preprocess.h"
 #include "train/metrics.h"
 #include "train/optim.h"
 #include "train/plots.h"

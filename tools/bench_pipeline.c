@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "commands.h"
 #include "cv/detect.h"
@@ -51,7 +52,8 @@ static void usage(FILE *f)
 "  --face IMAGE   the face composed into the frames (tests/fixtures/face.png)\n"
 "  --clip VIDEO   (samples/demo.avi)   --truth CSV (samples/demo.truth.csv)\n"
 "  --no-clip      skip part 2\n"
-"  --detect-width N, --full-every N, --search-face-px N, --search-margin F\n"
+"  --detect-width N, --full-every N, --search-face-px N, --search-margin F,\n"
+"  --search-range F\n"
 "                 pipeline settings (defaults: those of fer_pipeline_opts_default)\n");
 }
 
@@ -69,6 +71,15 @@ static double quantile(double *v, int n, double q)
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     int i = (int)ceil(q * n) - 1;
     return v[i < 0 ? 0 : i >= n ? n - 1 : i];
+}
+
+/* CPU time of this thread: what a frame costs whatever else the machine runs
+ * (except for the share of a core's FPU that a sibling hyperthread takes). */
+static double cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 static void print_loadavg(const char *when)
@@ -187,7 +198,7 @@ static int origin_frame(fer_detector *det, fer_model *m, const fer_image *frame,
     uint64_t t0 = fer_mono_ns();
     if (fer_image_to_grey(grey, frame, &err) < 0)
         return -1;
-    fer_detect_req q = {{0, 0, grey->w, grey->h}, 1.0, 48, 0, 1.1, 5, 1};
+    fer_detect_req q = {{0, 0, grey->w, grey->h}, 1.0, 48, 0, 1.1, 5, FER_EQUALIZE_NONE};
     fer_box boxes[64];
     int n = 0;
     if (fer_detect_run(det, grey, &q, boxes, 64, &n, &err) < 0)
@@ -235,28 +246,31 @@ static int part1(fer_model *m, const char *face_path, int frames)
     const fer_arch *a = m->net->arch;
     float *input = malloc(sizeof(float) * (size_t)a->in_c * a->in_h * a->in_w);
     uint8_t *scratch = malloc((size_t)a->in_h * a->in_w * 3);
-    double *v[8];
-    for (int k = 0; k < 8; k++)
+    double *v[10];
+    for (int k = 0; k < 10; k++)
         v[k] = calloc((size_t)frames, sizeof(double));
     fer_frame fr = {0};
     fer_image grey = {0};
     int rc = fer_image_alloc(&fr.img, FRAME_W, FRAME_H, 3);
     int ours_found = 0, origin_found = 0, ours_match = 0;
     const int warm = 10;
-    for (int i = 0; rc == 0 && i < warm + frames && input && scratch && v[7]; i++) {
+    for (int i = 0; rc == 0 && i < warm + frames && input && scratch && v[9]; i++) {
         fer_box truth = scene_frame(&sc, i, &fr.img);
         fr.seq = (uint64_t)i + 1;
         fer_frame_stamp(&fr);
         fer_frame_result res;
         uint64_t t0 = fer_mono_ns();
+        double c0 = cpu_ms();
         if (fer_pipeline_process(pl, &fr, &res, &err) < 0) {
             fprintf(stderr, "fer bench-pipeline: %s\n", err.msg);
             rc = -1;
             break;
         }
         double total = (double)(fer_mono_ns() - t0) / 1e6;
+        double c1 = cpu_ms();
         double od, oc;
         int on = origin_frame(det, m, &fr.img, &grey, input, scratch, &od, &oc);
+        double c2 = cpu_ms();
         if (on < 0) {
             rc = -1;
             break;
@@ -274,6 +288,8 @@ static int part1(fer_model *m, const char *face_path, int frames)
         v[5][k] = od + oc;
         v[6][k] = od;
         v[7][k] = oc;
+        v[8][k] = c1 - c0;
+        v[9][k] = c2 - c1;
         ours_found += res.nfaces > 0;
         origin_found += on > 0;
         for (int f = 0; f < res.nfaces; f++)
@@ -284,6 +300,7 @@ static int part1(fer_model *m, const char *face_path, int frames)
     }
     if (rc == 0) {
         double med_ours = quantile(v[0], frames, 0.5), med_origin = quantile(v[5], frames, 0.5);
+        double cpu_ours = quantile(v[8], frames, 0.5), cpu_origin = quantile(v[9], frames, 0.5);
         printf("part 1: %d frames of 640x480, one face (150 px, moving), one thread\n", frames);
         printf(" pipeline (detect width %d, full search every %d frames, else near tracks):\n",
                po.detect_width, po.full_every);
@@ -292,11 +309,15 @@ static int part1(fer_model *m, const char *face_path, int frames)
         row("face search + tracking", v[2], frames);
         row("crop + normalise", v[3], frames);
         row("network forward", v[4], frames);
-        printf(" origin's way (full-resolution Haar, scale 1.1, min face 48, a forward per face):\n");
+        printf(" origin's way (full-resolution Haar, scale 1.1, min face 48, "
+               "a forward per face):\n");
         row("total per frame", v[5], frames);
         row("grey + Haar", v[6], frames);
         row("crop + forward", v[7], frames);
         printf(" ratio of medians (origin / pipeline): %.1fx\n", med_origin / med_ours);
+        printf(" CPU time of the thread per frame: pipeline median %.2f ms, p90 %.2f ms; origin "
+               "median %.2f ms, p90 %.2f ms; ratio %.1fx\n", cpu_ours, quantile(v[8], frames, 0.9),
+               cpu_origin, quantile(v[9], frames, 0.9), cpu_origin / cpu_ours);
         printf(" frames with the face found: pipeline %d/%d (%d on the true box), origin %d/%d\n",
                ours_found, frames, ours_match, origin_found, frames);
         fer_pipeline_stats st;
@@ -304,7 +325,7 @@ static int part1(fer_model *m, const char *face_path, int frames)
         printf(" pipeline searches: %lld full, %lld near tracks; still frames %lld\n",
                st.full_detections, st.region_searches, st.still_frames);
     }
-    for (int k = 0; k < 8; k++)
+    for (int k = 0; k < 10; k++)
         free(v[k]);
     free(input);
     free(scratch);
@@ -463,7 +484,7 @@ static int part2(fer_model *m, const char *clip, const char *truth_path)
 
         fer_box ob[64];
         int on = 0;
-        fer_detect_req q = {{0, 0, fr.img.w, fr.img.h}, 1.0, 48, 0, 1.1, 5, 1};
+        fer_detect_req q = {{0, 0, fr.img.w, fr.img.h}, 1.0, 48, 0, 1.1, 5, FER_EQUALIZE_NONE};
         if (fer_image_to_grey(&grey, &fr.img, &err) < 0 ||
             fer_detect_run(det, &grey, &q, ob, 64, &on, &err) < 0) {
             fprintf(stderr, "fer bench-pipeline: %s\n", err.msg);
@@ -501,6 +522,7 @@ int fer_bench_pipeline(int argc, char **argv)
         {"full-every", required_argument, NULL, 'E'},
         {"search-face-px", required_argument, NULL, 'P'},
         {"search-margin", required_argument, NULL, 'M'},
+        {"search-range", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},         {0, 0, 0, 0},
     };
     fer_pipeline_opts_default(&g_opts);
@@ -529,6 +551,7 @@ int fer_bench_pipeline(int argc, char **argv)
         case 'E': g_opts.full_every = atoi(optarg); break;
         case 'P': g_opts.search_face_px = atoi(optarg); break;
         case 'M': g_opts.search_margin = (float)atof(optarg); break;
+        case 'R': g_opts.search_range = (float)atof(optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

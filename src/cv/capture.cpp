@@ -90,16 +90,19 @@ extern "C" int fer_capture_open_camera(fer_capture **out, const char *device, in
     if (!out || !device)
         return fer_fail(err, -EINVAL, "fer_capture_open_camera: NULL argument");
     try {
-        std::vector<int> params;
-        if (width > 0)
-            params.insert(params.end(), {cv::CAP_PROP_FRAME_WIDTH, width});
-        if (height > 0)
-            params.insert(params.end(), {cv::CAP_PROP_FRAME_HEIGHT, height});
-        int rc = open_common(out, device, cv::CAP_V4L2, params,
+        int rc = open_common(out, device, cv::CAP_V4L2, {},
                              "OpenCV's V4L2 backend cannot open the device", err);
-        if (rc == 0 && fps > 0)
-            (*out)->cap.set(cv::CAP_PROP_FPS, fps); /* a request; the driver may round it */
-        return rc;
+        if (rc < 0)
+            return rc;
+        /* Requests, set after opening as the V4L2 backend expects them; the driver picks
+         * the nearest size and rate it supports, which fer_capture_get_info reports. */
+        if (width > 0)
+            (*out)->cap.set(cv::CAP_PROP_FRAME_WIDTH, width);
+        if (height > 0)
+            (*out)->cap.set(cv::CAP_PROP_FRAME_HEIGHT, height);
+        if (fps > 0)
+            (*out)->cap.set(cv::CAP_PROP_FPS, fps);
+        return 0;
     } catch (...) {
         return fail_exception(err, device);
     }

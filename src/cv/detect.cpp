@@ -4,6 +4,7 @@
  * steady stream of searches allocates only what detectMultiScale does inside.
  * Every entry point catches all exceptions.
  */
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -25,6 +26,7 @@ extern "C" {
 
 struct fer_detector {
     cv::CascadeClassifier cascade;
+    cv::Ptr<cv::CLAHE> clahe;
     cv::Mat small, eq;            /* scratch: resized region, equalised copy */
     std::vector<cv::Rect> hits;
     int window;
@@ -74,6 +76,10 @@ extern "C" int fer_detector_load(fer_detector **out, const char *path, fer_error
         d->window = w.width > 0 ? w.width : 24;
         *out = d;
         return 0;
+    } catch (const cv::Exception &e) {
+        delete d;
+        return fer_fail(err, FER_E_INVAL, "%s: not a cascade OpenCV can load (%s)", path,
+                        e.err.c_str());
     } catch (...) {
         delete d;
         return fail_exception(err, path);
@@ -103,7 +109,8 @@ extern "C" int fer_detect_run(fer_detector *d, const fer_image *grey, const fer_
     const fer_box r = q->roi;
     if (grey->channels != 1 || r.w <= 0 || r.h <= 0 || r.x < 0 || r.y < 0 ||
         r.x + r.w > grey->w || r.y + r.h > grey->h || !(q->scale > 0) || q->scale > 4 ||
-        !(q->scale_factor > 1) || q->min_neighbors < 0)
+        !(q->scale_factor > 1) || q->min_neighbors < 0 || q->equalize < FER_EQUALIZE_NONE ||
+        q->equalize > FER_EQUALIZE_GLOBAL)
         return fer_fail(err, -EINVAL,
                         "fer_detect_run: bad request (roi %d,%d %dx%d in %dx%d, scale %g, "
                         "scale factor %g)", r.x, r.y, r.w, r.h, grey->w, grey->h, q->scale,
@@ -122,8 +129,17 @@ extern "C" int fer_detect_run(fer_detector *d, const fer_image *grey, const fer_
                        q->scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
             img = &d->small;
         }
-        if (q->equalize) {
+        if (q->equalize == FER_EQUALIZE_GLOBAL) {
             cv::equalizeHist(*img, d->eq);
+            img = &d->eq;
+        } else if (q->equalize == FER_EQUALIZE_CLAHE) {
+            /* Tiles of about 40 px: 8x6 on a 320x240 frame, 2x2 on a region around a face. */
+            int tx = std::max(1, std::min(8, (sw + 20) / 40));
+            int ty = std::max(1, std::min(8, (sh + 20) / 40));
+            if (!d->clahe)
+                d->clahe = cv::createCLAHE(2.0, cv::Size(tx, ty));
+            d->clahe->setTilesGridSize(cv::Size(tx, ty));
+            d->clahe->apply(*img, d->eq);
             img = &d->eq;
         }
         int mn = q->min_side > 0 ? int(std::floor(q->min_side * q->scale)) : 0;

@@ -24,12 +24,23 @@ typedef struct fer_detector fer_detector;
 typedef struct fer_detect_req {
     fer_box roi;          /* region of the frame to search, inside the frame */
     double scale;         /* the region is resized by this factor first (0 < scale <= 1 shrinks) */
-    int min_side;         /* smallest face side searched, full-frame pixels (0: the cascade's window) */
+    int min_side;         /* smallest face side searched, full-frame pixels (0: the window) */
     int max_side;         /* largest, full-frame pixels (0: no limit) */
     double scale_factor;  /* pyramid step of detectMultiScale (> 1) */
     int min_neighbors;    /* overlapping hits a face needs (>= 0) */
-    int equalize;         /* 1: equalise the histogram of the resized region first */
+    int equalize;         /* FER_EQUALIZE_*: contrast normalisation of the resized region */
 } fer_detect_req;
+
+/* Contrast normalisation before a search. Haar features are normalised by each
+ * window's standard deviation, so only non-linear changes matter. A global histogram
+ * equalisation (OpenCV's classic recipe) flattens a face into a few grey levels when
+ * a plain background fills most of the frame; CLAHE (contrast-limited, per tile,
+ * tiles of about 40 px) does not, and still lifts faces out of dim, flat lighting. */
+enum {
+    FER_EQUALIZE_NONE = 0,
+    FER_EQUALIZE_CLAHE = 1,  /* the default */
+    FER_EQUALIZE_GLOBAL = 2, /* cv::equalizeHist */
+};
 
 /* Loads a cascade XML. -ENOENT/-EACCES if the file cannot be read (message names
  * path and, for the default, the opencv-data package), FER_E_INVAL if OpenCV

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "nn/layers.h"
+#include "vision/preprocess.h"
 
 void fer_augment_default(fer_augment *a)
 {
@@ -40,12 +41,6 @@ uint64_t fer_augment_seed(uint64_t seed, int epoch, int index)
     return fer_rng_next(&s);
 }
 
-void fer_normalise(float *out, const uint8_t *in, int count, float mean, float std)
-{
-    const float a = 1.0f / (255.0f * std), b = -mean / std;
-    for (int i = 0; i < count; i++)
-        out[i] = (float)in[i] * a + b;
-}
 
 /* Uniform in [lo, hi). */
 static float urange(uint64_t *rng, float lo, float hi)

@@ -34,9 +34,6 @@ void fer_augment_none(fer_augment *a);
 void fer_augment_apply(float *out, const uint8_t *in, int h, int w, const fer_augment *a,
                        float mean, float std, uint64_t rng);
 
-/* Plain normalisation, (in/255 - mean) / std, for evaluation. */
-void fer_normalise(float *out, const uint8_t *in, int count, float mean, float std);
-
 /* The per-sample seed of image `index` in epoch `epoch` of a run seeded `seed`. */
 uint64_t fer_augment_seed(uint64_t seed, int epoch, int index);
 

@@ -12,6 +12,7 @@
 
 #include "nn/layers.h"
 #include "train/augment.h"
+#include "vision/preprocess.h"
 
 /* View v of an h x w image into out: v bit 0 mirrors, v >> 1 picks a shift. */
 static void make_view(float *out, const float *in, int h, int w, int v)

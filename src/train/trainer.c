@@ -29,6 +29,7 @@
 
 #include "train/checkpoint.h"
 #include "train/plots.h"
+#include "vision/preprocess.h"
 #include "util/fileio.h"
 
 void fer_train_cfg_default(fer_train_cfg *cfg)

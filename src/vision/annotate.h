@@ -10,7 +10,7 @@
 #include "proto/result.h"
 
 enum {
-    FER_ANNOTATE_SMOOTHED = 1 << 0, /* label with the smoothed label (video) instead of the raw one */
+    FER_ANNOTATE_SMOOTHED = 1 << 0, /* show the smoothed label (video), not the raw one */
     FER_ANNOTATE_NO_BARS = 1 << 1,  /* no per-class score bars */
 };
 

@@ -59,11 +59,12 @@ void fer_pipeline_opts_default(fer_pipeline_opts *o)
     o->min_neighbors = 3;
     o->min_face = 48;
     o->max_face = 0;
-    o->equalize = 1;
+    o->equalize = FER_EQUALIZE_CLAHE;
     o->full_every = 10;
     o->track_search = 1;
-    o->search_margin = 0.5f;
-    o->search_face_px = 40;
+    o->search_margin = 0.3f;
+    o->search_face_px = 56;
+    o->search_range = 1.25f;
     o->still_threshold = 1.0f;
     o->face_threshold = 0.0f;
     o->face_refresh = 10;
@@ -79,16 +80,19 @@ static double ms_since(uint64_t t0)
 
 static int check_opts(const fer_pipeline_opts *o, fer_error *err)
 {
-    if (o->detect_width < 0 || !(o->scale_factor > 1.0) || o->scale_factor > 4.0 ||
-        o->min_neighbors < 0 || o->min_face < 0 || o->max_face < 0 ||
-        (o->max_face > 0 && o->max_face < o->min_face) || o->full_every < 1 ||
-        !(o->search_margin >= 0) || o->search_margin > 4 || o->search_face_px < 24 ||
-        o->search_face_px > 400 || !(o->still_threshold >= 0) || !(o->face_threshold >= 0) ||
-        o->face_refresh < 1 || o->max_faces < 1 || o->max_faces > FER_RESULT_MAX_FACES)
+    int ok = o->detect_width >= 0 && o->scale_factor > 1.0 && o->scale_factor <= 4.0 &&
+             o->min_neighbors >= 0 && o->equalize >= 0 && o->equalize <= FER_EQUALIZE_GLOBAL &&
+             o->min_face >= 0 && o->max_face >= 0 &&
+             (o->max_face == 0 || o->max_face >= o->min_face) && o->full_every >= 1 &&
+             o->search_margin >= 0 && o->search_margin <= 4 && o->search_face_px >= 24 &&
+             o->search_face_px <= 400 && o->search_range >= 1.05f && o->search_range <= 4 &&
+             o->still_threshold >= 0 && o->face_threshold >= 0 && o->face_refresh >= 1 &&
+             o->max_faces >= 1 && o->max_faces <= FER_RESULT_MAX_FACES;
+    if (!ok)
         return fer_fail(err, -EINVAL,
                         "pipeline: option out of range (scale factor in (1, 4], full_every >= 1, "
-                        "search_face_px in [24, 400], max_faces in [1, %d], thresholds >= 0, "
-                        "max_face >= min_face)", FER_RESULT_MAX_FACES);
+                        "search_face_px in [24, 400], search_range in [1.05, 4], max_faces in "
+                        "[1, %d], thresholds >= 0, max_face >= min_face)", FER_RESULT_MAX_FACES);
     return 0;
 }
 
@@ -242,7 +246,7 @@ static void add_hit(fer_box *hits, int *n, fer_box b)
 }
 
 /* Searches near track tr: a region around its last box, resized so the face is
- * about search_face_px wide, for faces of 2/3 to 3/2 of its size. Returns the
+ * about search_face_px wide, for faces within search_range of its size. Returns the
  * number of boxes added to hits, or a negative error. */
 static int search_near(fer_pipeline *p, const fer_track *tr, fer_box *hits, int *nhits,
                        fer_error *err)
@@ -261,8 +265,8 @@ static int search_near(fer_pipeline *p, const fer_track *tr, fer_box *hits, int 
     fer_detect_req q = {
         .roi = {x0, y0, x1 - x0, y1 - y0},
         .scale = (double)p->o.search_face_px / side,
-        .min_side = side * 2 / 3,
-        .max_side = side * 3 / 2,
+        .min_side = (int)floorf((float)side / p->o.search_range),
+        .max_side = (int)ceilf((float)side * p->o.search_range),
         .scale_factor = p->o.scale_factor,
         .min_neighbors = p->o.min_neighbors,
         .equalize = p->o.equalize,
@@ -472,7 +476,12 @@ int fer_pipeline_process(fer_pipeline *p, const fer_frame *frame, fer_frame_resu
         return rc;
     p->stats.frames++;
 
-    if (p->o.still_threshold > 0) {
+    /* A coasting track must still be able to end, so a frame is only skipped as
+     * still when every live track was seen on the last processed frame. */
+    int coasting = 0;
+    for (int s = 0; s < FER_TRACK_MAX; s++)
+        coasting |= p->tracker.tracks[s].id != 0 && p->tracker.tracks[s].misses > 0;
+    if (p->o.still_threshold > 0 && !coasting) {
         int still = frame_is_still(p, err, &rc);
         if (rc < 0)
             return rc;

@@ -11,7 +11,7 @@
  *     lost on the previous frame;
  *   - between them, each tracked face is searched for only in a small region
  *     around its last box, shrunk so the face is about search_face_px wide, over
- *     the few pyramid levels between 2/3 and 3/2 of its size;
+ *     the few pyramid levels within search_range of its size;
  *   - a frame that differs from the last processed one by less than
  *     still_threshold (mean absolute difference of a coarse grid, grey levels)
  *     repeats that frame's result; a face whose network input differs from its
@@ -38,12 +38,13 @@ typedef struct fer_pipeline_opts {
     int min_neighbors;      /* (3) */
     int min_face;           /* smallest face side, frame pixels (48) */
     int max_face;           /* largest (0 = no limit) */
-    int equalize;           /* equalise the histogram before searching (1) */
+    int equalize;           /* FER_EQUALIZE_* of cv/detect.h (CLAHE) */
     /* Search near tracked faces between full detections. */
     int full_every;         /* a full detection at least every N frames (10); 1 = always */
     int track_search;       /* 1: search near tracked faces in between (1) */
-    float search_margin;    /* region = last box grown by this fraction of its side (0.5) */
-    int search_face_px;     /* face side the region is resized to (40) */
+    float search_margin;    /* region = last box grown by this fraction of its side (0.3) */
+    int search_face_px;     /* face side the region is resized to (56) */
+    float search_range;     /* sizes searched: last side / range .. last side * range (1.25) */
     /* Skipping unchanged work. */
     float still_threshold;  /* grey levels; 0 = process every frame (1.0) */
     float face_threshold;   /* grey levels; 0 = classify every face every frame (0) */

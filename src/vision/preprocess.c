@@ -15,7 +15,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "train/augment.h"
 
 fer_box fer_crop_box(fer_box box, const fer_preproc *pre)
 {
@@ -194,4 +193,11 @@ int fer_preprocess_face(float *out, uint8_t *scratch, int c, int h, int w,
         }
     }
     return 0;
+}
+
+void fer_normalise(float *out, const uint8_t *in, int count, float mean, float std)
+{
+    const float a = 1.0f / (255.0f * std), b = -mean / std;
+    for (int i = 0; i < count; i++)
+        out[i] = (float)in[i] * a + b;
 }

@@ -11,8 +11,8 @@
  *      pixel by its covered fraction when shrinking and is bilinear when
  *      enlarging; "linear" is bilinear both ways (pixel centres aligned, edges
  *      repeated, as OpenCV's INTER_LINEAR);
- *   5. rounded to 8 bits and normalised by fer_normalise() (train/augment.h),
- *      the one function training uses too: (pixel/255 - mean) / std.
+ *   5. rounded to 8 bits and normalised by fer_normalise() below, the one
+ *      function training and evaluation use too: (pixel/255 - mean) / std.
  *
  * Plain C, no OpenCV: unit-tested against hand-computed crops.
  */
@@ -25,6 +25,10 @@
 #include "cv/image.h"
 #include "net/model.h"
 #include "proto/result.h"
+
+/* The network input from 8-bit pixels: out = (in/255 - mean) / std. Training,
+ * evaluation and the pipeline all normalise through this one function. */
+void fer_normalise(float *out, const uint8_t *in, int count, float mean, float std);
 
 /* Widest input row (width x channels) the resampler handles. */
 #define FER_PREPROC_MAX_ROW 4096
