@@ -13,6 +13,8 @@ PKGS="
     opencv-data
     python3 python3-numpy python3-torch python3-opencv python3-onnx
     valgrind
+    debootstrap socat
+    jq xvfb xauth x11-apps
 "
 # Update the package lists only when a package is missing, so a second run stays offline.
 missing=""

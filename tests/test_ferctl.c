@@ -1,0 +1,753 @@
+/*
+ * test_ferctl.c — ferctl, ferctl view and the examples against the real ferd.
+ *
+ * Once per run (an unchecked fixture, in the parent) the test makes a
+ * random-weight model (tests/make_model) and starts $FERD_BIN on a temporary
+ * socket playing samples/demo.avi with images allowed; every test then runs
+ * the programs as a user would and checks their output and exit codes:
+ * status, watch (human, --json against the shared decoder, --count, --events,
+ * --max-fps and --min-prob reaching the daemon), snapshot (-o decodes as a
+ * JPEG of the frame size, --annotated too), reload, a missing daemon, a
+ * daemon stopped mid-watch (exit 3, and --reconnect resuming after a restart),
+ * the three examples, and `ferctl view` under Xvfb: a screenshot of the
+ * screen is taken with xwd, decoded here, saved as a PNG beside the test
+ * ($FERCTL_SHOT_DIR/ferctl-view.png, for a person to look at) and checked
+ * for the viewer's drawing.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client_util.h"
+#include "cv/image.h"
+#include "ferclient.h"
+#include "proto/protocol.h"
+
+/* The shared daemon. */
+static pid_t ferd_pid = -1;
+static int ferd_up;
+
+static const char *env_or_fail(const char *name)
+{
+    const char *v = getenv(name);
+    ck_assert_msg(v && v[0], "%s is not set (meson sets it)", name);
+    return v;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+/* The source clip: the demo clip of the repository. */
+static const char *demo_clip(void)
+{
+    static char path[1024];
+    snprintf(path, sizeof path, "%s/samples/demo.avi", env_or_fail("FER_SOURCE_ROOT"));
+    ck_assert_msg(access(path, R_OK) == 0, "%s is missing", path);
+    return path;
+}
+
+/* Starts ferd on sock (in cu_dir) and waits until it answers. */
+static pid_t start_ferd(const char *sock, const char *log)
+{
+    char *argv[] = {(char *)env_or_fail("FERD_BIN"),
+                    (char *)"--source", (char *)demo_clip(),
+                    (char *)"--socket", (char *)sock,
+                    (char *)"--model", (char *)cu_path("model.fermodel"),
+                    (char *)"--set", (char *)"allow_images=yes",
+                    (char *)"--log-level", (char *)"info",
+                    NULL};
+    static const char *const env[] = {"NOTIFY_SOCKET=", "LISTEN_FDS=", "LISTEN_PID=", NULL};
+    pid_t pid = cu_spawn(argv, env, NULL, log);
+    int64_t end = cu_now_ms() + 30000;
+    while (cu_now_ms() < end) {
+        int st;
+        ck_assert_msg(waitpid(pid, &st, WNOHANG) == 0, "ferd exited at start (see %s)", log);
+        fer_client *c;
+        if (fer_client_open(&c, sock, 1000, NULL) == 0) {
+            fer_client_close(c);
+            return pid;
+        }
+        sleep_ms(100);
+    }
+    kill(pid, SIGKILL);
+    ck_abort_msg("ferd did not listen on %s within 30 s", sock);
+    return -1;
+}
+
+/* SIGTERM and the exit status (0 is an orderly stop). */
+static int stop_ferd(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    int64_t end = cu_now_ms() + 15000;
+    int st;
+    while (cu_now_ms() < end) {
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        sleep_ms(20);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return -1;
+}
+
+static void shared_setup(void)
+{
+    cu_setup();
+    char arch[1024];
+    snprintf(arch, sizeof arch, "%s/models/default.arch", env_or_fail("FER_SOURCE_ROOT"));
+    char *mk[] = {(char *)env_or_fail("MAKE_MODEL"), arch, (char *)cu_path("model.fermodel"),
+                  NULL};
+    cu_run_result r;
+    cu_run(mk, NULL, 60000, &r);
+    ck_assert_msg(r.status == 0, "make_model: %s", r.err);
+    cu_run_free(&r);
+    ferd_pid = start_ferd(cu_path("ferd.sock"), cu_path("ferd.log"));
+    ferd_up = 1;
+}
+
+static void shared_teardown(void)
+{
+    if (ferd_pid > 0)
+        stop_ferd(ferd_pid);
+    ferd_pid = -1;
+    cu_cleanup();
+}
+
+static void need_daemon(void)
+{
+    ck_assert_msg(ferd_up, "the shared ferd did not start");
+}
+
+/* Runs ferctl --socket SOCK ARGS... (NULL-terminated). */
+static void ferctl(cu_run_result *res, const char *sock, const char *const *env, ...)
+{
+    char *argv[24];
+    int n = 0;
+    argv[n++] = (char *)env_or_fail("FERCTL");
+    if (sock) {
+        argv[n++] = (char *)"--socket";
+        argv[n++] = (char *)sock;
+    }
+    va_list ap;
+    va_start(ap, env);
+    for (const char *a; (a = va_arg(ap, const char *)) && n < 23;)
+        argv[n++] = (char *)a;
+    va_end(ap);
+    argv[n] = NULL;
+    static const char *const dflt[] = {"FERD_SOCKET=", NULL};
+    cu_run(argv, env ? env : dflt, 60000, res);
+}
+
+/* Splits text into lines in place; returns the count (at most max). */
+static int split_lines(char *text, char **lines, int max)
+{
+    int n = 0;
+    char *save = NULL;
+    for (char *l = strtok_r(text, "\n", &save); l && n < max; l = strtok_r(NULL, "\n", &save))
+        lines[n++] = l;
+    return n;
+}
+
+/* ---- the tests ---- */
+
+START_TEST(t_status)
+{
+    need_daemon();
+    cu_run_result r;
+    /* Right after start the source may still be opening. */
+    int64_t end = cu_now_ms() + 10000;
+    for (;;) {
+        ferctl(&r, cu_path("ferd.sock"), NULL, "status", NULL);
+        if (strstr(r.out, "demo.avi (video): streaming") || cu_now_ms() > end)
+            break;
+        cu_run_free(&r);
+        sleep_ms(200);
+    }
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert_str_eq(r.err, "");
+    ck_assert_msg(strstr(r.out, "ferd 0.") && strstr(r.out, "demo.avi (video): streaming, ") &&
+                      strstr(r.out, "model    default") && strstr(r.out, "7 classes") &&
+                      strstr(r.out, "clients  ") && strstr(r.out, "frames   "),
+                  "%s", r.out);
+    cu_run_free(&r);
+
+    ferctl(&r, NULL, NULL, "status", "--json", "--socket", cu_path("ferd.sock"), NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_int_eq(cu_count_lines(r.out), 1);
+    fer_message m = {0};
+    fer_error err = {0};
+    ck_assert_msg(fer_message_parse(&m, r.out, r.out_len, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(m.kind, FER_MSG_STATUS);
+    ck_assert_int_eq(m.status->model.nclasses, 7);
+    ck_assert_int_ge(m.status->clients.connected, 1);
+    fer_message_clear(&m);
+    cu_run_free(&r);
+}
+END_TEST
+
+START_TEST(t_watch_json)
+{
+    need_daemon();
+    cu_run_result r;
+    ferctl(&r, cu_path("ferd.sock"), NULL, "watch", "--json", "--count", "6", NULL);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert_str_eq(r.err, "");
+    char *lines[16];
+    int n = split_lines(r.out, lines, 16);
+    ck_assert_int_eq(n, 8); /* VERSION, WATCH, 6 RESULTs: nothing else */
+    uint64_t last_seq = 0;
+    for (int i = 0; i < n; i++) {
+        fer_message m = {0};
+        fer_error err = {0};
+        ck_assert_msg(fer_message_parse(&m, lines[i], strlen(lines[i]), &err) == 0, "%s: %s",
+                      err.msg, lines[i]);
+        ck_assert_int_eq(m.kind, i == 0 ? FER_MSG_VERSION : i == 1 ? FER_MSG_WATCH
+                                                                    : FER_MSG_RESULT);
+        if (m.kind == FER_MSG_RESULT) {
+            const fer_frame_result *res = &m.u.result;
+            ck_assert_uint_gt(res->seq, last_seq);
+            last_seq = res->seq;
+            ck_assert_int_eq(res->width, 640);
+            ck_assert_int_eq(res->height, 480);
+            for (int f = 0; f < res->nfaces; f++) {
+                const fer_face_result *fc = &res->faces[f];
+                ck_assert(fc->label >= 0 && fc->label < res->nclasses);
+                ck_assert(fc->prob >= 0 && fc->prob <= 1);
+                ck_assert(fc->box.w > 0 && fc->box.x + fc->box.w <= 640 + 1);
+                ck_assert(fc->box.h > 0 && fc->box.y + fc->box.h <= 480 + 1);
+            }
+            /* Absent, not null: the schema writes no nulls. */
+            ck_assert_ptr_null(strstr(lines[i], "null"));
+        }
+        fer_message_clear(&m);
+    }
+    cu_run_free(&r);
+}
+END_TEST
+
+START_TEST(t_watch_human)
+{
+    need_daemon();
+    cu_run_result r;
+    ferctl(&r, cu_path("ferd.sock"), NULL, "watch", "--count", "30", NULL);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert_str_eq(r.err, "");
+    char *lines[1024];
+    int n = split_lines(r.out, lines, 1024);
+    ck_assert_int_ge(n, 1);
+    int faces = 0;
+    for (int i = 0; i < n; i++) {
+        /* "HH:MM:SS.mmm  frame N  face ID  LABEL  P.PP  at X,Y WxH" or "... no face" */
+        int hh, mm, ss, ms;
+        ck_assert_msg(sscanf(lines[i], "%2d:%2d:%2d.%3d  frame ", &hh, &mm, &ss, &ms) == 4, "%s",
+                      lines[i]);
+        ck_assert_msg(strstr(lines[i], " face ") || strstr(lines[i], " no face"), "%s",
+                      lines[i]);
+        faces += strstr(lines[i], "  at ") != NULL;
+    }
+    ck_assert_int_ge(faces, 1); /* 30 frames of the demo always show a face */
+    cu_run_free(&r);
+}
+END_TEST
+
+START_TEST(t_watch_options)
+{
+    need_daemon();
+    cu_run_result r;
+    int64_t t0 = cu_now_ms();
+    ferctl(&r, cu_path("ferd.sock"), NULL, "watch", "--json", "--count", "3", "--max-fps", "2",
+           "--min-prob", "0.99", NULL);
+    int64_t dt = cu_now_ms() - t0;
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert_msg(strstr(r.out, "\"max_fps\":2,\"min_prob\":0.99"), "%s", r.out);
+    /* Three results at two a second span at least one second. */
+    ck_assert_msg(dt >= 900, "3 results at 2 fps took %lld ms", (long long)dt);
+    /* A random-weight model is never 99% sure: every face is filtered out. */
+    ck_assert_msg(strstr(r.out, "\"faces\":[]") && !strstr(r.out, "\"box\""), "%s", r.out);
+    cu_run_free(&r);
+
+    ferctl(&r, cu_path("ferd.sock"), NULL, "watch", "--events", "--count", "2", "--timeout",
+           "30", NULL);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    char *lines[8];
+    int n = split_lines(r.out, lines, 8);
+    ck_assert_int_eq(n, 2);
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(strstr(lines[i], "appeared") || strstr(lines[i], "changed") ||
+                          strstr(lines[i], "ended"),
+                      "%s", lines[i]);
+    cu_run_free(&r);
+}
+END_TEST
+
+/* Decodes a JPEG file and checks it is a frame of the clip. */
+static void check_jpeg(const char *path)
+{
+    size_t len;
+    char *bytes = cu_read_file(path, &len);
+    ck_assert_msg(bytes != NULL, "%s not written", path);
+    ck_assert_uint_gt(len, 1000);
+    ck_assert((uint8_t)bytes[0] == 0xff && (uint8_t)bytes[1] == 0xd8);
+    free(bytes);
+    fer_image img = {0};
+    fer_error err = {0};
+    ck_assert_msg(fer_image_read(&img, path, 0, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(img.w, 640);
+    ck_assert_int_eq(img.h, 480);
+    fer_image_free(&img);
+}
+
+START_TEST(t_snapshot)
+{
+    need_daemon();
+    cu_run_result r;
+    ferctl(&r, cu_path("ferd.sock"), NULL, "snapshot", NULL);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert_msg(strstr(r.out, "frame ") && strstr(r.out, ", 640x480, "), "%s", r.out);
+    cu_run_free(&r);
+
+    const char *plain = cu_path("snap.jpg"), *annotated = cu_path("snap-annotated.jpg");
+    ferctl(&r, cu_path("ferd.sock"), NULL, "snapshot", "-o", plain, NULL);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, "(640x480 JPEG"));
+    cu_run_free(&r);
+    check_jpeg(plain);
+
+    ferctl(&r, cu_path("ferd.sock"), NULL, "snapshot", "--annotated", "-o", annotated, "--json",
+           NULL);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    fer_message m = {0};
+    fer_error err = {0};
+    ck_assert_msg(fer_message_parse(&m, r.out, r.out_len, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(m.kind, FER_MSG_POLL);
+    ck_assert_int_eq(m.image.kind, FER_IMAGE_ANNOTATED);
+    fer_message_clear(&m);
+    cu_run_free(&r);
+    check_jpeg(annotated);
+}
+END_TEST
+
+START_TEST(t_reload)
+{
+    need_daemon();
+    cu_run_result r;
+    ferctl(&r, cu_path("ferd.sock"), NULL, "reload", NULL);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert_msg(strstr(r.out, "reloaded: model default"), "%s", r.out);
+    cu_run_free(&r);
+    ferctl(&r, cu_path("ferd.sock"), NULL, "reload", "--json", NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_int_eq(strncmp(r.out, "{\"class\":\"RELOAD\"", 17), 0);
+    cu_run_free(&r);
+}
+END_TEST
+
+START_TEST(t_absent)
+{
+    const char *path = cu_path("nobody.sock");
+    static const char *const cmds[] = {"watch", "snapshot", "status", "reload"};
+    for (int i = 0; i < 4; i++) {
+        cu_run_result r;
+        ferctl(&r, path, NULL, cmds[i], NULL);
+        ck_assert_int_eq(r.status, 2);
+        ck_assert_str_eq(r.out, "");
+        ck_assert_int_eq(cu_count_lines(r.err), 1);
+        ck_assert_msg(strstr(r.err, path) && strstr(r.err, "systemctl start ferd"), "%s", r.err);
+        cu_run_free(&r);
+    }
+}
+END_TEST
+
+/* Waits until file contains needle. */
+static int wait_for_text(const char *file, const char *needle, int timeout_ms)
+{
+    int64_t end = cu_now_ms() + timeout_ms;
+    while (cu_now_ms() < end) {
+        char *s = cu_read_file(file, NULL);
+        int found = s && strstr(s, needle);
+        free(s);
+        if (found)
+            return 1;
+        sleep_ms(50);
+    }
+    return 0;
+}
+
+/* Fails the test with a message and file's contents (a log or a captured stderr). */
+__attribute__((format(printf, 2, 3)))
+static void fail_with(const char *file, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    char *log = cu_read_file(file, NULL);
+    ck_abort_msg("%s\n--- %s:\n%s", msg, file, log ? log : "(missing)");
+}
+
+/* Waits for pid; its exit code, or -1 after timeout_ms (then killed). */
+static int wait_exit(pid_t pid, int timeout_ms)
+{
+    int64_t end = cu_now_ms() + timeout_ms;
+    int st;
+    while (cu_now_ms() < end) {
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        sleep_ms(20);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return -1;
+}
+
+START_TEST(t_daemon_stops_mid_watch)
+{
+    need_daemon();
+    char sock[512];
+    snprintf(sock, sizeof sock, "%s", cu_path("stop.sock"));
+    pid_t d = start_ferd(sock, cu_path("stop-ferd.log"));
+    char *argv[] = {(char *)env_or_fail("FERCTL"), (char *)"--socket", (char *)sock,
+                    (char *)"watch", (char *)"--json", NULL};
+    pid_t w = cu_spawn(argv, NULL, cu_path("w.out"), cu_path("w.err"));
+    if (!wait_for_text(cu_path("w.out"), "\"class\":\"RESULT\"", 20000)) {
+        char *out = cu_read_file(cu_path("w.out"), NULL);
+        fprintf(stderr, "ferctl's stdout: %s\n", out ? out : "(missing)");
+        free(out);
+        fail_with(cu_path("w.err"), "no RESULT from the second daemon");
+    }
+    ck_assert_int_eq(stop_ferd(d), 0);
+    ck_assert_int_eq(wait_exit(w, 10000), 3);
+    /* One line: lost, with the daemon's SHUTDOWN message in it. */
+    char *err = cu_read_file(cu_path("w.err"), NULL);
+    ck_assert_msg(cu_count_lines(err) == 1 && strstr(err, "lost ferd") &&
+                      strstr(err, "closed the connection: "),
+                  "%s", err);
+    free(err);
+
+    /* --reconnect: the watch survives a restart of the daemon. */
+    d = start_ferd(sock, cu_path("stop-ferd2.log"));
+    char *argv2[] = {(char *)env_or_fail("FERCTL"), (char *)"--socket", (char *)sock,
+                     (char *)"watch", (char *)"--json", (char *)"--reconnect",
+                     (char *)"--count", (char *)"1000000", (char *)"--timeout", (char *)"60",
+                     NULL};
+    w = cu_spawn(argv2, NULL, cu_path("r.out"), cu_path("r.err"));
+    ck_assert(wait_for_text(cu_path("r.out"), "\"class\":\"RESULT\"", 20000));
+    ck_assert_int_eq(stop_ferd(d), 0);
+    ck_assert(wait_for_text(cu_path("r.err"), "reconnecting", 10000));
+    d = start_ferd(sock, cu_path("stop-ferd3.log"));
+    ck_assert(wait_for_text(cu_path("r.err"), "reconnected", 20000));
+    /* Results flow again: a second VERSION, then RESULTs after it. */
+    int64_t end = cu_now_ms() + 20000;
+    int resumed = 0;
+    while (!resumed && cu_now_ms() < end) {
+        char *out = cu_read_file(cu_path("r.out"), NULL);
+        const char *second = out ? strstr(out, "\"class\":\"VERSION\"") : NULL;
+        second = second ? strstr(second + 1, "\"class\":\"VERSION\"") : NULL;
+        resumed = second && strstr(second, "\"class\":\"RESULT\"");
+        free(out);
+        if (!resumed)
+            sleep_ms(100);
+    }
+    ck_assert_msg(resumed, "no results after reconnecting");
+    kill(w, SIGTERM);
+    wait_exit(w, 5000);
+    ck_assert_int_eq(stop_ferd(d), 0);
+}
+END_TEST
+
+START_TEST(t_examples)
+{
+    need_daemon();
+    const char *sock = cu_path("ferd.sock");
+    cu_run_result r;
+    char *c_argv[] = {(char *)env_or_fail("EXAMPLE_SUBSCRIBER"), (char *)sock, (char *)"5", NULL};
+    cu_run(c_argv, NULL, 30000, &r);
+    ck_assert_msg(r.status == 0, "C example: exit %d: %s", r.status, r.err);
+    char *lines[128];
+    int n = split_lines(r.out, lines, 128), frames = 0;
+    for (int i = 0; i < n; i++)
+        frames += strncmp(lines[i], "frame ", 6) == 0;
+    ck_assert_int_eq(frames, 5);
+    cu_run_free(&r);
+
+    char script[1024];
+    snprintf(script, sizeof script, "%s/examples/subscriber.py", env_or_fail("FER_SOURCE_ROOT"));
+    char *py_argv[] = {(char *)"/usr/bin/python3", script, (char *)sock, (char *)"5", NULL};
+    cu_run(py_argv, NULL, 30000, &r);
+    ck_assert_msg(r.status == 0, "Python example: exit %d: %s", r.status, r.err);
+    n = split_lines(r.out, lines, 128);
+    frames = 0;
+    for (int i = 0; i < n; i++)
+        frames += strncmp(lines[i], "frame ", 6) == 0;
+    ck_assert_int_eq(frames, 5);
+    cu_run_free(&r);
+
+    /* The jq one-liner finds ferctl on PATH, as an installed system would. */
+    snprintf(script, sizeof script, "%s/examples/watch-jq.sh", env_or_fail("FER_SOURCE_ROOT"));
+    char ferctl_dir[1024], path_env[3000];
+    snprintf(ferctl_dir, sizeof ferctl_dir, "%s", env_or_fail("FERCTL"));
+    *strrchr(ferctl_dir, '/') = '\0';
+    snprintf(path_env, sizeof path_env, "PATH=%s:%s", ferctl_dir, getenv("PATH"));
+    const char *const env[] = {path_env, NULL};
+    char *sh_argv[] = {(char *)"/bin/sh", script, (char *)sock, (char *)"45", NULL};
+    cu_run(sh_argv, env, 30000, &r);
+    ck_assert_msg(r.status == 0, "jq example: exit %d: %s", r.status, r.err);
+    n = split_lines(r.out, lines, 128);
+    ck_assert_int_ge(n, 1);
+    for (int i = 0; i < n; i++) {
+        char when[64], label[32];
+        int id;
+        double prob;
+        ck_assert_msg(sscanf(lines[i], "%63s %d %31s %lf", when, &id, label, &prob) == 4, "%s",
+                      lines[i]);
+        ck_assert(strlen(when) == 24 && when[23] == 'Z');
+        ck_assert(prob >= 0 && prob <= 1);
+    }
+    cu_run_free(&r);
+}
+END_TEST
+
+/* ---- ferctl view under Xvfb ---- */
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Shift and width of a colour mask. */
+static void mask_shape(uint32_t mask, int *shift, int *bits)
+{
+    *shift = 0;
+    *bits = 0;
+    if (!mask)
+        return;
+    while (!(mask & 1)) {
+        mask >>= 1;
+        (*shift)++;
+    }
+    while (mask & 1) {
+        mask >>= 1;
+        (*bits)++;
+    }
+}
+
+/*
+ * Decodes an X Window Dump (xwd(1): version 7, ZPixmap, a true- or
+ * direct-colour visual with 24 or 32 bits per pixel) into a BGR image.
+ * 0, or -1 if the file is not of that kind.
+ */
+static int xwd_decode(const uint8_t *d, size_t n, fer_image *img)
+{
+    if (n < 100)
+        return -1;
+    uint32_t h[25];
+    for (int i = 0; i < 25; i++)
+        h[i] = be32(d + 4 * i);
+    uint32_t header = h[0], version = h[1], format = h[2], w = h[4], hgt = h[5];
+    uint32_t lsb_first = h[7] == 0, bpp = h[11], bpl = h[12], ncolors = h[19];
+    if (version != 7 || format != 2 || (bpp != 24 && bpp != 32) || w == 0 || hgt == 0 ||
+        w > 16384 || hgt > 16384 || (uint64_t)bpl < (uint64_t)w * bpp / 8)
+        return -1;
+    size_t off = (size_t)header + (size_t)ncolors * 12;
+    if (off + (size_t)bpl * hgt > n)
+        return -1;
+    int sh[3], bits[3];
+    uint32_t masks[3] = {h[16], h[15], h[14]}; /* blue, green, red */
+    for (int c = 0; c < 3; c++) {
+        mask_shape(masks[c], &sh[c], &bits[c]);
+        if (bits[c] == 0)
+            return -1;
+    }
+    if (fer_image_alloc(img, (int)w, (int)hgt, 3) < 0)
+        return -1;
+    int bytes = (int)bpp / 8;
+    for (uint32_t y = 0; y < hgt; y++) {
+        const uint8_t *row = d + off + (size_t)y * bpl;
+        for (uint32_t x = 0; x < w; x++) {
+            const uint8_t *p = row + (size_t)x * (size_t)bytes;
+            uint32_t v = 0;
+            for (int k = 0; k < bytes; k++)
+                v |= (uint32_t)p[lsb_first ? k : bytes - 1 - k] << (8 * k);
+            uint8_t *o = img->data + ((size_t)y * w + x) * 3;
+            for (int c = 0; c < 3; c++) {
+                uint32_t ch = (v & masks[c]) >> sh[c];
+                o[c] = (uint8_t)(bits[c] >= 8 ? ch >> (bits[c] - 8)
+                                              : ch * 255 / ((1u << bits[c]) - 1));
+            }
+        }
+    }
+    return 0;
+}
+
+/* Starts Xvfb on a free display (-displayfd) with a white root window. */
+static pid_t start_xvfb(int *display)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        close(fds[0]);
+        char fd[16];
+        snprintf(fd, sizeof fd, "%d", fds[1]);
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl("/usr/bin/Xvfb", "Xvfb", "-displayfd", fd, "-screen", "0", "1024x768x24", "-wr",
+              "-nolisten", "tcp", "-noreset", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    char buf[32] = "";
+    size_t len = 0;
+    struct pollfd p = {.fd = fds[0], .events = POLLIN};
+    int64_t end = cu_now_ms() + 15000;
+    while (!strchr(buf, '\n') && len < sizeof buf - 1 && cu_now_ms() < end) {
+        if (poll(&p, 1, 500) <= 0)
+            continue;
+        ssize_t r = read(fds[0], buf + len, sizeof buf - 1 - len);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+        buf[len] = '\0';
+    }
+    close(fds[0]);
+    ck_assert_msg(strchr(buf, '\n') != NULL, "Xvfb did not start");
+    *display = atoi(buf);
+    return pid;
+}
+
+/*
+ * What the viewer draws, measured on a screenshot with a white background:
+ * the share of non-white pixels (the window showing a frame) and the number
+ * of pixels of exactly the grey fer_annotate fills its score panels with. The
+ * screenshot is lossless and the drawing is done after JPEG decoding, so that
+ * exact colour marks drawing, not picture.
+ */
+static void measure(const fer_image *img, double *covered, long *dark)
+{
+    long nonwhite = 0;
+    *dark = 0;
+    for (long i = 0; i < (long)img->w * img->h; i++) {
+        const uint8_t *p = img->data + i * 3;
+        nonwhite += p[0] < 240 || p[1] < 240 || p[2] < 240;
+        *dark += p[0] == 20 && p[1] == 20 && p[2] == 20;
+    }
+    *covered = (double)nonwhite / ((double)img->w * img->h);
+}
+
+START_TEST(t_view_screenshot)
+{
+    need_daemon();
+    ck_assert_msg(access("/usr/bin/Xvfb", X_OK) == 0 && access("/usr/bin/xwd", X_OK) == 0,
+                  "Xvfb and xwd are needed (tools/install-deps.sh installs xvfb, x11-apps)");
+    int display;
+    pid_t x = start_xvfb(&display);
+    char disp[32];
+    snprintf(disp, sizeof disp, ":%d", display);
+    char denv[48], supp[1100];
+    snprintf(denv, sizeof denv, "DISPLAY=%s", disp);
+    /* Qt's own leak at exit must not hide the viewer's exit code. */
+    snprintf(supp, sizeof supp, "LSAN_OPTIONS=suppressions=%s/tests/lsan-qt.supp",
+             env_or_fail("FER_SOURCE_ROOT"));
+    const char *const env[] = {denv, supp, "XDG_RUNTIME_DIR=", "FERD_SOCKET=", NULL};
+    char *argv[] = {(char *)env_or_fail("FERCTL"), (char *)"--socket",
+                    (char *)cu_path("ferd.sock"), (char *)"view", (char *)"--timeout",
+                    (char *)"15", NULL};
+    int64_t started = cu_now_ms();
+    pid_t v = cu_spawn(argv, env, cu_path("view.out"), cu_path("view.err"));
+
+    /* Screenshots until one shows the frame with a face drawn (the clip has a
+     * second without faces), for at most 12 s. */
+    const char *xwd_file = cu_path("shot.xwd");
+    fer_image best = {0};
+    double covered = 0;
+    long dark = 0;
+    sleep_ms(1500);
+    while (cu_now_ms() < started + 12000) {
+        char *xa[] = {(char *)"/usr/bin/xwd", (char *)"-root", (char *)"-silent",
+                      (char *)"-display", disp, (char *)"-out", (char *)xwd_file, NULL};
+        cu_run_result r;
+        cu_run(xa, NULL, 10000, &r);
+        ck_assert_msg(r.status == 0, "xwd: %s", r.err);
+        cu_run_free(&r);
+        size_t len;
+        uint8_t *bytes = (uint8_t *)cu_read_file(xwd_file, &len);
+        fer_image img = {0};
+        ck_assert_msg(bytes && xwd_decode(bytes, len, &img) == 0, "cannot decode %s", xwd_file);
+        free(bytes);
+        measure(&img, &covered, &dark);
+        fer_image_free(&best);
+        best = img;
+        if (covered > 0.25 && dark > 2000)
+            break;
+        sleep_ms(700);
+    }
+    /* Keep the last screenshot for people to look at. */
+    const char *shot_dir = getenv("FERCTL_SHOT_DIR");
+    char shot[1024];
+    snprintf(shot, sizeof shot, "%s/ferctl-view.png", shot_dir && *shot_dir ? shot_dir : cu_dir);
+    fer_error err = {0};
+    ck_assert_msg(fer_image_write(&best, shot, &err) == 0, "%s", err.msg);
+    fer_image_free(&best);
+    /* The viewer ends by itself at --timeout, with status 0. */
+    int status = wait_exit(v, 20000);
+    kill(x, SIGTERM);
+    wait_exit(x, 5000);
+    if (status != 0)
+        fail_with(cu_path("view.err"), "ferctl view: exit status %d", status);
+    /* 640x480 of 1024x768 is 39%: the window is up and shows the picture... */
+    ck_assert_msg(covered > 0.25, "screenshot %s is blank (%.1f%% covered)", shot,
+                  covered * 100);
+    /* ...with the annotations drawn on it. */
+    ck_assert_msg(dark > 2000, "screenshot %s shows no score panel (%ld dark pixels)", shot,
+                  dark);
+}
+END_TEST
+
+static Suite *ferctl_suite(void)
+{
+    Suite *s = suite_create("ferctl");
+    TCase *tc = tcase_create("daemon");
+    tcase_add_unchecked_fixture(tc, shared_setup, shared_teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, t_status);
+    tcase_add_test(tc, t_watch_json);
+    tcase_add_test(tc, t_watch_human);
+    tcase_add_test(tc, t_watch_options);
+    tcase_add_test(tc, t_snapshot);
+    tcase_add_test(tc, t_reload);
+    tcase_add_test(tc, t_absent);
+    tcase_add_test(tc, t_examples);
+    tcase_add_test(tc, t_view_screenshot);
+    tcase_add_test(tc, t_daemon_stops_mid_watch);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(ferctl_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
