@@ -208,7 +208,7 @@ START_TEST(conv_backward_matches_finite_differences)
     c.w = falloc(nw);
     c.b = falloc(s->k);
     c.out = falloc(nout);
-    c.work = ws ? falloc(ws) : NULL; // the direct path must not touch work
+    c.work = falloc(ws);
     float *r = falloc(nout), *din = falloc(nin), *dw = falloc(nw), *db = falloc(s->k);
     fill_uniform(c.in, nin, -1, 1, &rng);
     fill_uniform(c.w, nw, -1, 1, &rng);
@@ -271,11 +271,12 @@ START_TEST(conv_shape_init)
     ck_assert_int_eq(fer_conv_shape_init(&s), 0);
     ck_assert_int_eq(s.oh, 24); // (48 + 2 - 3)/2 + 1
     ck_assert_int_eq(s.ow, 20); // (40 + 2 - 3)/2 + 1
-    ck_assert_uint_eq(fer_conv_work_size(&s), 9u * 24 * 20);
+    ck_assert_uint_ge(fer_conv_work_size(&s), 9u * 24 * 20); // at least one image's im2col
 
     fer_conv_shape d = {.c = 4, .h = 5, .w = 6, .k = 2, .kh = 1, .kw = 1, .stride = 1, .pad = 0};
     ck_assert_int_eq(fer_conv_shape_init(&d), 0);
-    ck_assert_uint_eq(fer_conv_work_size(&d), 0); // direct 1x1 path
+    // The direct 1x1 path needs no im2col, only the product's packing block.
+    ck_assert_uint_lt(fer_conv_work_size(&d), fer_conv_work_size(&s));
 
     // A kernel larger than the padded input: no output (not a bogus 1x1 one).
     fer_conv_shape e = {.c = 1, .h = 3, .w = 8, .k = 1, .kh = 5, .kw = 3, .stride = 2, .pad = 0};
@@ -364,6 +365,187 @@ START_TEST(im2col_col2im_adjoint)
                       "case %zu: <im2col(x), y> = %.9g, <x, col2im(y)> = %.9g", t, lhs, rhs);
         free_all();
     }
+}
+END_TEST
+
+/* ---- the matrix product and the packed im2col ------------------------------------------ */
+
+/* fer_gemm (both kernels: AVX-512 where present, and cblas) against the double-precision
+ * oracle over random shapes, both transposes, accumulation, bias and ReLU. */
+START_TEST(gemm_matches_naive)
+{
+    uint64_t rng = 4242;
+    for (int isa = 1; isa >= 0; isa--) {
+        fer_gemm_avx512(isa);
+        for (int t = 0; t < 40; t++) {
+            const int m = 1 + (int)(fer_rng_next(&rng) % 40), n = 1 + (int)(fer_rng_next(&rng) % 110);
+            const int k = 1 + (int)(fer_rng_next(&rng) % (t < 30 ? 50 : 900)); // past one block
+            const int ta = (int)(fer_rng_next(&rng) % 2), tb = (int)(fer_rng_next(&rng) % 2);
+            const int acc = (int)(fer_rng_next(&rng) % 2), relu = (int)(fer_rng_next(&rng) % 2);
+            const int use_bias = (int)(fer_rng_next(&rng) % 2);
+            float *a = falloc((size_t)m * k), *b = falloc((size_t)k * n), *bias = falloc(m);
+            float *c = falloc((size_t)m * n), *ref = falloc((size_t)m * n);
+            float *work = falloc(fer_gemm_work_size(m, n, k));
+            fill_uniform(a, (size_t)m * k, -1, 1, &rng);
+            fill_uniform(b, (size_t)k * n, -1, 1, &rng);
+            fill_uniform(bias, m, -1, 1, &rng);
+            fill_uniform(c, (size_t)m * n, -1, 1, &rng);
+            for (int i = 0; i < m; i++) {
+                for (int j = 0; j < n; j++) {
+                    double v = acc ? c[(size_t)i * n + j] : 0.0;
+                    for (int p = 0; p < k; p++)
+                        v += (double)(ta ? a[(size_t)p * m + i] : a[(size_t)i * k + p]) *
+                             (tb ? b[(size_t)j * k + p] : b[(size_t)p * n + j]);
+                    v += use_bias ? bias[i] : 0.0;
+                    ref[(size_t)i * n + j] = (float)(relu && v < 0 ? 0.0 : v);
+                }
+            }
+            fer_gemm(ta, tb, m, n, k, a, ta ? m : k, b, tb ? k : n, acc, c, n,
+                     use_bias ? bias : NULL, relu, work);
+            const double diff = max_abs_diff(c, ref, (size_t)m * n);
+            ck_assert_msg(diff < 1e-5 * (1 + k), "isa %d m%d n%d k%d ta%d tb%d acc%d relu%d: %.3g",
+                          isa, m, n, k, ta, tb, acc, relu, diff);
+            free_all();
+        }
+    }
+    fer_gemm_avx512(1);
+}
+END_TEST
+
+/* The packed im2col (and its transpose) holds exactly fer_im2col's matrix in the
+ * kernel's panel layout, for any block, including zero columns past the block. */
+START_TEST(im2col_pack_matches_im2col)
+{
+    const conv_case cases[] = {
+        {2, 5, 5, 1, 3, 3, 1, 1, 1}, {3, 7, 6, 1, 5, 5, 2, 2, 1}, {1, 8, 5, 1, 3, 2, 2, 0, 1},
+        {3, 12, 12, 1, 3, 3, 1, 1, 1}, {2, 6, 9, 1, 3, 3, 1, 2, 1}, {4, 24, 24, 1, 3, 3, 1, 1, 1},
+    };
+    const int NR = FER_GEMM_NR;
+    uint64_t rng = 31;
+    for (int isa = 1; isa >= 0; isa--) {
+        fer_gemm_avx512(isa);
+        for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+            fer_conv_shape s = make_conv(&cases[t]);
+            const int R = s.c * s.kh * s.kw, P = s.oh * s.ow;
+            float *x = falloc((size_t)s.c * s.h * s.w), *col = falloc((size_t)R * P);
+            float *dst = falloc((size_t)(R + NR) * (P + NR) + 64);
+            fill_uniform(x, (size_t)s.c * s.h * s.w, -1, 1, &rng);
+            fer_im2col(col, x, &s);
+            fer_im2col_src src = {x, &s};
+            for (int trial = 0; trial < 4; trial++) {
+                const int k0 = (int)(fer_rng_next(&rng) % R), kc = 1 + (int)(fer_rng_next(&rng) % (R - k0));
+                const int p0 = (int)(fer_rng_next(&rng) % P), np = 1 + (int)(fer_rng_next(&rng) % (P - p0));
+                float *d = (float *)(((uintptr_t)dst + 63) & ~(uintptr_t)63);
+                // col rows k0.. x pixels p0..
+                fer_im2col_pack(&src, d, k0, kc, p0, np);
+                for (int kk = 0; kk < kc; kk++)
+                    for (int j = 0; j < (np + NR - 1) / NR * NR; j++) {
+                        float want = j < np ? col[(size_t)(k0 + kk) * P + p0 + j] : 0.0f;
+                        ck_assert_msg(d[((size_t)(j / NR) * kc + kk) * NR + j % NR] == want,
+                                      "pack case %zu isa %d (%d,%d)", t, isa, kk, j);
+                    }
+                // transpose: pixels p0.. x col rows k0..
+                fer_im2col_pack_t(&src, d, p0, np, k0, kc);
+                for (int pp = 0; pp < np; pp++)
+                    for (int j = 0; j < (kc + NR - 1) / NR * NR; j++) {
+                        float want = j < kc ? col[(size_t)(k0 + j) * P + p0 + pp] : 0.0f;
+                        ck_assert_msg(d[((size_t)(j / NR) * np + pp) * NR + j % NR] == want,
+                                      "pack_t case %zu isa %d (%d,%d)", t, isa, pp, j);
+                    }
+            }
+            free_all();
+        }
+    }
+    fer_gemm_avx512(1);
+}
+END_TEST
+
+/* Forward and backward agree between the AVX-512 paths (direct stride-1, packed im2col)
+ * and the portable im2col + cblas path, shape by shape. */
+START_TEST(conv_paths_agree)
+{
+    const conv_case cases[] = {
+        {1, 48, 48, 8, 3, 3, 1, 1, 2}, {5, 24, 24, 16, 3, 3, 1, 1, 3}, {7, 12, 12, 9, 3, 3, 1, 1, 2},
+        {16, 6, 6, 20, 3, 3, 1, 1, 5}, {3, 9, 7, 4, 5, 5, 1, 2, 2},   {3, 8, 8, 4, 3, 3, 2, 1, 2},
+        {2, 4, 5, 3, 3, 3, 1, 2, 1},   {4, 6, 5, 6, 1, 1, 1, 0, 2},   {2, 9, 7, 2, 3, 2, 1, 1, 2},
+    };
+    uint64_t rng = 77;
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        fer_conv_shape s = make_conv(&cases[t]);
+        const int n = cases[t].n;
+        const size_t nin = (size_t)n * s.c * s.h * s.w, nw = (size_t)s.k * s.c * s.kh * s.kw;
+        const size_t nout = (size_t)n * s.k * s.oh * s.ow;
+        float *in = falloc(nin), *w = falloc(nw), *b = falloc(s.k), *g = falloc(nout);
+        float *work = falloc(fer_conv_work_size(&s));
+        float *out[2], *din[2], *dw[2], *db[2];
+        fill_uniform(in, nin, -1, 1, &rng);
+        fill_uniform(w, nw, -1, 1, &rng);
+        fill_uniform(b, s.k, -1, 1, &rng);
+        fill_uniform(g, nout, -1, 1, &rng);
+        for (int isa = 0; isa < 2; isa++) {
+            fer_gemm_avx512(isa);
+            out[isa] = falloc(nout), din[isa] = falloc(nin), dw[isa] = falloc(nw), db[isa] = falloc(s.k);
+            fer_conv2d_forward_relu(out[isa], in, w, b, &s, n, (int)(t % 2), work);
+            fer_conv2d_backward(din[isa], dw[isa], db[isa], g, in, w, &s, n, work);
+        }
+        const double tol = 2e-5 * (1 + s.c * s.kh * s.kw);
+        ck_assert_msg(max_abs_diff(out[0], out[1], nout) < tol, "case %zu out", t);
+        ck_assert_msg(max_abs_diff(din[0], din[1], nin) < tol, "case %zu din", t);
+        ck_assert_msg(max_abs_diff(dw[0], dw[1], nw) < 2e-5 * (1 + nout), "case %zu dw", t);
+        ck_assert_msg(max_abs_diff(db[0], db[1], s.k) < 2e-5 * (1 + nout), "case %zu db", t);
+        free_all();
+    }
+    fer_gemm_avx512(1);
+}
+END_TEST
+
+/* Batch norm (with and without the fused ReLU), ReLU and max-pool give the same results
+ * on the AVX-512 and the portable paths, on sizes that are not multiples of 16. */
+START_TEST(elementwise_paths_agree)
+{
+    uint64_t rng = 5;
+    const int shapes[][4] = {{3, 7, 5, 2}, {4, 48, 48, 2}, {5, 13, 11, 3}, {2, 1, 1, 4}};
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
+        const int C = shapes[t][0], H = shapes[t][1], W = shapes[t][2], N = shapes[t][3];
+        const size_t cnt = (size_t)N * C * H * W;
+        float *x = falloc(cnt), *g = falloc(cnt), *gamma = falloc(C), *beta = falloc(C);
+        fill_uniform(x, cnt, -2, 3, &rng);
+        fill_uniform(g, cnt, -1, 1, &rng);
+        fill_uniform(gamma, C, 0.5f, 1.5f, &rng);
+        fill_uniform(beta, C, -0.5f, 0.5f, &rng);
+        fer_bn_shape bs = {.c = C, .hw = H * W, .eps = 1e-5f, .momentum = 0.1f};
+        fer_pool_shape ps = {.c = C, .h = H, .w = W, .size = 2, .stride = 2};
+        const int pool = fer_pool_shape_init(&ps) == 0;
+        const size_t pcnt = pool ? (size_t)N * C * ps.oh * ps.ow : 0;
+        float *y[2], *save[2], *dx[2], *dg[2], *dbt[2], *r[2], *dr[2], *py[2], *pdx[2];
+        for (int isa = 0; isa < 2; isa++) {
+            fer_gemm_avx512(isa);
+            y[isa] = falloc(cnt), save[isa] = falloc(2 * C), dx[isa] = falloc(cnt);
+            dg[isa] = falloc(C), dbt[isa] = falloc(C), r[isa] = falloc(cnt), dr[isa] = falloc(cnt);
+            fer_bn_forward_train_relu(y[isa], save[isa], NULL, NULL, x, gamma, beta, &bs, N, 1);
+            fer_bn_backward_relu(dx[isa], dg[isa], dbt[isa], g, y[isa], x, gamma, save[isa], &bs, N);
+            fer_relu_forward(r[isa], x, cnt);
+            fer_relu_backward(dr[isa], g, r[isa], cnt);
+            if (pool) {
+                py[isa] = falloc(pcnt), pdx[isa] = falloc(cnt);
+                fill_uniform(pdx[isa], cnt, 7, 8, &rng); // must be overwritten
+                fer_maxpool_forward(py[isa], r[isa], &ps, N); // ReLU output: many ties at 0
+                fer_maxpool_backward(pdx[isa], g, r[isa], &ps, N);
+            }
+        }
+        ck_assert_msg(max_abs_diff(y[0], y[1], cnt) < 1e-5, "bn+relu forward %zu", t);
+        ck_assert_msg(max_abs_diff(save[0], save[1], 2 * C) < 1e-5, "bn save %zu", t);
+        ck_assert_msg(max_abs_diff(dx[0], dx[1], cnt) < 1e-4, "bn backward %zu", t);
+        ck_assert_msg(max_abs_diff(dg[0], dg[1], C) < 1e-3 && max_abs_diff(dbt[0], dbt[1], C) < 1e-3,
+                      "bn dgamma/dbeta %zu", t);
+        ck_assert(max_abs_diff(r[0], r[1], cnt) == 0.0 && max_abs_diff(dr[0], dr[1], cnt) == 0.0);
+        if (pool) {
+            ck_assert(max_abs_diff(py[0], py[1], pcnt) == 0.0);
+            ck_assert_msg(max_abs_diff(pdx[0], pdx[1], cnt) == 0.0, "maxpool backward %zu", t);
+        }
+        free_all();
+    }
+    fer_gemm_avx512(1);
 }
 END_TEST
 
@@ -761,6 +943,62 @@ START_TEST(fc_forward_matches_naive)
 }
 END_TEST
 
+/* binary16 weights: the portable and AVX-512 conversions round identically (to nearest
+ * even, subnormals and overflow included), the round trip is within 2^-11 relative for
+ * normal halves, and fer_fc_forward_f16 computes the fc layer of the rounded weights. */
+START_TEST(fc_f16_matches_float)
+{
+    uint64_t rng = 16;
+    const size_t nv = 4096;
+    float *v = falloc(nv);
+    uint16_t *h[2];
+    h[0] = (uint16_t *)falloc(nv);
+    h[1] = (uint16_t *)falloc(nv);
+    for (size_t i = 0; i < nv; i++) {
+        // Magnitudes from 2^-30 (below the smallest subnormal) to 2^17 (past the largest half).
+        float mag = ldexpf(1.0f + fer_rng_uniform(&rng), (int)(fer_rng_next(&rng) % 48) - 30);
+        v[i] = (i % 2 ? -mag : mag);
+    }
+    v[0] = 0.0f, v[1] = -0.0f, v[2] = 65504.0f, v[3] = 65520.0f, v[4] = 5.9604645e-08f;
+    v[5] = 2.9802322e-08f, v[6] = 1.00048828125f /* 1 + 2^-11: halfway between two halves, ties to even */;
+    for (int isa = 0; isa < 2; isa++) {
+        fer_gemm_avx512(isa);
+        fer_f32_to_f16(h[isa], v, nv);
+    }
+    for (size_t i = 0; i < nv; i++) {
+        ck_assert_msg(h[0][i] == h[1][i], "%.9g: portable 0x%04x, AVX-512 0x%04x", (double)v[i],
+                      h[0][i], h[1][i]);
+        const float back = fer_f16_to_f32(h[0][i]);
+        if (fabsf(v[i]) >= 6.1035156e-05f && fabsf(v[i]) <= 65504.0f)
+            ck_assert_msg(fabsf(back - v[i]) <= fabsf(v[i]) * 0.00048828125f, "%.9g -> %.9g",
+                          (double)v[i], (double)back);
+    }
+    ck_assert(isinf(fer_f16_to_f32(h[0][3])));
+    ck_assert_float_eq(fer_f16_to_f32(h[0][6]), 1.0f);
+
+    const int I = 300, O = 37;
+    float *in = falloc(2 * I), *w = falloc((size_t)O * I);
+    float *wt = falloc((size_t)I * O), *b = falloc(O), *ref = falloc(2 * O), *out = falloc(2 * O);
+    uint16_t *w16 = (uint16_t *)falloc((size_t)O * I);
+    fill_uniform(in, 2 * I, -1, 1, &rng);
+    fill_uniform(w, (size_t)O * I, -0.1f, 0.1f, &rng);
+    fill_uniform(b, O, -1, 1, &rng);
+    fer_f32_to_f16(w16, w, (size_t)O * I);
+    for (int o = 0; o < O; o++)
+        for (int i = 0; i < I; i++)
+            wt[(size_t)i * O + o] = fer_f16_to_f32(w16[(size_t)o * I + i]);
+    fer_matmul_naive(ref, in, wt, 2, O, I);
+    for (int isa = 0; isa < 2; isa++) {
+        fer_gemm_avx512(isa);
+        fer_fc_forward_f16(out, in, w16, b, I, O, 2);
+        for (int j = 0; j < 2 * O; j++)
+            ck_assert_float_eq_tol(out[j], ref[j] + b[j % O], 1e-4f);
+    }
+    fer_gemm_avx512(1);
+    free_all();
+}
+END_TEST
+
 /* ---- softmax and cross-entropy ---------------------------------------------------------- */
 
 typedef struct ce_ctx {
@@ -944,6 +1182,10 @@ static Suite *layers_suite(void)
     tcase_add_test(tc, conv_shape_init);
     tcase_add_test(tc, conv_forward_matches_naive);
     tcase_add_test(tc, im2col_col2im_adjoint);
+    tcase_add_test(tc, gemm_matches_naive);
+    tcase_add_test(tc, im2col_pack_matches_im2col);
+    tcase_add_test(tc, conv_paths_agree);
+    tcase_add_test(tc, elementwise_paths_agree);
     tcase_add_loop_test(tc, bn_backward_matches_finite_differences, 0, 3);
     tcase_add_test(tc, bn_running_statistics);
     tcase_add_test(tc, bn_fold_matches_conv_then_bn);
@@ -955,6 +1197,7 @@ static Suite *layers_suite(void)
     tcase_add_test(tc, dropout_mask_statistics);
     tcase_add_loop_test(tc, fc_backward_matches_finite_differences, 0, 2);
     tcase_add_test(tc, fc_forward_matches_naive);
+    tcase_add_test(tc, fc_f16_matches_float);
     tcase_add_loop_test(tc, cross_entropy_backward_matches_finite_differences, 0, 3);
     tcase_add_test(tc, cross_entropy_hand_example);
     tcase_add_test(tc, softmax_is_stable);

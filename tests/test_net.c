@@ -328,6 +328,62 @@ START_TEST(test_bad_calls)
 }
 END_TEST
 
+/* Two threads (the engine's split of each layer, used in training) compute what one
+ * does: the same logits, input gradient and batch-inference logits, and parameter
+ * gradients equal up to the order in which the two halves of the batch are summed. */
+START_TEST(test_two_threads_match_one)
+{
+    static const char *arch =
+        "[net]\ninput = 1x12x12\n"
+        "[conv]\nfilters = 8\nsize = 3\npad = 1\nbias = 0\n[bn]\n[relu]\n[maxpool]\n"
+        "[conv]\nfilters = 12\nsize = 3\npad = 1\n[relu]\n[maxpool]\n"
+        "[conv]\nfilters = 6\nsize = 3\nstride = 2\n[bn]\n[relu]\n[gap]\n[fc]\noutputs = 5\n";
+    const int n = 7;
+    float *logits[2], *grads[2], *din[2], *infer[2];
+    fer_net *net[2];
+    float *x = NULL, *r = NULL;
+    for (int t = 0; t < 2; t++) {
+        net[t] = build(arch, n, FER_NET_TRAIN, 3);
+        const size_t in_count = (size_t)n * net[t]->layers[0].in_size;
+        if (!x) {
+            x = malloc(in_count * sizeof *x);
+            r = malloc((size_t)n * 5 * sizeof *r);
+            fill(x, in_count, 1.0f, 11);
+            fill(r, (size_t)n * 5, 1.0f, 12);
+        }
+        fer_set_threads(t + 1);
+        const float *y = fer_net_forward(net[t], x, n, 1);
+        logits[t] = malloc((size_t)n * 5 * sizeof(float));
+        memcpy(logits[t], y, (size_t)n * 5 * sizeof(float));
+        din[t] = malloc(in_count * sizeof(float));
+        fer_net_zero_grad(net[t]);
+        fer_net_backward(net[t], r, din[t], n);
+        grads[t] = net[t]->grads;
+        // Batch inference (images shared between the threads) on running statistics.
+        y = fer_net_forward(net[t], x, n, 0);
+        infer[t] = malloc((size_t)n * 5 * sizeof(float));
+        memcpy(infer[t], y, (size_t)n * 5 * sizeof(float));
+    }
+    fer_set_threads(1);
+    for (int i = 0; i < n * 5; i++) {
+        ck_assert_float_eq(logits[0][i], logits[1][i]);
+        ck_assert_float_eq(infer[0][i], infer[1][i]);
+    }
+    for (size_t i = 0; i < (size_t)n * net[0]->layers[0].in_size; i++)
+        ck_assert_float_eq(din[0][i], din[1][i]);
+    for (size_t i = 0; i < net[0]->params_len; i++)
+        ck_assert_float_eq_tol(grads[0][i], grads[1][i], 1e-5f * fmaxf(1.0f, fabsf(grads[0][i])));
+    for (int t = 0; t < 2; t++) {
+        free(logits[t]);
+        free(infer[t]);
+        free(din[t]);
+        fer_net_free(net[t]);
+    }
+    free(x);
+    free(r);
+}
+END_TEST
+
 static Suite *net_suite(void)
 {
     Suite *s = suite_create("net");
@@ -344,6 +400,7 @@ static Suite *net_suite(void)
     tcase_add_test(tc, test_gradcheck_pool);
     tcase_add_test(tc, test_gradcheck_pool_dropout_off);
     tcase_add_test(tc, test_gradcheck_gap);
+    tcase_add_test(tc, test_two_threads_match_one);
     suite_add_tcase(s, tc);
     return s;
 }

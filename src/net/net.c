@@ -14,18 +14,15 @@
  *   grads:  the same layout (training only), so dw = grads + (w - params);
  *   acts:   [training: a copy of the input] then per layer out, dout (training)
  *           and save (bn: mean+invstd; dropout: the mask, training only);
- *   work:   one im2col buffer for the largest conv, one image.
+ *   work:   the conv scratch for the largest conv (fer_conv_work_size); training
+ *           nets get a second one (work2) for the engine's second thread.
  * Layout is one function run twice: with NULL bases to count, then to assign
  * pointers. Every sub-buffer starts on a 64-byte boundary.
  *
- * Forward in training mode writes every layer's output (identity layers copy),
- * so backward finds each layer's input in the previous layer's out and never
- * has to know what was skipped. At inference, identity layers (dropout, a
- * folded bn) are skipped by passing the pointer along.
+ * Running a built net (forward, backward, the run-time options) is run.c.
  */
 #include "net/net.h"
 
-#include <cblas.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -339,12 +336,17 @@ int fer_net_create(fer_net **out, fer_arch *arch, int max_batch, unsigned flags,
         goto fail;
     }
 
+    size_t conv_params = 0;
     for (int i = 0; i < net->nlayers; i++) {
         const fer_layer *l = &net->layers[i];
         net->nparams += l->nparams;
         if (l->spec.type == FER_LAYER_CONV && fer_conv_work_size(&l->conv) > net->work_len)
             net->work_len = fer_conv_work_size(&l->conv);
+        if (l->spec.type == FER_LAYER_CONV && weight_count(l) + l->oc > conv_params)
+            conv_params = weight_count(l) + (size_t)l->oc;
     }
+    if ((flags & FER_NET_TRAIN) && net->work_len)
+        net->work2_len = net->work_len + 16 + conv_params;
     layout(net, NULL, NULL, NULL);
     net->params = calloc(net->params_len, sizeof(float));
     net->acts = calloc(net->acts_len, sizeof(float));
@@ -352,8 +354,10 @@ int fer_net_create(fer_net **out, fer_arch *arch, int max_batch, unsigned flags,
         net->grads = calloc(net->params_len, sizeof(float));
     if (net->work_len)
         net->work = calloc(net->work_len, sizeof(float));
+    if (net->work2_len)
+        net->work2 = calloc(net->work2_len, sizeof(float));
     if (!net->params || !net->acts || (!net->grads && (flags & FER_NET_TRAIN)) ||
-        (!net->work && net->work_len)) {
+        (!net->work && net->work_len) || (!net->work2 && net->work2_len)) {
         r = fer_fail(err, -ENOMEM, "%s: out of memory for %zu parameters and %zu activations",
                      origin, net->params_len, net->acts_len);
         goto fail;
@@ -378,158 +382,11 @@ void fer_net_free(fer_net *net)
     free(net->grads);
     free(net->acts);
     free(net->work);
+    free(net->work2);
+    free(net->half);
     free(net->layers);
     fer_arch_free(net->arch);
     free(net);
-}
-
-/* ---- running --------------------------------------------------------------- */
-
-/* True when layer i passes its input through unchanged in this pass. */
-static int is_identity(const fer_net *net, const fer_layer *l, int train)
-{
-    if (l->spec.type == FER_LAYER_BN)
-        return l->folded;
-    if (l->spec.type == FER_LAYER_DROPOUT)
-        return !train || net->dropout_off || l->spec.p <= 0.0f;
-    return 0;
-}
-
-/* The conv's bias, or NULL when it has none (bias=0 and no bn folded into it). */
-static const float *conv_bias(const fer_net *net, int i)
-{
-    const fer_layer *l = &net->layers[i];
-    if (l->spec.bias || (i + 1 < net->nlayers && net->layers[i + 1].folded))
-        return l->b;
-    return NULL;
-}
-
-const float *fer_net_forward(fer_net *net, const float *in, int n, int train)
-{
-    if (!net || !in || n < 1 || n > net->max_batch)
-        return NULL;
-    if (!(net->flags & FER_NET_TRAIN))
-        train = 0;
-    const float *x = in;
-    if (train) {
-        memcpy(net->acts, in, (size_t)n * net->layers[0].in_size * sizeof(float));
-        x = net->acts;
-    }
-
-    for (int i = 0; i < net->nlayers; i++) {
-        fer_layer *l = &net->layers[i];
-        const size_t count = (size_t)n * l->out_size;
-        if (is_identity(net, l, train)) {
-            // Training keeps every layer's output in its own buffer for backward.
-            if (train) {
-                memcpy(l->out, x, count * sizeof(float));
-                x = l->out;
-            }
-            continue;
-        }
-        switch (l->spec.type) {
-        case FER_LAYER_CONV:
-            fer_conv2d_forward(l->out, x, l->w, conv_bias(net, i), &l->conv, n, net->work);
-            break;
-        case FER_LAYER_BN:
-            if (train)
-                fer_bn_forward_train(l->out, l->save, l->run_mean, l->run_var, x, l->w, l->b,
-                                     &l->bn, n);
-            else
-                fer_bn_forward_infer(l->out, x, l->w, l->b, l->run_mean, l->run_var, &l->bn, n);
-            break;
-        case FER_LAYER_RELU:
-            fer_relu_forward(l->out, x, count);
-            break;
-        case FER_LAYER_MAXPOOL:
-            fer_maxpool_forward(l->out, x, &l->pool, n);
-            break;
-        case FER_LAYER_GAP:
-            fer_gap_forward(l->out, x, l->ic, l->ih * l->iw, n);
-            break;
-        case FER_LAYER_FC:
-            fer_fc_forward(l->out, x, l->w, l->b, (int)l->in_size, l->oc, n);
-            break;
-        case FER_LAYER_DROPOUT:
-            fer_dropout_forward(l->out, l->save, x, l->spec.p, count, &net->rng);
-            break;
-        }
-        x = l->out;
-    }
-    return x;
-}
-
-void fer_net_backward(fer_net *net, const float *dlogits, float *din, int n)
-{
-    if (!net || !dlogits || !(net->flags & FER_NET_TRAIN) || n < 1 || n > net->max_batch)
-        return;
-    const float *g = dlogits; // gradient w.r.t. the current layer's output
-    for (int i = net->nlayers - 1; i >= 0; i--) {
-        fer_layer *l = &net->layers[i];
-        const float *x = i ? net->layers[i - 1].out : net->acts; // this layer's input
-        float *dx = i ? net->layers[i - 1].dout : din;           // NULL: not wanted
-        const size_t count = (size_t)n * l->out_size;
-
-        if (is_identity(net, l, 1)) {
-            if (dx)
-                memcpy(dx, g, count * sizeof(float));
-        } else {
-            switch (l->spec.type) {
-            case FER_LAYER_CONV:
-                fer_conv2d_backward(dx, l->dw, l->spec.bias ? l->db : NULL, g, x, l->w, &l->conv,
-                                    n, net->work);
-                break;
-            case FER_LAYER_BN:
-                fer_bn_backward(dx, l->dw, l->db, g, x, l->w, l->save, &l->bn, n);
-                break;
-            case FER_LAYER_RELU:
-                if (dx)
-                    fer_relu_backward(dx, g, l->out, count);
-                break;
-            case FER_LAYER_MAXPOOL:
-                if (dx)
-                    fer_maxpool_backward(dx, g, x, &l->pool, n);
-                break;
-            case FER_LAYER_GAP:
-                if (dx)
-                    fer_gap_backward(dx, g, l->ic, l->ih * l->iw, n);
-                break;
-            case FER_LAYER_FC:
-                fer_fc_backward(dx, l->dw, l->db, g, x, l->w, (int)l->in_size, l->oc, n);
-                break;
-            case FER_LAYER_DROPOUT:
-                if (dx)
-                    fer_dropout_backward(dx, g, l->save, count);
-                break;
-            }
-        }
-        g = dx;
-    }
-}
-
-void fer_net_zero_grad(fer_net *net)
-{
-    if (net && net->grads)
-        memset(net->grads, 0, net->params_len * sizeof(float));
-}
-
-void fer_net_fold_bn(fer_net *net)
-{
-    if (!net)
-        return;
-    for (int i = 1; i < net->nlayers; i++) {
-        fer_layer *bn = &net->layers[i], *conv = &net->layers[i - 1];
-        if (bn->spec.type != FER_LAYER_BN || conv->spec.type != FER_LAYER_CONV || bn->folded)
-            continue;
-        fer_bn_fold(conv->w, conv->b, bn->w, bn->b, bn->run_mean, bn->run_var, bn->spec.eps,
-                    conv->conv.k, conv->ic * conv->conv.kh * conv->conv.kw);
-        bn->folded = 1;
-    }
-}
-
-void fer_set_threads(int n)
-{
-    openblas_set_num_threads(n < 1 ? 1 : n);
 }
 
 /* ---- tensors --------------------------------------------------------------- */

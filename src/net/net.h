@@ -45,6 +45,9 @@ typedef struct fer_layer {
     float *dout;          /* (max_batch, out_size), gradient w.r.t. out (training) */
     float *save;          /* bn: (2*C) mean, invstd; dropout: (max_batch, out_size) mask */
     int folded;           /* bn folded into the conv before it: skipped at run time */
+    int fused_relu;       /* run time: the [relu] after this conv (inference) or bn
+                             (training) runs inside it; set by each forward */
+    const uint16_t *w16;  /* fc: binary16 copy of w (fer_net_use_f16), or NULL */
 } fer_layer;
 
 typedef struct fer_net {
@@ -59,10 +62,17 @@ typedef struct fer_net {
     float *grads;         /* one block parallel to params (training), else NULL */
     float *acts;          /* one block: outputs, output gradients, saves */
     size_t acts_len;
-    float *work;          /* im2col scratch, sized for the largest conv */
+    float *work;          /* conv scratch (fer_conv_work_size), sized for the largest conv */
     size_t work_len;
+    float *work2;         /* training: the second thread's conv scratch, then room for one
+                             conv's dW and db (it accumulates its half of the batch there) */
+    size_t work2_len;
     uint64_t rng;         /* dropout state */
     int dropout_off;      /* 1: dropout is identity even in training (parity tests) */
+    uint16_t *half;       /* fer_net_use_f16: every fc layer's weights as binary16 */
+    double *prof;         /* NULL, or (2 * nlayers) seconds that forward (first half) and
+                             backward (second half) ADD each layer's wall time to; set and
+                             owned by the caller (`fer bench`) */
 } fer_net;
 
 /* Computes every layer's shapes, MACs and parameter count for arch into
@@ -100,7 +110,16 @@ void fer_net_zero_grad(fer_net *net);
 /* Folds every bn that directly follows a conv into that conv (inference only). */
 void fer_net_fold_bn(fer_net *net);
 
-/* Sets the BLAS thread count (the daemon infers with 1; training uses 2). */
+/* Keeps a binary16 copy of every fc layer's weights and runs batch-1 inference from it:
+ * half the bytes of the memory-bound fc layers (the seed net's 151 MB first layer), at
+ * the cost of rounding each weight to 11 significant bits (`fer bench --fp16` measures
+ * the logit difference). Inference nets only (-EINVAL otherwise); the float32 weights
+ * stay for larger batches and for saving. Returns 0 or -ENOMEM. */
+int fer_net_use_f16(fer_net *net);
+
+/* Sets the thread count (the daemon infers with 1; training uses 2): OpenBLAS's, and
+ * the engine's own split of each layer's work over two threads in training forward and
+ * backward (net/parallel.h). */
 void fer_set_threads(int n);
 
 /* A parameter tensor of the net, for files, optimisers and tools. */

@@ -14,9 +14,34 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* ---- matrix product (gemm.c) ------------------------------------------------
+ * c (M, N) = op(a) (M, K) . op(b) (K, N), row-major, where op(a) = a (lda >= K) or,
+ * with ta, a^T for a stored (K, M) (lda >= M); likewise b with tb. accumulate: add
+ * to c instead of overwriting it. Then, if bias (M) is given, c[i][:] += bias[i];
+ * then ReLU if relu. An AVX-512 kernel when the processor has it, else cblas_sgemm
+ * and separate passes; work: fer_gemm_work_size(M, N, K) floats. */
+#define FER_GEMM_MR 8
+#define FER_GEMM_NR 48
+size_t fer_gemm_work_size(int m, int n, int k);
+void fer_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
+              int ldb, int accumulate, float *c, int ldc, const float *bias, int relu,
+              float *work);
+/* The same with B supplied block by block: pack(ctx, dst, k0, kc, n0, nc) must write
+ * rows k0..k0+kc and columns n0..n0+nc of B into dst (64-byte aligned) as panels of
+ * NR = FER_GEMM_NR columns: element (k0+kk, n0+j) at dst[((j / NR) * kc + kk) * NR + j % NR],
+ * columns past nc zero. conv packs its im2col this way, straight from the image, so
+ * the unrolled matrix never exists whole. work: fer_gemm_work_size() floats. */
+typedef void (*fer_gemm_pack_fn)(void *ctx, float *dst, int k0, int kc, int n0, int nc);
+void fer_gemm_cb(int ta, int m, int n, int k, const float *a, int lda, fer_gemm_pack_fn pack,
+                 void *ctx, int accumulate, float *c, int ldc, const float *bias, int relu,
+                 float *work);
+/* Reports whether the AVX-512 kernel is in use; enable 0/1 switches it off/on (on only
+ * where the processor has it), -1 only asks. Tests run both paths with it. */
+int fer_gemm_avx512(int enable);
+
 /* ---- conv2d ---------------------------------------------------------------
- * Convolution as im2col + one cblas_sgemm per image; a 1x1 kernel with stride 1
- * and no padding multiplies the input directly (no im2col). */
+ * Convolution as matrix products through fer_gemm (conv.c says how); a 1x1 kernel
+ * with stride 1 and no padding multiplies the input directly (no im2col). */
 typedef struct fer_conv_shape {
     int c, h, w;        /* input channels, height, width */
     int k;              /* output channels (filters) */
@@ -28,17 +53,21 @@ typedef struct fer_conv_shape {
 /* Fills oh/ow from the other fields; returns 0, or -1 if the output would be empty. */
 int fer_conv_shape_init(fer_conv_shape *s);
 
-/* Floats of scratch one image needs (the im2col matrix; 0 for the direct 1x1 path). */
+/* Floats of scratch forward and backward need for any batch size (one image's im2col,
+ * the flipped weights and fer_gemm's packing block). */
 size_t fer_conv_work_size(const fer_conv_shape *s);
 
 /* out: (N, K, OH, OW); in: (N, C, H, W); w: (K, C, KH, KW); b: (K) or NULL;
  * work: fer_conv_work_size() floats. */
 void fer_conv2d_forward(float *out, const float *in, const float *w, const float *b,
                         const fer_conv_shape *s, int n, float *work);
+/* The same followed by ReLU when relu is 1, fused into the product's epilogue. */
+void fer_conv2d_forward_relu(float *out, const float *in, const float *w, const float *b,
+                             const fer_conv_shape *s, int n, int relu, float *work);
 
 /* din: (N, C, H, W) or NULL when the input gradient is not needed (first layer);
  * dw: (K, C, KH, KW) +=; db: (K) += or NULL; dout: (N, K, OH, OW).
- * work: fer_conv_work_size() floats (the im2col of the input, then its gradient). */
+ * work: fer_conv_work_size() floats. */
 void fer_conv2d_backward(float *din, float *dw, float *db, const float *dout,
                          const float *in, const float *w, const fer_conv_shape *s, int n,
                          float *work);
@@ -47,6 +76,31 @@ void fer_conv2d_backward(float *din, float *dw, float *db, const float *dout,
 void fer_im2col(float *col, const float *im, const fer_conv_shape *s);
 /* im: (C, H, W) += col scattered back (the adjoint of fer_im2col); caller zeroes im. */
 void fer_col2im(float *im, const float *col, const fer_conv_shape *s);
+
+/* A fer_gemm_pack_fn for fer_gemm_cb: packs rows k0.. and pixels p0.. of the im2col
+ * matrix (C*KH*KW, OH*OW) of one image, ctx pointing to a fer_im2col_src. */
+typedef struct fer_im2col_src {
+    const float *im;            /* (C, H, W) */
+    const fer_conv_shape *s;
+} fer_im2col_src;
+void fer_im2col_pack(void *ctx, float *dst, int k0, int kc, int p0, int np);
+/* The same for the transpose (OH*OW, C*KH*KW), which conv's dW = dout . col^T needs:
+ * rows k0.. are pixels, columns n0.. rows of col. */
+void fer_im2col_pack_t(void *ctx, float *dst, int k0, int kc, int n0, int nc);
+
+/* Stride-1 convolution straight from a zero-padded copy of the image (conv_direct.c;
+ * AVX-512 only: fer_conv_direct_ok says whether it may run). One image per call; work:
+ * fer_conv_direct_work_size() floats (included in fer_conv_work_size()). */
+int fer_conv_direct_ok(const fer_conv_shape *s);
+size_t fer_conv_direct_work_size(const fer_conv_shape *s);
+void fer_conv_direct_forward(float *out, const float *in, const float *w, const float *b,
+                             int relu, const fer_conv_shape *s, float *work);
+/* Flipped weights into work, once per batch, before fer_conv_direct_din (pad < KH, KW). */
+void fer_conv_direct_flip(float *work, const float *w, const fer_conv_shape *s);
+void fer_conv_direct_din(float *din, const float *dout, const fer_conv_shape *s, float *work);
+/* dw (K, C*KH*KW) += the weight gradient of n images. */
+void fer_conv_direct_dw(float *dw, const float *dout, const float *in, const fer_conv_shape *s,
+                        int n, float *work);
 
 /* The test oracles: direct six-loop convolution and a triple-loop matmul. */
 void fer_conv2d_naive(float *out, const float *in, const float *w, const float *b,
@@ -62,6 +116,8 @@ void fer_matmul_naive(float *c, const float *a, const float *b, int m, int n, in
 typedef struct fer_bn_shape {
     int c, hw;          /* channels, spatial size (H*W; 1 after a flatten) */
     float eps, momentum;
+    int c0, c1;         /* process only channels [c0, c1) (c1 = 0: all), so two threads
+                           can share a layer; tensors keep their full (N, C, HW) layout */
 } fer_bn_shape;
 
 /* out, in: (N, C, HW); gamma, beta, run_mean, run_var: (C); save: (2*C) = mean, invstd. */
@@ -71,9 +127,18 @@ void fer_bn_forward_train(float *out, float *save, float *run_mean, float *run_v
 void fer_bn_forward_infer(float *out, const float *in, const float *gamma, const float *beta,
                           const float *run_mean, const float *run_var, const fer_bn_shape *s,
                           int n);
+/* The training forward followed by ReLU when relu is 1 (out = max(0, bn(in))). */
+void fer_bn_forward_train_relu(float *out, float *save, float *run_mean, float *run_var,
+                               const float *in, const float *gamma, const float *beta,
+                               const fer_bn_shape *s, int n, int relu);
 /* din: (N, C, HW) (may be NULL); dgamma, dbeta: (C) +=; uses save from the training forward. */
 void fer_bn_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                      const float *gamma, const float *save, const fer_bn_shape *s, int n);
+/* The backward of fer_bn_forward_train_relu: dout is the gradient w.r.t. the ReLU's
+ * output relu_out (N, C, HW) and counts only where relu_out > 0 (NULL: no ReLU). */
+void fer_bn_backward_relu(float *din, float *dgamma, float *dbeta, const float *dout,
+                          const float *relu_out, const float *in, const float *gamma,
+                          const float *save, const fer_bn_shape *s, int n);
 
 /* Folds inference batch norm into the convolution before it:
  * w: (K, C*KH*KW) scaled per output channel, b: (K) replaced (b may have been zero). */
@@ -112,12 +177,21 @@ void fer_dropout_backward(float *din, const float *dout, const float *mask, size
 
 /* ---- fully connected ------------------------------------------------------------
  * out (N, O) = in (N, I) . w^T + b with w: (O, I) as in PyTorch's Linear.
- * Batch 1 runs cblas_sgemv (sgemm with M=1 is several times slower); larger batches sgemm. */
+ * Batch 1 runs a matrix-vector product (AVX-512 kernel, else cblas_sgemv: sgemm with M=1
+ * is several times slower); larger batches sgemm. */
 void fer_fc_forward(float *out, const float *in, const float *w, const float *b, int in_dim,
                     int out_dim, int n);
 /* din: (N, I) or NULL; dw: (O, I) +=; db: (O) +=. */
 void fer_fc_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                      const float *w, int in_dim, int out_dim, int n);
+
+/* Half-precision weight storage for inference: w16 (O, I) holds IEEE binary16 weights
+ * (fer_f32_to_f16, round to nearest even); sums in float32; any batch (one
+ * matrix-vector product per image). */
+void fer_fc_forward_f16(float *out, const float *in, const uint16_t *w16, const float *b,
+                        int in_dim, int out_dim, int n);
+void fer_f32_to_f16(uint16_t *dst, const float *src, size_t n);
+float fer_f16_to_f32(uint16_t h);
 
 /* ---- softmax and cross-entropy ------------------------------------------------------
  * probs (N, C) = softmax(logits), numerically stable. */

@@ -1,0 +1,520 @@
+/*
+ * client.c — the client table, request input, bounded output and limits.
+ *
+ * The table is one array allocated at start-up: max_clients slots for serving
+ * plus a few reserve slots used only to answer a connection over the limit
+ * with an ERROR before closing it. Each slot has its request buffer in one
+ * block (max_line bytes each), so a client costs no allocation on accept.
+ *
+ * Writing: each client has at most one uv_write in flight, carrying the head of
+ * its queue (capped in messages and bytes so one fast client cannot monopolise
+ * the loop). libuv tries the write at once when its own queue is empty, so a
+ * reader that keeps up gets each result with no extra wake-up; when the socket
+ * is full the write completes later and the rest of the queue follows. libuv
+ * never bounds what it is given, so the bounds live here: see client.h.
+ */
+#include "client.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "dispatch.h"
+#include "log.h"
+
+static void on_close(uv_handle_t *h);
+static void flush(ferd_client *c);
+
+int ferd_clients_init(ferd *d)
+{
+    d->nslots = d->cfg.max_clients + FERD_REJECT_SLOTS;
+    d->clients = calloc((size_t)d->nslots, sizeof *d->clients);
+    d->inbufs = malloc((size_t)d->nslots * FER_PROTO_MAX_REQUEST);
+    if (!d->clients || !d->inbufs) {
+        ferd_clients_free(d);
+        return -ENOMEM;
+    }
+    for (int i = 0; i < d->nslots; i++) {
+        d->clients[i].slot = i;
+        d->clients[i].d = d;
+        d->clients[i].in = d->inbufs + (size_t)i * FER_PROTO_MAX_REQUEST;
+    }
+    return 0;
+}
+
+void ferd_clients_free(ferd *d)
+{
+    free(d->clients);
+    free(d->inbufs);
+    d->clients = NULL;
+    d->inbufs = NULL;
+    d->nslots = 0;
+}
+
+/* ---- input ---- */
+
+/*
+ * libuv asks where to put the bytes it is about to read: straight into the
+ * client's line buffer, after what it holds, never past max_line. So a request
+ * is never copied, and the memory a client can make the daemon hold for its
+ * input is max_line bytes, allocated at start-up.
+ */
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    ferd_client *c = h->data;
+    size_t max = (size_t)c->d->cfg.max_line;
+    /* on_read handles a full buffer before returning, so there is always room. */
+    buf->base = c->in + c->inlen;
+    buf->len = c->inlen < max ? max - c->inlen : 0;
+}
+
+/*
+ * Splits the buffer into lines and dispatches each, in order; a partial last
+ * line stays for the next read. Dispatching stops as soon as the client is
+ * marked for closing (a reply over the hard limit, say): what follows in the
+ * buffer was sent by a client we are about to drop. A buffer full without a
+ * newline is an over-long line: ERROR, stop reading, close once it is written.
+ */
+static void consume(ferd_client *c)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < c->inlen; i++) {
+        if (c->in[i] != '\n')
+            continue;
+        if (!c->close_pending)
+            ferd_dispatch_line(c, c->in + start, i + 1 - start);
+        start = i + 1;
+    }
+    if (start > 0) {
+        memmove(c->in, c->in + start, c->inlen - start);
+        c->inlen -= start;
+    }
+    if (c->close_pending)
+        return;
+    if (c->inlen >= (size_t)c->d->cfg.max_line) {
+        /* An over-long line: say so, then close. Reading the rest of it would
+         * only let a client make the daemon scan without bound. */
+        c->d->stats.line_disconnects++;
+        log_notice("client %u: request line longer than %d bytes, closing", c->id,
+                   c->d->cfg.max_line);
+        ferd_client_error(c, "too_long", "", "request line longer than %d bytes; closing",
+                          c->d->cfg.max_line);
+        c->inlen = 0;
+        c->close_after_write = 1;
+        uv_read_stop((uv_stream_t *)&c->pipe);
+        c->reading = 0;
+        if (!c->writing && c->out.count == 0)
+            ferd_client_close(c, "over-long line");
+    }
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    ferd_client *c = s->data;
+    if (nread < 0) {
+        ferd_client_close(c, nread == UV_EOF ? "disconnected" : uv_strerror((int)nread));
+        return;
+    }
+    if (c->close_pending)
+        return;
+    c->inlen += (size_t)nread;
+    consume(c);
+}
+
+/* ---- accept ---- */
+
+/* A free slot among the serving ones (reserve = 0) or the reject reserve. */
+static ferd_client *free_slot(ferd *d, int reserve)
+{
+    int lo = reserve ? d->cfg.max_clients : 0;
+    int hi = reserve ? d->nslots : d->cfg.max_clients;
+    for (int i = lo; i < hi; i++)
+        if (!d->clients[i].in_use)
+            return &d->clients[i];
+    return NULL;
+}
+
+/* The peer's uid, gid and pid (SO_PEERCRED): what images and RELOAD are
+ * granted by. Unknown (-1) if the kernel does not say, which grants nothing. */
+static void read_peer(ferd_client *c)
+{
+    uv_os_fd_t fd;
+    struct ucred cr;
+    socklen_t len = sizeof cr;
+    c->uid = c->pid = -1;
+    c->gid = (gid_t)-1;
+    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0) {
+        c->uid = cr.uid;
+        c->pid = cr.pid;
+        c->gid = cr.gid;
+    }
+}
+
+void ferd_client_accept(ferd *d)
+{
+    if (d->stopping)
+        return;
+    ferd_client *c = free_slot(d, 0);
+    int reject = 0;
+    if (!c) {
+        c = free_slot(d, 1);
+        reject = 1;
+    }
+    if (!c) {
+        /* No slot at all: libuv keeps the connection queued and stops watching
+         * the listener until we accept it, from a close callback. */
+        d->accept_pending = 1;
+        return;
+    }
+    d->accept_pending = 0;
+    char *in = c->in;
+    int slot = c->slot;
+    memset(c, 0, sizeof *c);
+    c->in = in;
+    c->slot = slot;
+    c->d = d;
+    ferd_outq_init(&c->out);
+    int rc = uv_pipe_init(d->loop, &c->pipe, 0);
+    if (rc < 0) {
+        log_err("client: uv_pipe_init: %s", uv_strerror(rc));
+        return;
+    }
+    c->pipe.data = c;
+    c->in_use = 1;
+    c->id = ++d->next_client_id;
+    c->images_ok = c->reload_ok = -1;
+    c->poll_scores = 1;
+    rc = uv_accept((uv_stream_t *)&d->server, (uv_stream_t *)&c->pipe);
+    if (rc < 0) {
+        log_warning("accept: %s", uv_strerror(rc));
+        ferd_client_close(c, "accept failed");
+        return;
+    }
+    read_peer(c);
+    if (reject) {
+        c->reject = 1;
+        d->stats.rejected++;
+        log_notice("client %u (uid %lld, pid %lld) refused: %d clients connected, the maximum",
+                   c->id, c->uid, c->pid, d->cfg.max_clients);
+        ferd_client_error(c, "too_many_clients", "",
+                          "too many clients (the maximum is %d); try again later",
+                          d->cfg.max_clients);
+        c->close_after_write = 1;
+        if (!c->writing && c->out.count == 0)
+            ferd_client_close(c, "rejected");
+        return;
+    }
+    d->stats.accepted++;
+    d->connected++;
+    c->tokens = d->cfg.request_burst;
+    c->tokens_ns = ferd_now_ns();
+    log_debug("client %u connected (uid %lld, pid %lld)", c->id, c->uid, c->pid);
+    ferd_dispatch_greet(c);
+    if (c->close_pending)
+        return;
+    rc = uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+    if (rc < 0) {
+        ferd_client_close(c, uv_strerror(rc));
+        return;
+    }
+    c->reading = 1;
+}
+
+/* ---- output ---- */
+
+/*
+ * The in-flight head of the queue was written (or failed). Releases it, clears
+ * the soft-limit clock once the queue has drained to half the soft limit
+ * (hysteresis, so a client hovering at the limit is not reset by every write),
+ * and starts the next write or the deferred close.
+ */
+static void on_write(uv_write_t *req, int status)
+{
+    ferd_client *c = req->data;
+    unsigned n = c->out.inflight;
+    c->writing = 0;
+    ferd_outq_end_write(&c->out);
+    if (status < 0) {
+        /* UV_ECANCELED: uv_close is under way. Anything else: the peer is gone. */
+        if (status != UV_ECANCELED)
+            ferd_client_close(c, uv_strerror(status));
+        return;
+    }
+    c->sent += n;
+    if (c->soft_since_ns && c->out.bytes <= (size_t)c->d->cfg.output_soft_limit / 2)
+        c->soft_since_ns = 0;
+    if (c->close_pending)
+        return;
+    if (c->out.count > 0) {
+        flush(c);
+    } else if (c->close_after_write) {
+        ferd_client_close(c, c->reject ? "rejected" : "closed after error");
+    }
+}
+
+/*
+ * Starts one uv_write with the head of the queue, unless one is in flight.
+ * libuv copies the uv_buf_t array, not the bytes: the messages stay referenced
+ * by the queue until on_write releases them.
+ */
+static void flush(ferd_client *c)
+{
+    if (c->writing || c->closing || c->close_pending || c->out.count == 0)
+        return;
+    ferd_msg *msgs[FERD_WRITE_MAX_MSGS];
+    uv_buf_t bufs[FERD_WRITE_MAX_MSGS];
+    unsigned n = ferd_outq_begin_write(&c->out, msgs, FERD_WRITE_MAX_MSGS, FERD_WRITE_MAX_BYTES);
+    for (unsigned i = 0; i < n; i++)
+        bufs[i] = uv_buf_init(msgs[i]->data, (unsigned)msgs[i]->len);
+    c->wreq.data = c;
+    int rc = uv_write(&c->wreq, (uv_stream_t *)&c->pipe, bufs, n, on_write);
+    if (rc < 0) {
+        ferd_outq_end_write(&c->out);
+        ferd_client_close(c, uv_strerror(rc));
+        return;
+    }
+    c->writing = 1;
+}
+
+int ferd_client_send(ferd_client *c, ferd_msg *m, int droppable)
+{
+    ferd *d = c->d;
+    if (!c->in_use || c->close_pending || c->closing)
+        return FERD_CLOSED;
+    size_t soft = (size_t)d->cfg.output_soft_limit, hard = (size_t)d->cfg.output_hard_limit;
+    /* A stream message is dropped when it does not fit under the soft limit;
+     * an empty queue takes one message whatever its size (below the hard
+     * limit), or a frame larger than the soft limit could never be sent. */
+    if (droppable && (m->len > hard || (c->out.bytes > 0 && c->out.bytes + m->len > soft))) {
+        c->dropped++;
+        if (!c->soft_since_ns)
+            c->soft_since_ns = ferd_now_ns();
+        return FERD_DROPPED;
+    }
+    if (c->out.bytes + m->len > hard || ferd_outq_push(&c->out, m) < 0) {
+        if (droppable) {
+            c->dropped++;
+            return FERD_DROPPED;
+        }
+        d->stats.hard_disconnects++;
+        log_notice("client %u (uid %lld, pid %lld): output queue over the hard limit "
+                   "(%zu + %zu > %zu bytes), disconnecting",
+                   c->id, c->uid, c->pid, c->out.bytes, m->len, hard);
+        ferd_client_close(c, "hard output limit");
+        return FERD_CLOSED;
+    }
+    if (c->out.bytes > soft && !c->soft_since_ns)
+        c->soft_since_ns = ferd_now_ns();
+    flush(c);
+    return FERD_SENT;
+}
+
+int ferd_client_reply(ferd_client *c, char *json)
+{
+    if (!json) {
+        log_err("client %u: out of memory encoding a reply", c->id);
+        ferd_client_close(c, "out of memory");
+        return FERD_CLOSED;
+    }
+    ferd_msg *m = ferd_msg_new(json, strlen(json));
+    free(json);
+    if (!m) {
+        ferd_client_close(c, "out of memory");
+        return FERD_CLOSED;
+    }
+    int rc = ferd_client_send(c, m, 0);
+    ferd_msg_unref(m);
+    return rc;
+}
+
+int ferd_client_error(ferd_client *c, const char *code, const char *request, const char *fmt,
+                      ...)
+{
+    fer_error_msg e;
+    memset(&e, 0, sizeof e);
+    snprintf(e.code, sizeof e.code, "%s", code);
+    snprintf(e.request, sizeof e.request, "%s", request ? request : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e.message, sizeof e.message, fmt, ap);
+    va_end(ap);
+    char *json = NULL;
+    fer_error_to_json(&e, &json);
+    return ferd_client_reply(c, json);
+}
+
+/* ---- closing ---- */
+
+void ferd_client_close(ferd_client *c, const char *reason)
+{
+    if (!c->in_use || c->close_pending)
+        return;
+    c->close_pending = 1;
+    c->close_reason = reason;
+    c->d->reap_pending++;
+}
+
+/* The one place a client's slot is released: libuv is done with the handle. */
+static void on_close(uv_handle_t *h)
+{
+    ferd_client *c = h->data;
+    ferd *d = c->d;
+    ferd_outq_clear(&c->out);
+    c->in_use = 0;
+    c->closing = 0;
+    /* A connection waiting for a slot can have this one. */
+    if (d->accept_pending && d->server_open)
+        ferd_client_accept(d);
+}
+
+void ferd_clients_reap(ferd *d)
+{
+    /* The check handle calls this on every loop iteration: stay O(1) when
+     * nothing is marked. */
+    if (!d->reap_pending)
+        return;
+    d->reap_pending = 0;
+    for (int i = 0; i < d->nslots; i++) {
+        ferd_client *c = &d->clients[i];
+        if (!c->in_use || !c->close_pending || c->closing)
+            continue;
+        if (c->watching) {
+            fer_watch off;
+            fer_watch_default(&off);
+            off.enable = 0;
+            ferd_client_set_watch(c, &off);
+        }
+        if (c->poll_waiting)
+            ferd_client_poll_done(c);
+        if (!c->reject) {
+            d->connected--;
+            log_debug("client %u closed: %s", c->id, c->close_reason ? c->close_reason : "");
+        }
+        c->closing = 1;
+        uv_close((uv_handle_t *)&c->pipe, on_close);
+    }
+}
+
+void ferd_clients_close_all(ferd *d, const char *goodbye_json)
+{
+    for (int i = 0; i < d->nslots; i++) {
+        ferd_client *c = &d->clients[i];
+        if (!c->in_use || c->closing)
+            continue;
+        /* Best effort, without queueing: a client that does not read misses it. */
+        if (goodbye_json && !c->reject && !c->writing && c->out.count == 0) {
+            size_t len = strlen(goodbye_json);
+            char line[512];
+            if (len + 1 < sizeof line) {
+                memcpy(line, goodbye_json, len);
+                line[len] = '\n';
+                uv_buf_t b = uv_buf_init(line, (unsigned)len + 1);
+                uv_try_write((uv_stream_t *)&c->pipe, &b, 1);
+            }
+        }
+        ferd_client_close(c, "daemon stopping");
+    }
+    ferd_clients_reap(d);
+}
+
+/*
+ * Every 100 ms: a client held at the soft limit for output_soft_seconds is
+ * disconnected (and counted and logged once); a POLL past its deadline gets
+ * its ERROR. Only marks clients; the caller reaps.
+ */
+void ferd_clients_cron(ferd *d, uint64_t now)
+{
+    uint64_t soft_ns = (uint64_t)d->cfg.output_soft_seconds * 1000000000ull;
+    for (int i = 0; i < d->nslots; i++) {
+        ferd_client *c = &d->clients[i];
+        if (!c->in_use || c->close_pending || c->closing)
+            continue;
+        if (soft_ns && c->soft_since_ns && now - c->soft_since_ns >= soft_ns) {
+            d->stats.soft_disconnects++;
+            log_notice("client %u (uid %lld, pid %lld): output over the soft limit (%lld bytes) "
+                       "for %d s, %llu messages dropped; disconnecting",
+                       c->id, c->uid, c->pid, d->cfg.output_soft_limit,
+                       d->cfg.output_soft_seconds, c->dropped);
+            ferd_client_close(c, "soft output limit");
+            continue;
+        }
+        if (c->poll_waiting && now >= c->poll_deadline_ns) {
+            pthread_mutex_lock(&d->sh.mu);
+            ferd_source_state st = d->sh.state;
+            pthread_mutex_unlock(&d->sh.mu);
+            ferd_client_poll_done(c);
+            ferd_client_error(c, "unavailable", "POLL", "no frame within %d ms (source %s)",
+                              d->cfg.poll_timeout_ms, ferd_source_state_name(st));
+        }
+    }
+}
+
+/* ---- subscription and polls ---- */
+
+void ferd_client_set_watch(ferd_client *c, const fer_watch *w)
+{
+    ferd *d = c->d;
+    int was = c->watching;
+    c->watch = *w;
+    c->watching = w->enable ? 1 : 0;
+    c->next_due_ns = 0;
+    c->next_image_ns = 0;
+    if (was != c->watching) {
+        d->watching += c->watching ? 1 : -1;
+        ferd_update_demand(d);
+    }
+}
+
+void ferd_client_poll_done(ferd_client *c)
+{
+    if (!c->poll_waiting)
+        return;
+    c->poll_waiting = 0;
+    c->d->polls_waiting--;
+    ferd_update_demand(c->d);
+}
+
+/* ---- credentials ---- */
+
+/* 1 if uid's user has gid among its groups (primary or supplementary). */
+static int user_in_group(uid_t uid, gid_t gid)
+{
+    struct passwd pw, *res = NULL;
+    char buf[4096];
+    if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) != 0 || !res)
+        return 0;
+    if (pw.pw_gid == gid)
+        return 1;
+    gid_t groups[256];
+    int n = 256;
+    if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) < 0)
+        n = 256; /* more groups than we look at: check the first 256 */
+    for (int i = 0; i < n; i++)
+        if (groups[i] == gid)
+            return 1;
+    return 0;
+}
+
+int ferd_client_trusted(ferd_client *c, gid_t gid, int *cache)
+{
+    if (*cache >= 0)
+        return *cache;
+    int ok = 0;
+    if (c->uid >= 0) {
+        if (c->uid == 0 || (uid_t)c->uid == geteuid())
+            ok = 1;
+        else if (gid != (gid_t)-1 && (c->gid == gid || user_in_group((uid_t)c->uid, gid)))
+            ok = 1;
+    }
+    *cache = ok;
+    return ok;
+}

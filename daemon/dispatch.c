@@ -1,0 +1,188 @@
+/*
+ * dispatch.c — one request line in, the reply (or the action) out.
+ *
+ * Every line goes through the same gate before it is parsed: the client's
+ * request-rate bucket. Then the shared parser (proto/protocol.c) decides what
+ * the line is; anything it refuses is answered with an ERROR naming the reason,
+ * and the connection stays usable. Nothing a request carries reaches the file
+ * system: requests hold no paths, and RELOAD re-reads the files the daemon was
+ * configured with.
+ */
+#include "dispatch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "fanout.h"
+#include "log.h"
+#include "status.h"
+
+void ferd_dispatch_greet(ferd_client *c)
+{
+    fer_version_msg v;
+    memset(&v, 0, sizeof v);
+    snprintf(v.release, sizeof v.release, "%s", FER_VERSION);
+    v.proto_major = FER_PROTO_MAJOR;
+    v.proto_minor = FER_PROTO_MINOR;
+    v.max_request = c->d->cfg.max_line;
+    v.max_response = FER_PROTO_MAX_RESPONSE;
+    char *json = NULL;
+    fer_version_to_json(&v, &json);
+    ferd_client_reply(c, json);
+}
+
+/* Token bucket: requests_per_second refill, request_burst capacity. */
+static int rate_ok(ferd_client *c)
+{
+    const fer_config *cfg = &c->d->cfg;
+    uint64_t now = ferd_now_ns();
+    c->tokens += (double)(now - c->tokens_ns) * 1e-9 * cfg->requests_per_second;
+    c->tokens_ns = now;
+    if (c->tokens > cfg->request_burst)
+        c->tokens = cfg->request_burst;
+    if (c->tokens < 1.0)
+        return 0;
+    c->tokens -= 1.0;
+    return 1;
+}
+
+static const char *parse_error_code(fer_req_error e)
+{
+    switch (e) {
+    case FER_REQERR_CLASS:
+        return "no_class";
+    case FER_REQERR_UNKNOWN:
+        return "unknown_request";
+    case FER_REQERR_FIELD:
+        return "bad_field";
+    default:
+        return "bad_json";
+    }
+}
+
+/* Images leave the daemon only when allowed, and only to trusted peers. */
+static int images_allowed(ferd_client *c, const char *request)
+{
+    ferd *d = c->d;
+    if (!d->cfg.allow_images) {
+        ferd_client_error(c, "forbidden", request,
+                          "images are disabled on this daemon (allow_images no)");
+        return 0;
+    }
+    if (!ferd_client_trusted(c, d->image_gid, &c->images_ok)) {
+        ferd_client_error(c, "forbidden", request,
+                          "images are only sent to root, the daemon's user and members of "
+                          "image_group");
+        return 0;
+    }
+    return 1;
+}
+
+static void do_watch(ferd_client *c, fer_request *req)
+{
+    ferd *d = c->d;
+    fer_watch w = req->watch;
+    if (w.enable && w.image != FER_IMAGE_NONE && !images_allowed(c, "WATCH"))
+        return;
+    /* The daemon's caps: the reply says what the client really gets. */
+    if (d->cfg.watch_max_fps > 0 && (w.max_fps <= 0 || w.max_fps > d->cfg.watch_max_fps))
+        w.max_fps = d->cfg.watch_max_fps;
+    if (!w.enable)
+        w.image = FER_IMAGE_NONE;
+    ferd_client_set_watch(c, &w);
+    char *json = NULL;
+    fer_watch_to_json(&c->watch, &json);
+    ferd_client_reply(c, json);
+    ferd_fanout_update_images(d);
+}
+
+static void do_poll(ferd_client *c, fer_request *req)
+{
+    ferd *d = c->d;
+    if (req->image != FER_IMAGE_NONE && !images_allowed(c, "POLL"))
+        return;
+    if (c->poll_waiting) {
+        ferd_client_error(c, "busy", "POLL", "a POLL is already waiting for a frame");
+        return;
+    }
+    c->poll_image = req->image;
+    c->poll_scores = req->scores;
+    /* While results flow, the latest one is at most a frame old: answer now. */
+    if (ferd_fanout_poll_now(d, c))
+        return;
+    c->poll_waiting = 1;
+    c->poll_deadline_ns = ferd_now_ns() + (uint64_t)d->cfg.poll_timeout_ms * 1000000ull;
+    d->polls_waiting++;
+    ferd_update_demand(d);
+    ferd_fanout_update_images(d);
+}
+
+static void do_status(ferd_client *c)
+{
+    fer_status_msg *s = malloc(sizeof *s);
+    if (!s) {
+        ferd_client_error(c, "internal", "STATUS", "out of memory");
+        return;
+    }
+    ferd_status_fill(c->d, s);
+    char *json = NULL;
+    fer_status_to_json(s, &json);
+    free(s);
+    ferd_client_reply(c, json);
+}
+
+static void do_reload(ferd_client *c)
+{
+    ferd *d = c->d;
+    if (!ferd_client_trusted(c, d->reload_gid, &c->reload_ok)) {
+        ferd_client_error(c, "forbidden", "RELOAD",
+                          "RELOAD is only accepted from root, the daemon's user and members of "
+                          "reload_group");
+        return;
+    }
+    ferd_reload(d, c);
+}
+
+void ferd_dispatch_line(ferd_client *c, const char *line, size_t len)
+{
+    ferd *d = c->d;
+    /* Blank lines are ignored, as gpsd does. */
+    size_t i = 0;
+    while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r' || line[i] == '\n'))
+        i++;
+    if (i == len)
+        return;
+    if (!rate_ok(c)) {
+        d->stats.rate_limited++;
+        ferd_client_error(c, "rate_limit", "",
+                          "more than %g requests per second (burst %d); request ignored",
+                          d->cfg.requests_per_second, d->cfg.request_burst);
+        return;
+    }
+    fer_request req;
+    fer_error err = {0};
+    if (fer_request_parse(&req, line, len, &err) < 0) {
+        log_debug("client %u: bad request: %s", c->id, err.msg);
+        ferd_client_error(c, parse_error_code(req.error), req.cls, "%s", err.msg);
+        return;
+    }
+    switch (req.kind) {
+    case FER_REQ_WATCH:
+        do_watch(c, &req);
+        break;
+    case FER_REQ_POLL:
+        do_poll(c, &req);
+        break;
+    case FER_REQ_STATUS:
+        do_status(c);
+        break;
+    case FER_REQ_RELOAD:
+        do_reload(c);
+        break;
+    default:
+        ferd_client_error(c, "unknown_request", req.cls, "unknown request");
+        break;
+    }
+}

@@ -1,0 +1,196 @@
+/*
+ * infer.c — the inference thread: owns the vision pipeline and the model, runs
+ * the pipeline on the newest frame while someone wants results, and hands
+ * each result to the loop.
+ *
+ * It sleeps on infer_cond until a fresh frame is there and wanted (a watcher
+ * or a waiting POLL: with neither, no inference runs at all), or a reload is
+ * asked for, or quit. After a frame, the pictures the loop asked for
+ * (want_images) are JPEG-encoded here, off the loop thread, and the result is
+ * appended to the result ring; the loop is woken with uv_async_send. If the
+ * loop has not drained the ring (it always should: it only encodes and
+ * queues), the oldest entry is overwritten and counted.
+ *
+ * Reload: the new model is loaded here, between frames, so the loop never
+ * blocks on a file and the pipeline is never used by two threads. A model that
+ * fails to load or does not fit the pipeline leaves the old one serving.
+ */
+#include "infer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cv/image.h"
+#include "log.h"
+#include "vision/annotate.h"
+#include "vision/pace.h"
+#include "vision/pipeline.h"
+
+void ferd_model_describe(const fer_model *m, const char *path, fer_model_info *info)
+{
+    memset(info, 0, sizeof *info);
+    const fer_arch *a = m->net->arch;
+    snprintf(info->name, sizeof info->name, "%s", a->name);
+    snprintf(info->path, sizeof info->path, "%s", path);
+    info->nclasses = a->nclasses < FER_RESULT_MAX_CLASSES ? a->nclasses : FER_RESULT_MAX_CLASSES;
+    for (int c = 0; c < info->nclasses; c++)
+        snprintf(info->classes[c], sizeof info->classes[c], "%s", a->classes[c]);
+    info->params = (long long)m->net->nparams;
+    info->val_acc = m->meta.val_acc;
+    info->test_acc = m->meta.test_acc;
+}
+
+void ferd_result_free_images(ferd_result *r)
+{
+    free(r->jpeg);
+    free(r->annotated);
+    r->jpeg = r->annotated = NULL;
+    r->jpeg_len = r->annotated_len = 0;
+}
+
+typedef struct infer_state {
+    ferd *d;
+    fer_pipeline *p;
+    fer_model *model;
+    fer_frame frame;
+    fer_image ann;        /* scratch for the annotated picture */
+    ferd_result out;
+    int errors_logged;
+} infer_state;
+
+static void do_reload(infer_state *is, const char *path)
+{
+    ferd_shared *sh = &is->d->sh;
+    fer_error err = {0};
+    fer_model *nm = NULL;
+    int rc = fer_model_load(&nm, path, is->d->thread_cfg.max_faces, FER_LOAD_INFER, &err);
+    if (rc == 0) {
+        rc = fer_pipeline_set_model(is->p, nm, &err);
+        if (rc < 0)
+            fer_model_free(nm);
+    }
+    fer_model_info info;
+    if (rc == 0) {
+        fer_model_free(is->model);
+        is->model = nm;
+        ferd_model_describe(nm, path, &info);
+    }
+    pthread_mutex_lock(&sh->mu);
+    sh->reload_rc = rc;
+    snprintf(sh->reload_msg, sizeof sh->reload_msg, "%s", rc < 0 ? err.msg : "");
+    if (rc == 0)
+        sh->reload_info = info;
+    sh->reload_done = 1;
+    pthread_mutex_unlock(&sh->mu);
+    uv_async_send(&is->d->wake);
+}
+
+/* JPEG pictures the loop asked for, into out. Failures only cost the picture. */
+static void encode_images(infer_state *is, int want, int quality)
+{
+    fer_error err = {0};
+    const fer_image *img = &is->frame.img;
+    is->out.img_w = img->w;
+    is->out.img_h = img->h;
+    if (want & FERD_WANT_JPEG) {
+        if (fer_image_encode_jpeg(img, quality, &is->out.jpeg, &is->out.jpeg_len, &err) < 0)
+            log_debug("jpeg: %s", err.msg);
+    }
+    if (want & FERD_WANT_ANNOTATED) {
+        if (is->ann.w != img->w || is->ann.h != img->h || is->ann.channels != img->channels) {
+            fer_image_free(&is->ann);
+            if (fer_image_alloc(&is->ann, img->w, img->h, img->channels) < 0)
+                return;
+        }
+        memcpy(is->ann.data, img->data, (size_t)img->w * img->h * img->channels);
+        fer_annotate(&is->ann, &is->out.r, FER_ANNOTATE_SMOOTHED);
+        if (fer_image_encode_jpeg(&is->ann, quality, &is->out.annotated, &is->out.annotated_len,
+                                  &err) < 0)
+            log_debug("jpeg: %s", err.msg);
+    }
+}
+
+/* Appends out to the ring (overwriting the oldest if the loop fell behind). */
+static void push_result(infer_state *is)
+{
+    ferd_shared *sh = &is->d->sh;
+    pthread_mutex_lock(&sh->mu);
+    sh->processed++;
+    sh->busy_since_ns = 0;
+    if (sh->ring_count == FERD_RESULT_RING) {
+        ferd_result_free_images(&sh->ring[sh->ring_head]);
+        sh->ring_head = (sh->ring_head + 1) % FERD_RESULT_RING;
+        sh->ring_count--;
+        sh->ring_overwritten++;
+    }
+    sh->ring[(sh->ring_head + sh->ring_count) % FERD_RESULT_RING] = is->out;
+    sh->ring_count++;
+    pthread_mutex_unlock(&sh->mu);
+    is->out.jpeg = is->out.annotated = NULL;
+    is->out.jpeg_len = is->out.annotated_len = 0;
+    uv_async_send(&is->d->wake);
+}
+
+static void *infer_main(void *arg)
+{
+    infer_state is;
+    memset(&is, 0, sizeof is);
+    is.d = arg;
+    is.p = is.d->pipeline;
+    is.model = is.d->model;
+    ferd_shared *sh = &is.d->sh;
+    for (;;) {
+        pthread_mutex_lock(&sh->mu);
+        while (!sh->quit && !sh->reload_pending && !(sh->frame_fresh && sh->wanted))
+            pthread_cond_wait(&sh->infer_cond, &sh->mu);
+        if (sh->quit) {
+            pthread_mutex_unlock(&sh->mu);
+            break;
+        }
+        if (sh->reload_pending) {
+            char path[FERD_PATH_MAX];
+            snprintf(path, sizeof path, "%s", sh->reload_path);
+            sh->reload_pending = 0;
+            pthread_mutex_unlock(&sh->mu);
+            do_reload(&is, path);
+            continue;
+        }
+        fer_frame tmp = is.frame;
+        is.frame = sh->frame;
+        sh->frame = tmp;
+        sh->frame_fresh = 0;
+        sh->busy_since_ns = fer_mono_ns();
+        int quality = sh->jpeg_quality;
+        pthread_mutex_unlock(&sh->mu);
+
+        fer_error err = {0};
+        int rc = fer_pipeline_process(is.p, &is.frame, &is.out.r, &err);
+        if (rc < 0) {
+            /* A bad frame costs that frame; say so a few times, not per frame. */
+            if (is.errors_logged++ < 10)
+                log_warning("pipeline: %s", err.msg);
+            pthread_mutex_lock(&sh->mu);
+            sh->busy_since_ns = 0;
+            pthread_mutex_unlock(&sh->mu);
+            continue;
+        }
+        int want = atomic_load(&sh->want_images);
+        if (want)
+            encode_images(&is, want, quality);
+        is.out.ready_ns = fer_mono_ns();
+        push_result(&is);
+    }
+    /* The thread owned these; hand them back for main to free. */
+    is.d->pipeline = is.p;
+    is.d->model = is.model;
+    fer_frame_free(&is.frame);
+    fer_image_free(&is.ann);
+    ferd_result_free_images(&is.out);
+    return NULL;
+}
+
+int ferd_infer_start(ferd *d)
+{
+    return -pthread_create(&d->infer_thread, NULL, infer_main, d);
+}
