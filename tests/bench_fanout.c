@@ -280,7 +280,7 @@ static void pump(int n, double secs, long *rss_max, int rss_every_s)
             long kb = rss_kib(ferd_pid);
             if (kb > *rss_max)
                 *rss_max = kb;
-            printf("  t=%4.0fs rss=%ld KiB\n", secs - (double)(end - mono_ns()) * 1e-9, kb);
+            printf("  t=%4.0fs rss=%ld KiB\n", secs - ((double)end - (double)mono_ns()) * 1e-9, kb);
             fflush(stdout);
             next_rss += (uint64_t)rss_every_s * 1000000000ull;
         }
