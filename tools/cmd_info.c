@@ -242,7 +242,11 @@ int fer_cmd_info(int argc, char **argv)
     }
     size_t got = fread(magic, 1, sizeof magic, f);
     fclose(f);
-    if (got == sizeof magic && !memcmp(magic, FER_MODEL_MAGIC, sizeof magic))
+    /* A file named .fermodel is read as a model even without the magic, so a
+     * damaged model says "not a .fermodel file" rather than an arch syntax error. */
+    size_t n = strlen(path);
+    int named_model = n >= 9 && !strcmp(path + n - 9, ".fermodel");
+    if ((got == sizeof magic && !memcmp(magic, FER_MODEL_MAGIC, sizeof magic)) || named_model)
         return info_model(path);
     return info_arch(path);
 }
