@@ -330,9 +330,12 @@ END_TEST
 
 /* Two threads (the engine's split of each layer, used in training) compute what one
  * does: the same logits, input gradient and batch-inference logits, and parameter
- * gradients equal up to the order in which the two halves of the batch are summed. */
+ * gradients equal up to the order in which the two halves of the batch are summed.
+ * Run with the AVX-512 kernels (_i = 0) and with the portable ones (_i = 1), where the
+ * convolutions stay on one thread and OpenBLAS's. */
 START_TEST(test_two_threads_match_one)
 {
+    fer_gemm_avx512(_i == 0);
     static const char *arch =
         "[net]\ninput = 1x12x12\n"
         "[conv]\nfilters = 8\nsize = 3\npad = 1\nbias = 0\n[bn]\n[relu]\n[maxpool]\n"
@@ -381,6 +384,7 @@ START_TEST(test_two_threads_match_one)
     }
     free(x);
     free(r);
+    fer_gemm_avx512(1);
 }
 END_TEST
 
@@ -400,7 +404,7 @@ static Suite *net_suite(void)
     tcase_add_test(tc, test_gradcheck_pool);
     tcase_add_test(tc, test_gradcheck_pool_dropout_off);
     tcase_add_test(tc, test_gradcheck_gap);
-    tcase_add_test(tc, test_two_threads_match_one);
+    tcase_add_loop_test(tc, test_two_threads_match_one, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

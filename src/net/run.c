@@ -165,10 +165,13 @@ static void elem_part(void *arg, int part, int parts)
 
 /* Runs fn on the job: on two threads when fer_set_threads asked for two, the job has
  * more than one image to share, and (for convolutions) the net has the second
- * thread's scratch (training nets); else inline. */
+ * thread's scratch (training nets) and the products are ferd's own; else inline. */
 static void run_job(fer_par_fn fn, job *j)
 {
-    if (!j->work && j->n > 1 && (j->net->work2 || fn != conv_part))
+    // Without AVX-512 a conv's products are cblas_sgemm calls, which OpenBLAS already
+    // spreads over its own threads: two of ours calling it at once would oversubscribe.
+    const int own_conv = fn != conv_part || (j->net->work2 && fer_gemm_avx512(-1));
+    if (!j->work && j->n > 1 && own_conv)
         fer_par_run(fn, j);
     else
         fn(j, 0, 1);
@@ -309,8 +312,9 @@ const float *fer_net_forward(fer_net *net, const float *in, int n, int train)
         ij.f++; // the first [fc]: the batched part starts here
     ij.base = x;
     if (ij.f > 0) {
-        // Two threads take half the images each when there is scratch for both.
-        if (net->work2 && !net->prof)
+        // Two threads take half the images each when there is scratch for both (and the
+        // products are ferd's own: see run_job).
+        if (net->work2 && !net->prof && fer_gemm_avx512(-1))
             fer_par_run(infer_part, &ij);
         else
             infer_part(&ij, 0, 1);
