@@ -12,6 +12,7 @@ sets (tests/reliability/meson.build): FERD_BIN, FER_BIN, MAKE_MODEL,
 FER_SOURCE_ROOT.
 """
 
+import atexit
 import json
 import os
 import shutil
@@ -162,6 +163,30 @@ def proc_threads(pid):
     return len(os.listdir("/proc/%d/task" % pid))
 
 
+_STARTED = []
+
+
+def _kill_leftovers():
+    """No daemon outlives its script, whatever failed on the way."""
+    for d in _STARTED:
+        d.kill()
+
+
+atexit.register(_kill_leftovers)
+
+
+def stacks(pid):
+    """Every thread's stack of a running process, through gdb (when installed)."""
+    gdb = shutil.which("gdb")
+    if not gdb:
+        return "(gdb not installed: no stacks)"
+    r = subprocess.run([gdb, "-p", str(pid), "-batch", "-nx", "-ex", "set pagination off",
+                        "-ex", "thread apply all bt"], capture_output=True, text=True,
+                       timeout=120)
+    return "\n".join(ln for ln in r.stdout.splitlines()
+                     if ln.startswith(("Thread", "#")))
+
+
 class Daemon:
     """One ferd on a configuration file written from settings (a dict, or
     "key value" lines), in its own scratch directory."""
@@ -207,6 +232,7 @@ class Daemon:
         self.proc = subprocess.Popen([self.binary, "--config", self.conf] + self.argv_extra,
                                      stdout=self.logf, stderr=self.logf, env=env,
                                      preexec_fn=preexec)
+        _STARTED.append(self)
         if wait_ready:
             self.wait_note("READY=1", timeout)
         return self
@@ -258,9 +284,11 @@ class Daemon:
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
+                st = stacks(self.proc.pid)
                 self.proc.kill()
                 self.proc.wait()
-                raise Failure("ferd did not stop within %.0f s of SIGTERM" % timeout)
+                raise Failure("ferd did not stop within %.0f s of SIGTERM; its threads:\n%s\n"
+                              "log tail:\n%s" % (timeout, st, self.log_text()[-2000:]))
         rc = self.proc.returncode
         self.logf.close()
         self.notify.close()
@@ -401,4 +429,4 @@ def run_checks(checks, argv):
 
 __all__ = ["Failure", "check", "log", "need_env", "now", "Scratch", "write_text", "make_model",
            "make_clip", "proc_rss_kb", "proc_fds", "proc_fd_targets", "proc_threads", "Daemon", "Client",
-           "wait_for", "run_checks", "SOURCE_ROOT"]
+           "wait_for", "run_checks", "stacks", "SOURCE_ROOT"]

@@ -47,7 +47,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ferdtest import (Client, Daemon, Failure, Scratch, check, log, make_model,  # noqa: E402
                       now, proc_fd_targets, proc_fds, proc_rss_kb, proc_threads,
-                      SOURCE_ROOT)
+                      stacks, SOURCE_ROOT)
 
 STOP = threading.Event()        # every client but the auditor leaves
 AUDIT_STOP = threading.Event()  # then the auditor, so its last STATUS sees no other watcher
@@ -270,8 +270,11 @@ def sampler(d, samples, watch, t_start):
                         watch["never_reader_queued_max"] = max(
                             watch.get("never_reader_queued_max", 0), e["queued"])
                 watch["status_samples"] = watch.get("status_samples", 0) + 1
+                watch["status_fail_streak"] = 0
             except (OSError, Failure, ValueError) as e:
-                watch.setdefault("status_failures", []).append(str(e)[:200])
+                watch.setdefault("status_failures", []).append(
+                    "%.0f s: %s" % (now() - t_start, str(e)[:200]))
+                watch["status_fail_streak"] = watch.get("status_fail_streak", 0) + 1
         AUDIT_STOP.wait(1.0)
 
 
@@ -351,10 +354,16 @@ def main():
 
     end = t_start + args.seconds
     alive = True
+    hung = None
     while now() < end:
         time.sleep(0.5)
         if not d.alive():
             alive = False
+            break
+        if watch.get("status_fail_streak", 0) >= 2:
+            # Two STATUS in a row unanswered (10 s each): take the threads' stacks
+            # while the daemon is in that state, then stop the run.
+            hung = "%.0f s into the run; threads:\n%s" % (now() - t_start, stacks(d.pid))
             break
     STOP.set()
     for t in threads[1:]:
@@ -368,7 +377,9 @@ def main():
     try:
         check(alive and d.alive(), "ferd died during the soak (status %s); log:\n%s",
               d.proc.returncode, d.log_text()[-3000:])
+        check(hung is None, "ferd stopped answering STATUS %s", hung)
         check(not stuck, "threads did not finish: %s", stuck)
+        check("auditor" in audit, "the auditor failed: %s", counters[0].failures)
         # Every client has gone except the auditor; then it goes too.
         audit["auditor"].close()
         time.sleep(1.5)
@@ -452,9 +463,13 @@ def main():
         check(gc.errors > 0, "the garbage client got no ERROR")
     except Failure as e:
         failures.append(str(e))
-    rc = d.stop() if d.alive() else d.proc.returncode
+    try:
+        rc = d.stop() if d.alive() else d.proc.returncode
+    except Failure as e:
+        rc = None
+        failures.append(str(e))
     result["exit_status"] = rc
-    if rc != 0:
+    if rc not in (0, None):
         failures.append("ferd exit status %s on SIGTERM" % rc)
     result["failures"] = failures
     result["rss_fd_samples"] = samples
