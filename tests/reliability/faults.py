@@ -44,8 +44,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ferdtest import (Daemon, Failure, Scratch, check, log, make_clip, make_model,  # noqa: E402
-                      need_env, now, run_checks, wait_for, write_text)
+from ferdtest import (Daemon, Scratch, check, log, make_clip, make_model,  # noqa: E402
+                      need_env, now, run_checks, wait_for)
 
 
 def status_state(d):

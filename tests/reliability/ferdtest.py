@@ -22,6 +22,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 SOURCE_ROOT = os.environ.get("FER_SOURCE_ROOT",
@@ -218,11 +219,18 @@ class Daemon:
         write_text(self.conf, "\n".join(lines) + "\n")
 
     def start(self, wait_ready=True, timeout=60.0, env_extra=None, preexec=None):
+        """Starts ferd with NOTIFY_SOCKET pointing at a datagram socket that a
+        thread reads all the time, as systemd does (an unread notify socket fills
+        up, and then the daemon's sd_notify blocks: finding F7)."""
         if os.path.exists(self.notify_path):
             os.unlink(self.notify_path)
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(self.notify_path)
+        self.notify.settimeout(0.2)
         self.notes = []
+        self._reading = True
+        self._reader = threading.Thread(target=self._read_notes, daemon=True)
+        self._reader.start()
         env = dict(os.environ)
         env["NOTIFY_SOCKET"] = self.notify_path
         for k in ("LISTEN_FDS", "LISTEN_PID", "WATCHDOG_USEC"):
@@ -241,25 +249,25 @@ class Daemon:
     def pid(self):
         return self.proc.pid
 
-    def collect_notes(self, wait=0.0):
-        self.notify.settimeout(wait if wait > 0 else 0.0001)
-        while True:
+    def _read_notes(self):
+        while self._reading:
             try:
                 data = self.notify.recv(4096)
-            except (socket.timeout, BlockingIOError):
+            except socket.timeout:
+                continue
+            except OSError:
                 return
             self.notes.extend(data.decode(errors="replace").split("\n"))
-            self.notify.settimeout(0.0001)
 
     def wait_note(self, note, timeout):
         t0 = now()
         while now() - t0 < timeout:
-            self.collect_notes(0.1)
             if note in self.notes:
                 return
             if self.proc.poll() is not None:
                 raise Failure("ferd exited during start-up (status %s); log:\n%s"
                               % (self.proc.returncode, self.log_text()))
+            time.sleep(0.05)
         raise Failure("no %s from ferd within %.0f s; log:\n%s" % (note, timeout, self.log_text()))
 
     def log_text(self):
@@ -291,8 +299,13 @@ class Daemon:
                               "log tail:\n%s" % (timeout, st, self.log_text()[-2000:]))
         rc = self.proc.returncode
         self.logf.close()
-        self.notify.close()
+        self._close_notify()
         return rc
+
+    def _close_notify(self):
+        self._reading = False
+        self._reader.join(2)
+        self.notify.close()
 
     def kill(self):
         if self.proc is not None and self.proc.poll() is None:

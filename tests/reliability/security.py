@@ -38,12 +38,11 @@ import re
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ferdtest import (Client, Daemon, Failure, Scratch, check, log, make_clip,  # noqa: E402
+from ferdtest import (Client, Daemon, Scratch, check, log, make_clip,  # noqa: E402
                       make_model, need_env, now, run_checks, wait_for)
 
 NOBODY = 65534

@@ -30,6 +30,7 @@ import glob
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -201,7 +202,8 @@ def workload(logdir):
         d.write_conf(dict(d.settings, watch_max_fps=3, log_level="debug",
                           requests_per_second=100000, request_burst=100000,
                           output_hard_limit="256kb"))
-        d.signal(__import__("signal").SIGHUP)
+        d.notes.clear()
+        d.signal(signal.SIGHUP)
         d.wait_note("RELOADING=1", T)
         time.sleep(5)
         c.request({"class": "WATCH"})
