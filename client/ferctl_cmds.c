@@ -252,30 +252,46 @@ static const struct option plain_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-int ferctl_status(ferctl_common *co, int argc, char **argv)
+/* The body both status and reload share: one request, one answer, printed raw
+ * (--json) or by `print`. */
+typedef int (*request_fn)(fer_client *c, int timeout_ms, fer_message *m, fer_error *err);
+
+static int ask_and_print(ferctl_common *co, const char *name, request_fn ask, int timeout_ms,
+                         void (*print)(const fer_message *m))
 {
-    int rc = parse_simple(co, argc, argv, "status", "h", plain_opts, NULL, NULL, status_usage);
-    if (rc)
-        return rc < 0 ? FERCTL_OK : rc;
     fer_client *c;
-    if ((rc = ferctl_connect(co, &c, 0)) != 0)
+    int rc = ferctl_connect(co, &c, 0);
+    if (rc != 0)
         return rc;
     fer_message m;
     memset(&m, 0, sizeof m);
     fer_error err = {0};
-    rc = fer_client_status(c, ferctl_timeout_ms(co, FERCTL_ANSWER_MS), &m, &err);
+    rc = ask(c, ferctl_timeout_ms(co, timeout_ms), &m, &err);
     if (rc < 0) {
-        rc = ferctl_fail("status", rc, err.msg);
+        rc = ferctl_fail(name, rc, err.msg);
     } else {
         if (co->json)
             print_raw(c);
         else
-            ferctl_print_status(stdout, m.status);
+            print(&m);
         rc = FERCTL_OK;
     }
     fer_message_clear(&m);
     fer_client_close(c);
     return rc;
+}
+
+static void print_status(const fer_message *m)
+{
+    ferctl_print_status(stdout, m->status);
+}
+
+int ferctl_status(ferctl_common *co, int argc, char **argv)
+{
+    int rc = parse_simple(co, argc, argv, "status", "h", plain_opts, NULL, NULL, status_usage);
+    if (rc)
+        return rc < 0 ? FERCTL_OK : rc;
+    return ask_and_print(co, "status", fer_client_status, FERCTL_ANSWER_MS, print_status);
 }
 
 /* ---- reload ---- */
@@ -299,30 +315,17 @@ static void reload_usage(FILE *f)
             "3 connection lost, 4 incompatible protocol, 5 timed out, 64 usage error\n");
 }
 
+static void print_reload(const fer_message *m)
+{
+    ferctl_print_reload(stdout, &m->u.reload);
+}
+
 int ferctl_reload(ferctl_common *co, int argc, char **argv)
 {
     int rc = parse_simple(co, argc, argv, "reload", "h", plain_opts, NULL, NULL, reload_usage);
     if (rc)
         return rc < 0 ? FERCTL_OK : rc;
-    fer_client *c;
-    if ((rc = ferctl_connect(co, &c, 0)) != 0)
-        return rc;
-    fer_message m;
-    memset(&m, 0, sizeof m);
-    fer_error err = {0};
-    rc = fer_client_reload(c, ferctl_timeout_ms(co, FERCTL_RELOAD_MS), &m, &err);
-    if (rc < 0) {
-        rc = ferctl_fail("reload", rc, err.msg);
-    } else {
-        if (co->json)
-            print_raw(c);
-        else
-            ferctl_print_reload(stdout, &m.u.reload);
-        rc = FERCTL_OK;
-    }
-    fer_message_clear(&m);
-    fer_client_close(c);
-    return rc;
+    return ask_and_print(co, "reload", fer_client_reload, FERCTL_RELOAD_MS, print_reload);
 }
 
 /* ---- view ---- */
