@@ -486,6 +486,8 @@ void ferd_client_poll_done(ferd_client *c)
 /* ---- credentials ---- */
 
 /* 1 if uid's user has gid among its groups (primary or supplementary). */
+/* The fallback without SO_PEERGROUPS: the user database's view of the peer's
+ * user, which may differ from the connecting process's actual groups. */
 static int user_in_group(uid_t uid, gid_t gid)
 {
     struct passwd pw, *res = NULL;
@@ -504,6 +506,28 @@ static int user_in_group(uid_t uid, gid_t gid)
     return 0;
 }
 
+/* 1 if the peer process had gid among its supplementary groups when it
+ * connected (SO_PEERGROUPS: the process's real set, so a sandbox that dropped
+ * the group is not trusted and a group granted at run time is), 0 if not, -1 if
+ * the kernel cannot say (before Linux 4.13). */
+static int peer_in_group(ferd_client *c, gid_t gid)
+{
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0)
+        return -1;
+    gid_t small[64], *groups = small;
+    socklen_t len = sizeof small;
+    int rc = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len);
+    if (rc < 0 && errno == ERANGE && len > sizeof small && (groups = malloc(len)) != NULL)
+        rc = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len);
+    int found = rc < 0 ? -1 : 0;
+    for (size_t i = 0; rc == 0 && i < len / sizeof *groups; i++)
+        found |= groups[i] == gid;
+    if (groups != small)
+        free(groups);
+    return found;
+}
+
 int ferd_client_trusted(ferd_client *c, gid_t gid, int *cache)
 {
     if (*cache >= 0)
@@ -512,8 +536,12 @@ int ferd_client_trusted(ferd_client *c, gid_t gid, int *cache)
     if (c->uid >= 0) {
         if (c->uid == 0 || (uid_t)c->uid == geteuid())
             ok = 1;
-        else if (gid != (gid_t)-1 && (c->gid == gid || user_in_group((uid_t)c->uid, gid)))
+        else if (gid != (gid_t)-1 && c->gid == gid)
             ok = 1;
+        else if (gid != (gid_t)-1) {
+            int in = peer_in_group(c, gid);
+            ok = in < 0 ? user_in_group((uid_t)c->uid, gid) : in;
+        }
     }
     *cache = ok;
     return ok;

@@ -458,6 +458,15 @@ int fer_config_validate(const fer_config *c, char *errs, size_t n)
     return bad ? -EINVAL : 0;
 }
 
+/* The parser trims blanks around a value and strips exactly one outer pair of
+ * double quotes, so a value that is empty or begins or ends with a blank or a
+ * quote reads back as itself only when printed inside quotes. */
+static int needs_quotes(const char *v)
+{
+    size_t n = strlen(v);
+    return n == 0 || is_space(v[0]) || v[0] == '"' || is_space(v[n - 1]) || v[n - 1] == '"';
+}
+
 void fer_config_print(const fer_config *c, FILE *f)
 {
     for (size_t i = 0; i < NKEYS; i++) {
@@ -466,7 +475,7 @@ void fer_config_print(const fer_config *c, FILE *f)
         fprintf(f, "%s ", k->name);
         switch (k->type) {
         case T_STR:
-            fprintf(f, base[0] ? "%s\n" : "\"%s\"\n", base);
+            fprintf(f, needs_quotes(base) ? "\"%s\"\n" : "%s\n", base);
             break;
         case T_INT:
             fprintf(f, "%d\n", *(const int *)base);

@@ -23,6 +23,7 @@
 #include "client.h"
 #include "config.h"
 #include "cv/detect.h"
+#include "cv/image.h"
 #include "ferd.h"
 #include "infer.h"
 #include "log.h"
@@ -67,6 +68,23 @@ static void step(const char *fmt, ...)
     va_end(ap);
     log_info("%s", s);
     ferd_notify_status_line(s);
+}
+
+/* The first JPEG encode makes OpenCV register its codecs, and GDAL's reads its
+ * configuration files and plugin directory: done here, before READY, so that
+ * no client's request ever causes file system access (finding F3). */
+static void warm_up_encoder(void)
+{
+    fer_image img;
+    fer_error err = {0};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (fer_image_alloc(&img, 16, 16, 3) < 0)
+        return;
+    if (fer_image_encode_jpeg(&img, 80, &buf, &len, &err) < 0)
+        log_warning("image encoder warm-up: %s", err.msg);
+    free(buf);
+    fer_image_free(&img);
 }
 
 static int add_override(ferd *d, const char *key, const char *value)
@@ -325,6 +343,8 @@ int main(int argc, char **argv)
         log_err("%s", msg);
         goto stop;
     }
+    step("Setting up the image encoder");
+    warm_up_encoder();
     rc = start_threads(d);
     if (rc < 0) {
         log_err("cannot start threads: %s", strerror(-rc));
@@ -366,5 +386,9 @@ cleanup:
     fer_pipeline_free(d->pipeline);
     fer_model_free(d->model);
     free(d);
+    if (ferd_notify_dropped())
+        log_notice("%lu notifications to the service manager were dropped (not read)",
+                   ferd_notify_dropped());
+    ferd_notify_close();
     return status;
 }

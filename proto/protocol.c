@@ -54,6 +54,14 @@ static double round_to(double v, double unit)
     return round(v / unit) * unit;
 }
 
+/* A frame rate on the wire, to 1e-3 fps; a positive rate stays positive, since
+ * 0 means "every frame" (a rate below 0.0005 would otherwise round to it). */
+static double round_fps(double v)
+{
+    double r = round_to(v, 1e-3);
+    return v > 0 && r < 1e-3 ? 1e-3 : r;
+}
+
 /* ---- names ---- */
 
 static const char *const image_names[] = {"none", "jpeg", "annotated"};
@@ -430,7 +438,7 @@ static int watch_add(cJSON *o, const fer_watch *w, int full)
     if (full || w->enable != d.enable)
         ok = ok && cJSON_AddBoolToObject(o, "enable", w->enable);
     if (full || w->max_fps != d.max_fps)
-        ok = ok && cJSON_AddNumberToObject(o, "max_fps", round_to(w->max_fps, 1e-3));
+        ok = ok && cJSON_AddNumberToObject(o, "max_fps", round_fps(w->max_fps));
     if (full || w->min_prob != d.min_prob)
         ok = ok && cJSON_AddNumberToObject(o, "min_prob", round_to(w->min_prob, 1e-4));
     if (full || w->events != d.events)
@@ -662,7 +670,7 @@ int fer_status_to_json(const fer_status_msg *s, char **out)
         if (ok && c->watching) {
             ok = cJSON_AddBoolToObject(e, "events", c->events) &&
                  cJSON_AddStringToObject(e, "image", fer_image_kind_name(c->image)) &&
-                 add_num(e, "max_fps", round_to(c->max_fps, 1e-3));
+                 add_num(e, "max_fps", round_fps(c->max_fps));
         }
     }
     return print_owned(o, ok, out);

@@ -64,8 +64,19 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* FERD_TEST_TIME_SCALE (an integer, default 1) stretches every deadline and
+ * settling pause, for runs under valgrind where ferd is 20-50 times slower;
+ * the windows that measure a rate are left alone. */
+static int tscale = 1;
+
+static int T(int ms)
+{
+    return ms * tscale;
+}
+
 static void sleep_ms(int ms)
 {
+    ms = T(ms);
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
         ;
@@ -272,7 +283,7 @@ static pid_t spawn(const char *const *args, int listen_fd, int wait_ready)
     D.pid = pid;
     if (wait_ready) {
         uint64_t t0 = now_ms();
-        while (!strstr(D.notify, "READY=1") && now_ms() - t0 < 20000) {
+        while (!strstr(D.notify, "READY=1") && now_ms() - t0 < (uint64_t)T(20000)) {
             collect_notify(100);
             int st;
             if (waitpid(pid, &st, WNOHANG) == pid) {
@@ -307,7 +318,7 @@ static int wait_exit(pid_t pid, int ms)
         pid_t r = waitpid(pid, &st, WNOHANG);
         if (r == pid)
             return st;
-        if (now_ms() - t0 > (uint64_t)ms)
+        if (now_ms() - t0 > (uint64_t)T(ms))
             return -1;
         sleep_ms(10);
     }
@@ -402,8 +413,9 @@ static void cli_send(client *c, const char *text)
     }
 }
 
-/* The next line (without its newline) within timeout_ms, or NULL (EOF or timeout). */
-static const char *cli_line(client *c, int timeout_ms)
+/* The next line (without its newline) within timeout_ms (not scaled), or NULL
+ * (EOF or timeout). */
+static const char *cli_line_raw(client *c, int timeout_ms)
 {
     uint64_t t0 = now_ms();
     for (;;) {
@@ -434,15 +446,22 @@ static const char *cli_line(client *c, int timeout_ms)
     }
 }
 
+/* The same within T(timeout_ms). */
+static const char *cli_line(client *c, int timeout_ms)
+{
+    return cli_line_raw(c, T(timeout_ms));
+}
+
 static fer_message M;
 
 /* The next message of class cls (others are skipped), parsed into M. */
 static fer_message *cli_expect(client *c, const char *cls, int timeout_ms)
 {
     uint64_t t0 = now_ms();
+    timeout_ms = T(timeout_ms);
     for (;;) {
         int left = timeout_ms - (int)(now_ms() - t0);
-        const char *l = cli_line(c, left > 0 ? left : 0);
+        const char *l = cli_line_raw(c, left > 0 ? left : 0);
         ck_assert_msg(l != NULL, "no %s message within %d ms%s", cls, timeout_ms,
                       c->eof ? " (connection closed)" : "");
         fer_error err = {0};
@@ -457,9 +476,9 @@ static fer_message *cli_expect(client *c, const char *cls, int timeout_ms)
 static int cli_wait_eof(client *c, int timeout_ms)
 {
     uint64_t t0 = now_ms();
-    while (!c->eof && now_ms() - t0 < (uint64_t)timeout_ms) {
+    while (!c->eof && now_ms() - t0 < (uint64_t)T(timeout_ms)) {
         c->len = 0;
-        cli_line(c, 100);
+        cli_line_raw(c, 100);
     }
     return c->eof;
 }
@@ -584,7 +603,7 @@ START_TEST(t_poll_idle_and_watching)
     uint64_t t0 = now_ms();
     cli_send(c, "{\"class\":\"POLL\",\"scores\":false}\n");
     m = cli_expect(c, "POLL", 5000);
-    ck_assert_uint_lt(now_ms() - t0, 1000);
+    ck_assert_uint_lt(now_ms() - t0, (uint64_t)T(1000));
     ck_assert_int_eq(m->u.result.has_scores, 0);
     cli_close(w);
     cli_close(c);
@@ -760,7 +779,7 @@ START_TEST(t_slow_client_soft_limit)
      * fills its socket, then its queue, is dropped frames, and after a second
      * at the soft limit is disconnected (how soon depends on the kernel's
      * socket buffer: a few seconds). */
-    while (now_ms() - t0 < 20000) {
+    while (now_ms() - t0 < (uint64_t)T(20000)) {
         fer_message *m = cli_expect(fast, "RESULT", 2000);
         ck_assert_uint_gt(m->u.result.seq, last);
         last = m->u.result.seq;
@@ -803,7 +822,7 @@ START_TEST(t_slow_client_dropped_not_disconnected)
             if (s->list[i].image == FER_IMAGE_JPEG)
                 e = &s->list[i];
         ck_assert_ptr_nonnull(e);
-    } while (e->dropped == 0 && now_ms() - t0 < 20000);
+    } while (e->dropped == 0 && now_ms() - t0 < (uint64_t)T(20000));
     ck_assert_uint_gt(e->dropped, 0);
     /* The queue stays at the soft limit (plus at most one picture). */
     ck_assert_uint_le(e->queued, 64 * 1024 + 200 * 1024);
@@ -948,7 +967,7 @@ START_TEST(t_sighup_reload)
     kill(D.pid, SIGHUP);
     /* RELOADING=1, then READY=1 again once the model is back. */
     uint64_t t0 = now_ms();
-    while (!strstr(D.notify, "RELOADING=1") && now_ms() - t0 < 5000)
+    while (!strstr(D.notify, "RELOADING=1") && now_ms() - t0 < (uint64_t)T(5000))
         collect_notify(100);
     ck_assert_ptr_nonnull(strstr(D.notify, "RELOADING=1"));
     sleep_ms(300);
@@ -1217,7 +1236,7 @@ START_TEST(t_source_missing_then_appears)
     do {
         sleep_ms(100);
         s = status_of(c);
-    } while (strcmp(s->source.state, "streaming") != 0 && now_ms() - t0 < 5000);
+    } while (strcmp(s->source.state, "streaming") != 0 && now_ms() - t0 < (uint64_t)T(5000));
     ck_assert_str_eq(s->source.state, "streaming");
     cli_send(c, "{\"class\":\"POLL\"}\n");
     cli_expect(c, "POLL", 5000);
@@ -1235,7 +1254,7 @@ START_TEST(t_video_ends)
     do {
         sleep_ms(200);
         s = status_of(c);
-    } while (strcmp(s->source.state, "ended") != 0 && now_ms() - t0 < 15000);
+    } while (strcmp(s->source.state, "ended") != 0 && now_ms() - t0 < (uint64_t)T(15000));
     ck_assert_str_eq(s->source.state, "ended");
     ck_assert_uint_ge(now_ms() - t0, CLIP_FRAMES * 1000 / CLIP_FPS - 500); /* played in real time */
     ck_assert_int_eq(s->frames.captured, CLIP_FRAMES);
@@ -1254,7 +1273,7 @@ START_TEST(t_face_events)
     /* The clip loops: its face appears, and ends when it leaves the picture. */
     int appeared = 0, ended = 0, results = 0;
     uint64_t t0 = now_ms();
-    while ((!appeared || !ended) && now_ms() - t0 < 8000) {
+    while ((!appeared || !ended) && now_ms() - t0 < (uint64_t)T(8000)) {
         const char *l = cli_line(c, 500);
         if (!l)
             continue;
@@ -1288,7 +1307,7 @@ START_TEST(t_close_camera_when_idle)
     do {
         sleep_ms(100);
         s = status_of(c);
-    } while (strcmp(s->source.state, "idle") != 0 && now_ms() - t0 < 5000);
+    } while (strcmp(s->source.state, "idle") != 0 && now_ms() - t0 < (uint64_t)T(5000));
     ck_assert_str_eq(s->source.state, "idle");
     long long captured = s->frames.captured;
     sleep_ms(300);
@@ -1441,6 +1460,9 @@ static Suite *daemon_suite(void)
 
 int main(void)
 {
+    const char *ts = getenv("FERD_TEST_TIME_SCALE");
+    if (ts && atoi(ts) > 1)
+        tscale = atoi(ts);
     SRunner *sr = srunner_create(daemon_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

@@ -15,10 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "net/model.h"
+#include "util/fileio.h"
 
 /* conv without bias + bn (folded at inference), conv with bias + bn, pool, gap, fc. */
 static const char *tiny_arch =
@@ -275,6 +277,29 @@ START_TEST(test_atomic_save)
     snprintf(bad, sizeof bad, "%s/no/such/dir/m.fermodel", tmpdir);
     ck_assert_int_eq(fer_model_save(m, bad, &err), -ENOENT);
     ck_assert_msg(strstr(err.msg, "no/such/dir"), "%s", err.msg);
+
+    // A kill -9 mid-write leaves NAME.tmp.PID.N: removed once PID is gone; a
+    // live process's temporaries and other names stay.
+    pid_t dead = fork();
+    ck_assert_int_ge(dead, 0);
+    if (dead == 0)
+        _exit(0);
+    waitpid(dead, NULL, 0);
+    const char *names[] = {"m.fermodel.tmp.%ld.0", "m.fermodel.tmp.%ld.17", "x.tmp.%ld",
+                           "y.tmp.%ld.3x"};
+    long pids[] = {(long)dead, (long)getppid(), (long)dead, (long)dead};
+    for (int i = 0; i < 4; i++) {
+        char name[64], p[700];
+        snprintf(name, sizeof name, names[i], pids[i]);
+        snprintf(p, sizeof p, "%s/%s", tmpdir, name);
+        FILE *f = fopen(p, "w");
+        ck_assert_ptr_nonnull(f);
+        fclose(f);
+    }
+    ck_assert_int_eq(tmp_entries(), 5);
+    ck_assert_int_eq(fer_remove_stale_temporaries(tmpdir, &err), 1);
+    ck_assert_int_eq(tmp_entries(), 4);
+    ck_assert_int_eq(fer_remove_stale_temporaries(bad, &err), -ENOENT);
 
     fer_model_free(l);
     fer_model_free(m);

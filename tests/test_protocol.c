@@ -146,6 +146,12 @@ START_TEST(t_request_round_trip)
     ck_assert(b.watch.max_fps == 10 && b.watch.min_prob == 0.5);
     ck_assert_int_eq(b.watch.events, 1);
     ck_assert_int_eq(b.watch.image, FER_IMAGE_JPEG);
+    /* A slow positive rate stays a rate (0 would mean every frame): F4. */
+    a.watch.max_fps = 0.0002;
+    ck_assert_int_eq(fer_request_to_json(&a, &s), 0);
+    ck_assert_int_eq(parse(&b, s), 0);
+    free(s);
+    ck_assert_msg(b.watch.max_fps == 0.001, "max_fps 0.0002 came back as %g", b.watch.max_fps);
     a.kind = FER_REQ_POLL;
     a.image = FER_IMAGE_ANNOTATED;
     a.scores = 0;

@@ -17,6 +17,7 @@
 #include "data/dataset.h"
 #include "paths.h"
 #include "train/trainer.h"
+#include "util/fileio.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -257,6 +258,14 @@ int fer_cmd_train(int argc, char **argv)
     }
     if (ds->skipped)
         fprintf(stderr, "fer train: skipped %d bad rows or images\n", ds->skipped);
+
+    /* A run killed mid-write (kill -9, power cut) leaves its temporary beside the
+     * checkpoint; nothing else would ever remove it. */
+    fer_error terr = {0};
+    int stale = fer_remove_stale_temporaries(out, &terr);
+    if (stale > 0)
+        fprintf(stderr, "fer train: removed %d partial file%s left in %s by an interrupted run\n",
+                stale, stale == 1 ? "" : "s", out);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -6,8 +6,10 @@
 #include "util/fileio.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -120,4 +122,49 @@ int fer_read_file(const char *path, uint8_t **buf, size_t *len, size_t max_len, 
     *buf = p;
     *len = size;
     return 0;
+}
+
+/* The PID in NAME.tmp.PID.N (both numbers plain decimal), or 0 if name is not
+ * one of fer_write_atomic's temporaries. */
+static long temporary_pid(const char *name)
+{
+    const char *t = NULL;
+    for (const char *p = strstr(name, ".tmp."); p; p = strstr(p + 1, ".tmp."))
+        t = p; /* the last one: NAME itself may contain ".tmp." */
+    if (!t || t == name)
+        return 0;
+    const char *p = t + 5;
+    long pid = 0;
+    int digits = 0;
+    for (; *p >= '0' && *p <= '9' && digits < 10; p++, digits++)
+        pid = pid * 10 + (*p - '0');
+    if (!digits || *p++ != '.' || !(*p >= '0' && *p <= '9'))
+        return 0;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    return *p ? 0 : pid;
+}
+
+int fer_remove_stale_temporaries(const char *dir, fer_error *err)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return fer_fail(err, -errno, "%s: cannot read: %s", dir, strerror(errno));
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        long pid = temporary_pid(e->d_name);
+        if (pid <= 0 || pid == (long)getpid())
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* running (or not ours to ask about): may still be writing */
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path)
+            continue;
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && unlink(path) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
 }

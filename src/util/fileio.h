@@ -4,7 +4,8 @@
  * Every file ferd writes (models, checkpoints, reports, images) goes through
  * fer_write_atomic: a temporary file beside the target, fsync, rename over the
  * target, fsync of the directory. A crash or a full disk leaves either the old
- * file or the new one, never a torn mix, and never a stray temporary file.
+ * file or the new one, never a torn mix. Only a kill -9 or a power cut in the
+ * middle leaves a temporary behind; fer_remove_stale_temporaries clears those.
  */
 #ifndef FER_FILEIO_H
 #define FER_FILEIO_H
@@ -17,6 +18,12 @@
 /* Writes the concatenation of n pieces (bufs[i], lens[i]) to path atomically. */
 int fer_write_atomic(const char *path, const void *const *bufs, const size_t *lens, int n,
                      fer_error *err);
+
+/* Removes, in dir, the temporaries fer_write_atomic left when its process was
+ * killed mid-write (NAME.tmp.PID.N whose PID is no longer running; a live
+ * process's are left alone). Returns how many were removed, or -errno if dir
+ * cannot be read. */
+int fer_remove_stale_temporaries(const char *dir, fer_error *err);
 
 /* Reads a whole regular file into a malloc'd buffer (NUL-terminated beyond len).
  * max_len bounds what will be read (-EFBIG beyond). */

@@ -37,6 +37,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import signal
 import struct
 import subprocess
@@ -157,6 +158,42 @@ def corrupt_model_sighup():
             log("     %s", t)
         return "%d corrupt models refused, old model served throughout, good one loaded" % len(
             tried)
+    finally:
+        s.cleanup()
+
+
+def unread_notify_socket():
+    """A service manager that never reads NOTIFY_SOCKET (F7): the queue fills,
+    and ferd must drop notifications rather than block its loop thread."""
+    s = Scratch("ferd-fault-notify-")
+    try:
+        model = s.path("model.fermodel")
+        make_model(model, "alpha", 7)
+        d = Daemon(s, {"source": os.path.join(os.environ.get("FER_SOURCE_ROOT", "."), "samples",
+                                              "demo.avi"), "model": model, "loop": "yes",
+                      "requests_per_second": "10000", "request_burst": "10000"})
+        d.start(read_notes=False)
+        c = d.client()
+        n = 400  # 3 datagrams each; a unix datagram queue holds a few hundred
+        t0 = now()
+        for i in range(n):
+            c.request({"class": "RELOAD"})
+            m = c.expect("RELOAD", 30)
+            check(m.get("ok", True) is not False, "RELOAD %d answered %s", i, m)
+        took = now() - t0
+        st = d.status()
+        check(st["model"]["name"] == "alpha", "serving %s after the reloads", st["model"]["name"])
+        log_ = d.log_text()
+        check("not reading NOTIFY_SOCKET" in log_, "no log line about dropped notifications; "
+              "log:\n%s", log_[-2000:])
+        c.close()
+        rc = d.stop(10)
+        check(rc == 0, "ferd exit status %s", rc)
+        dropped = re.search(r"(\d+) notifications to the service manager were dropped",
+                            d.log_text())
+        check(dropped is not None, "no count of dropped notifications at exit")
+        return ("%d RELOADs answered in %.1f s with nobody reading NOTIFY_SOCKET; %s "
+                "notifications dropped; SIGTERM stopped it, exit 0" % (n, took, dropped.group(1)))
     finally:
         s.cleanup()
 
@@ -370,15 +407,19 @@ def kill9_checkpoint():
         check(history_rows(out) == ref, "history after %d kills differs from the "
               "uninterrupted run:\n%s\n%s", rounds, history_rows(out), ref)
         stray = temporaries(out)
+        check(not stray, "partial temporaries of the killed runs still there after --resume "
+              "(F2): %s", stray)
+        check("partial file" in r.stderr, "--resume did not say it removed the partial files: %s",
+              r.stderr)
         return ("%d SIGKILLs during a checkpoint write (%d of them left a partial temporary "
                 "file), the checkpoint held epochs %s and each --resume went on from it; final "
-                "history equal to the uninterrupted run; stray temporaries left: %d"
+                "history equal to the uninterrupted run; the next run removed the partial files, %d left"
                 % (rounds, mid_write, epochs_done, len(stray)))
     finally:
         s.cleanup()
 
 
-CHECKS = [source_lost_and_back, corrupt_model_sighup, disk_full, kill9_checkpoint]
+CHECKS = [source_lost_and_back, corrupt_model_sighup, unread_notify_socket, disk_full, kill9_checkpoint]
 
 if __name__ == "__main__":
     sys.exit(run_checks(CHECKS, sys.argv))

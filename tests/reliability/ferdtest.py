@@ -218,19 +218,22 @@ class Daemon:
             lines.append("%s %s" % (k, '""' if v == "" else v))
         write_text(self.conf, "\n".join(lines) + "\n")
 
-    def start(self, wait_ready=True, timeout=60.0, env_extra=None, preexec=None):
+    def start(self, wait_ready=True, timeout=60.0, env_extra=None, preexec=None,
+              read_notes=True):
         """Starts ferd with NOTIFY_SOCKET pointing at a datagram socket that a
-        thread reads all the time, as systemd does (an unread notify socket fills
-        up, and then the daemon's sd_notify blocks: finding F7)."""
+        thread reads all the time, as systemd does; with read_notes=False nobody
+        reads it (a stuck manager: finding F7), and READY is judged by the socket
+        answering STATUS instead."""
         if os.path.exists(self.notify_path):
             os.unlink(self.notify_path)
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(self.notify_path)
         self.notify.settimeout(0.2)
         self.notes = []
-        self._reading = True
+        self._reading = read_notes
         self._reader = threading.Thread(target=self._read_notes, daemon=True)
-        self._reader.start()
+        if read_notes:
+            self._reader.start()
         env = dict(os.environ)
         env["NOTIFY_SOCKET"] = self.notify_path
         for k in ("LISTEN_FDS", "LISTEN_PID", "WATCHDOG_USEC"):
@@ -241,9 +244,25 @@ class Daemon:
                                      stdout=self.logf, stderr=self.logf, env=env,
                                      preexec_fn=preexec)
         _STARTED.append(self)
-        if wait_ready:
+        if wait_ready and read_notes:
             self.wait_note("READY=1", timeout)
+        elif wait_ready:
+            self.wait_serving(timeout)
         return self
+
+    def wait_serving(self, timeout):
+        t0 = now()
+        while now() - t0 < timeout:
+            if self.proc.poll() is not None:
+                raise Failure("ferd exited during start-up (status %s); log:\n%s"
+                              % (self.proc.returncode, self.log_text()))
+            try:
+                self.status()
+                return
+            except (OSError, Failure):
+                time.sleep(0.1)
+        raise Failure("ferd did not answer STATUS within %.0f s; log:\n%s"
+                      % (timeout, self.log_text()))
 
     @property
     def pid(self):
@@ -303,8 +322,9 @@ class Daemon:
         return rc
 
     def _close_notify(self):
-        self._reading = False
-        self._reader.join(2)
+        if self._reading:
+            self._reading = False
+            self._reader.join(2)
         self.notify.close()
 
     def kill(self):
