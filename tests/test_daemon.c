@@ -204,8 +204,10 @@ static void write_conf(const char *extra)
              "retry_initial_ms 100\n"
              "retry_max_ms 200\n"
              "min_face 40\n"
+             "poll_timeout_ms %d\n"
              "%s",
-             spath("clip.avi"), tpath("model.fermodel"), tpath("ferd.sock"), extra ? extra : "");
+             spath("clip.avi"), tpath("model.fermodel"), tpath("ferd.sock"), T(3000),
+             extra ? extra : "");
     write_text(tpath("ferd.conf"), text);
 }
 
@@ -890,6 +892,16 @@ START_TEST(t_request_rate_limit)
 }
 END_TEST
 
+/* A count measured over a rate window must lie in lo..hi. Under a time scale
+ * (memcheck) ferd processes fewer frames than any cap, so only the cap is
+ * checked there: a lower bound would measure valgrind, not ferd. */
+static void check_count(int n, int lo, int hi, const char *what)
+{
+    if (tscale > 1)
+        lo = 0;
+    ck_assert_msg(n >= lo && n <= hi, "%d %s (expected %d..%d)", n, what, lo, hi);
+}
+
 /* RESULTs received in ms milliseconds. */
 static int count_results(client *c, int ms)
 {
@@ -912,13 +924,13 @@ START_TEST(t_watch_rate_limits)
     ck_assert(m->u.watch.max_fps == 5);
     cli_expect(c, "RESULT", 5000);
     int n = count_results(c, 2000);
-    ck_assert_msg(n >= 7 && n <= 12, "%d results in 2 s at a cap of 5 fps", n);
+    check_count(n, 7, 12, "results in 2 s at a cap of 5 fps");
     /* A client may ask for less, not more. */
     cli_send(c, "{\"class\":\"WATCH\",\"max_fps\":2}\n");
     m = cli_expect(c, "WATCH", 5000);
     ck_assert(m->u.watch.max_fps == 2);
     n = count_results(c, 2000);
-    ck_assert_msg(n >= 3 && n <= 5, "%d results in 2 s at 2 fps", n);
+    check_count(n, 3, 5, "results in 2 s at 2 fps");
     cli_send(c, "{\"class\":\"WATCH\",\"max_fps\":50}\n");
     m = cli_expect(c, "WATCH", 5000);
     ck_assert(m->u.watch.max_fps == 5);
@@ -1183,8 +1195,8 @@ START_TEST(t_images_allowed)
         results++;
         images += m->image.kind == FER_IMAGE_JPEG;
     }
-    ck_assert_msg(images >= 6 && images <= 12, "%d pictures in 2 s", images);
-    ck_assert_int_gt(results, images);
+    check_count(images, 6, 12, "pictures in 2 s at image_max_fps 5");
+    ck_assert_int_ge(results, images + (tscale == 1));
     cli_close(c);
     stop();
 }
