@@ -343,6 +343,30 @@ START_TEST(training_learns_synthetic)
     snprintf(path, sizeof path, "%s/curves.png", tmpdir);
     ck_assert_int_eq(fer_image_read(&img, path, 0, &err), 0);
     fer_image_free(&img);
+
+    /* --init: one epoch at a tiny rate from the trained model scores like it did
+     * (a random start after one such epoch is near chance, 1/3). */
+    char sub[400];
+    snprintf(sub, sizeof sub, "%s/ft", tmpdir);
+    fer_train_cfg ft;
+    quick_cfg(&ft, 1);
+    ft.sched.kind = FER_SCHED_CONST;
+    ft.sched.lr = 1e-5f;
+    snprintf(ft.init, sizeof ft.init, "%s/best.fermodel", tmpdir);
+    ck_assert_msg(fer_train_run(parse_tiny(), &ft, ds, sub, NULL, &err) == 0, "%s", err.msg);
+    snprintf(path, sizeof path, "%s/best.fermodel", sub);
+    ck_assert_msg(fer_model_load(&m, path, 16, FER_LOAD_INFER, &err) == 0, "%s", err.msg);
+    ck_assert_msg(m->meta.val_acc > 0.9f, "fine-tuned from a trained model: val acc %g",
+                  m->meta.val_acc);
+    fer_model_free(m);
+    /* Another architecture's model is refused, naming the file. */
+    static const char other[] = "[net]\ninput = 1x12x12\nclasses = angry, happy, sad\n"
+                                "[conv]\nfilters = 3\nsize = 3\n[gap]\n[fc]\noutputs = 3\n";
+    fer_arch *oa = NULL;
+    ck_assert_int_eq(fer_arch_parse(&oa, other, strlen(other), "other", &err), 0);
+    ck_assert_int_eq(fer_train_run(oa, &ft, ds, sub, NULL, &err), FER_E_ARCH);
+    ck_assert_msg(strstr(err.msg, "best.fermodel") && strstr(err.msg, "architecture"), "%s",
+                  err.msg);
     fer_dataset_free(ds);
     rm_tmp();
 }

@@ -40,6 +40,7 @@ static void usage(FILE *f)
 "\n"
 "  --arch FILE|NAME     architecture (default: default = models/default.arch)\n"
 "  --resume             continue DIR/checkpoint.ferckpt exactly (its settings win)\n"
+"  --init MODEL         start from MODEL's weights (same architecture): fine-tuning\n"
 "  --epochs N           (30)             --batch N (64)\n"
 "  --seed N             (1)              --threads N (2) BLAS threads\n"
 "  --opt sgd|adam|adamw (sgd)            --lr F peak/base rate (0.05)\n"
@@ -107,7 +108,7 @@ static void on_progress(void *vctx, const fer_train_progress *p)
 }
 
 enum {
-    O_ARCH = 256, O_RESUME, O_EPOCHS, O_BATCH, O_SEED, O_THREADS, O_OPT, O_LR, O_MOMENTUM,
+    O_ARCH = 256, O_RESUME, O_INIT, O_EPOCHS, O_BATCH, O_SEED, O_THREADS, O_OPT, O_LR, O_MOMENTUM,
     O_NO_NESTEROV, O_WD, O_WD_ALL, O_SCHED, O_WARMUP, O_MIN_LR, O_STEP_EPOCHS, O_GAMMA,
     O_PATIENCE, O_FACTOR, O_SMOOTHING, O_BALANCED, O_NO_AUG, O_FLIP, O_SHIFT, O_ROTATE,
     O_SCALE_MIN, O_SCALE_MAX, O_BRIGHT, O_CONTRAST, O_ERASE, O_MAX_TRAIN, O_MAX_VAL,
@@ -117,6 +118,7 @@ enum {
 static const struct option options[] = {
     {"data", required_argument, 0, O_DATA}, {"out", required_argument, 0, O_OUT},
     {"arch", required_argument, 0, O_ARCH}, {"resume", no_argument, 0, O_RESUME},
+    {"init", required_argument, 0, O_INIT},
     {"epochs", required_argument, 0, O_EPOCHS}, {"batch", required_argument, 0, O_BATCH},
     {"seed", required_argument, 0, O_SEED}, {"threads", required_argument, 0, O_THREADS},
     {"opt", required_argument, 0, O_OPT}, {"lr", required_argument, 0, O_LR},
@@ -166,6 +168,7 @@ int fer_cmd_train(int argc, char **argv)
         case O_OUT: out = optarg; break;
         case O_ARCH: arch_name = optarg; break;
         case O_RESUME: resume = 1; break;
+        case O_INIT: snprintf(cfg.init, sizeof cfg.init, "%s", optarg); break;
         case O_EPOCHS: NUM(1, FER_MAX_EPOCHS); cfg.epochs = (int)v; break;
         case O_BATCH: NUM(2, 4096); cfg.batch = (int)v; break;
         case O_SEED: NUM(0, 1e15); cfg.seed = (uint64_t)v; break;

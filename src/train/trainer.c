@@ -426,6 +426,34 @@ static const char *dataset_name(const char *path)
     return strncasecmp(base, "fer2013", 7) == 0 ? "FER2013" : base;
 }
 
+/* Starts r's fresh net from the weights of the model at path (--init), which must
+ * have the same architecture, and takes its input normalisation. */
+static int init_from(run *r, const char *path, fer_error *err)
+{
+    fer_model *m = NULL;
+    int rc = fer_model_load(&m, path, 1, 0, err);
+    if (rc < 0)
+        return rc;
+    const fer_net *a = m->net;
+    fer_net *b = r->model->net;
+    int same = a->params_len == b->params_len && a->nlayers == b->nlayers;
+    for (int i = 0; same && i < a->nlayers; i++)
+        same = a->layers[i].spec.type == b->layers[i].spec.type &&
+               a->layers[i].out_size == b->layers[i].out_size &&
+               a->layers[i].nparams == b->layers[i].nparams;
+    if (!same) {
+        rc = fer_fail(err, FER_E_ARCH, "%s: its architecture (%d layers, %zu parameters) is not "
+                      "the one being trained (%d layers, %zu parameters)", path, a->nlayers,
+                      a->nparams, b->nlayers, b->nparams);
+    } else {
+        memcpy(b->params, a->params, a->params_len * sizeof *a->params);
+        r->cfg.mean = m->pre.mean;
+        r->cfg.std = m->pre.std;
+    }
+    fer_model_free(m);
+    return rc;
+}
+
 int fer_train_run(fer_arch *arch, const fer_train_cfg *cfg, const fer_dataset *ds,
                   const char *out_dir, const fer_train_hooks *hooks, fer_error *err)
 {
@@ -454,6 +482,8 @@ int fer_train_run(fer_arch *arch, const fer_train_cfg *cfg, const fer_dataset *d
         if (rc < 0)
             goto out;
         r.model->net->rng = cfg->seed ^ 0xD1B54A32D192ED03ull;
+        if (cfg->init[0] && (rc = init_from(&r, cfg->init, err)) < 0)
+            goto out;
         if ((rc = fer_optim_create(&r.opt, r.model->net, &cfg->opt, err)) < 0)
             goto out;
     } else {

@@ -34,6 +34,9 @@ typedef struct fer_train_cfg {
     int max_train, max_val;  /* use only the first N images of a split (0 = all) */
     char data[1024];         /* dataset path, recorded for the model's metadata */
     char command[512];       /* the command line, recorded likewise */
+    char init[1024];         /* a .fermodel of the same architecture whose weights (and
+                                normalisation) start the run: fine-tuning; "" = random.
+                                Used only at the start, so not kept in checkpoints */
 } fer_train_cfg;
 
 void fer_train_cfg_default(fer_train_cfg *cfg);
