@@ -4,8 +4,8 @@
 #  1. as root, installs the packages the project needs (tools/install-deps.sh);
 #  2. builds into build/ (the directory tools/test.sh uses; $FER_BUILD_DIR
 #     overrides it);
-#  3. serves models/default.fermodel, or until the trained model ships a
-#     random-weight one (faces are found and tracked for real, labels are noise);
+#  3. serves models/default.fermodel (the trained model), or, if that file is
+#     missing, a random-weight one (faces found and tracked, labels noise);
 #  4. starts ferd as the calling user (no systemd, no configuration file);
 #  5. runs ferctl watch with this script's arguments (e.g. --events, --count 50);
 #  6. on exit (the end of the watch, or Ctrl-C) stops ferd and removes the directory.
