@@ -386,9 +386,9 @@ cleanup:
     fer_pipeline_free(d->pipeline);
     fer_model_free(d->model);
     free(d);
-    if (ferd_notify_dropped())
-        log_notice("%lu notifications to the service manager were dropped (not read)",
-                   ferd_notify_dropped());
+    unsigned long dropped = ferd_notify_dropped();
+    if (dropped)
+        log_notice("%lu notifications to the service manager were dropped (not read)", dropped);
     ferd_notify_close();
     return status;
 }

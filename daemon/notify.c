@@ -69,36 +69,31 @@ static int open_locked(void)
 static void send_note(const char *msg)
 {
     pthread_mutex_lock(&N.mu);
-    if (N.unsupported) {
-        pthread_mutex_unlock(&N.mu);
-        sd_notify(0, msg);
-        return;
-    }
-    if (open_locked() < 0) {
-        int fallback = N.unsupported;
-        pthread_mutex_unlock(&N.mu);
-        if (fallback)
-            sd_notify(0, msg);
-        return;
-    }
-    ssize_t n = sendto(N.fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL,
-                       (const struct sockaddr *)&N.addr, N.addr_len);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
-        if (N.dropped++ == 0)
-            log_warning("notify: the service manager is not reading NOTIFY_SOCKET (its queue is "
-                        "full); dropping notifications until it does");
-        N.dropped_total++;
-    } else if (n < 0) {
-        if (N.dropped++ == 0)
-            log_warning("notify: %s: %s; dropping notifications", getenv("NOTIFY_SOCKET"),
-                        strerror(errno));
-        N.dropped_total++;
-    } else if (N.dropped) {
-        log_notice("notify: the service manager reads again; %lu notification%s dropped",
-                   N.dropped, N.dropped == 1 ? "" : "s");
-        N.dropped = 0;
+    int ours = !N.unsupported && open_locked() == 0;
+    int fallback = N.unsupported;
+    if (ours) {
+        ssize_t n = sendto(N.fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL,
+                           (const struct sockaddr *)&N.addr, N.addr_len);
+        if (n < 0) {
+            int full = errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS;
+            if (N.dropped++ == 0) {
+                if (full)
+                    log_warning("notify: the service manager is not reading NOTIFY_SOCKET (its "
+                                "queue is full); dropping notifications until it does");
+                else
+                    log_warning("notify: %s: %s; dropping notifications",
+                                getenv("NOTIFY_SOCKET"), strerror(errno));
+            }
+            N.dropped_total++;
+        } else if (N.dropped) {
+            log_notice("notify: the service manager reads again; %lu notification%s dropped",
+                       N.dropped, N.dropped == 1 ? "" : "s");
+            N.dropped = 0;
+        }
     }
     pthread_mutex_unlock(&N.mu);
+    if (fallback)
+        sd_notify(0, msg); /* not a unix address: libsystemd knows the others */
 }
 
 void ferd_notify_ready(const char *status)
