@@ -1074,6 +1074,149 @@ START_TEST(cross_entropy_hand_example)
 }
 END_TEST
 
+/* Soft targets: each row a random distribution, with one exact zero (a class nobody
+ * voted for) to exercise that branch. _i as above: plain; smoothing + weights; weights. */
+typedef struct soft_ctx {
+    int c, n;
+    const float *targets, *weights, *teacher;
+    float smoothing, temp, scale;
+    float *logits, *probs;
+    float loss;
+} soft_ctx;
+
+static void soft_fwd(void *vctx)
+{
+    soft_ctx *c = vctx;
+    c->loss = fer_soft_cross_entropy(NULL, c->probs, c->logits, c->targets, c->weights,
+                                     c->smoothing, c->c, c->n);
+}
+
+static void random_rows(float *q, int n, int c, uint64_t *rng)
+{
+    for (int i = 0; i < n; i++) {
+        float *row = q + (size_t)i * c, sum = 0.0f;
+        fill_uniform(row, (size_t)c, 0.0f, 1.0f, rng);
+        row[i % c] = 0.0f;
+        for (int j = 0; j < c; j++)
+            sum += row[j];
+        for (int j = 0; j < c; j++)
+            row[j] /= sum;
+    }
+}
+
+START_TEST(soft_cross_entropy_backward_matches_finite_differences)
+{
+    uint64_t rng = 6100 + (uint64_t)_i;
+    float weights[8];
+    fill_uniform(weights, 8, 0.5f, 2.0f, &rng);
+    soft_ctx c = {.c = 8, .n = 5, .weights = _i ? weights : NULL,
+                  .smoothing = _i == 1 ? 0.1f : 0.0f};
+    const size_t count = (size_t)c.n * c.c;
+    float *q = falloc(count);
+    random_rows(q, c.n, c.c, &rng);
+    c.targets = q;
+    c.logits = falloc(count);
+    c.probs = falloc(count);
+    float *dlogits = falloc(count);
+    fill_uniform(c.logits, count, -2, 2, &rng);
+    fer_soft_cross_entropy(dlogits, c.probs, c.logits, q, c.weights, c.smoothing, c.c, c.n);
+    const float one = 1.0f;
+    fd_problem p = {soft_fwd, &c, &c.loss, &one, 1};
+    check_grad(&p, "soft cross-entropy dlogits", c.logits, dlogits, count, 3e-3f, CURVED_TOL);
+    free_all();
+}
+END_TEST
+
+/* One-hot targets reproduce the hard-label loss and gradient, smoothing and weights too. */
+START_TEST(soft_cross_entropy_one_hot_is_hard)
+{
+    uint64_t rng = 6200;
+    const int labels[5] = {0, 6, 3, 3, 1};
+    float weights[7], logits[35], q[35] = {0}, p1[35], p2[35], d1[35], d2[35];
+    fill_uniform(weights, 7, 0.5f, 2.0f, &rng);
+    fill_uniform(logits, 35, -3, 3, &rng);
+    for (int i = 0; i < 5; i++)
+        q[i * 7 + labels[i]] = 1.0f;
+    for (int k = 0; k < 3; k++) {
+        const float *w = k ? weights : NULL, eps = k == 2 ? 0.0f : 0.1f;
+        const float hard = fer_cross_entropy(d1, p1, logits, labels, w, eps, 7, 5);
+        const float soft = fer_soft_cross_entropy(d2, p2, logits, q, w, eps, 7, 5);
+        ck_assert_float_eq_tol(soft, hard, 1e-6f);
+        for (int j = 0; j < 35; j++)
+            ck_assert_float_eq_tol(d2[j], d1[j], 1e-7f);
+    }
+}
+END_TEST
+
+/*
+ * One sample, logits (0, 0, 0): p = 1/3 each. Target (1/2, 1/2, 0):
+ *   loss = -(1/2) ln(1/3) - (1/2) ln(1/3) = ln 3, gradient p - q = (-1/6, -1/6, 1/3).
+ * With smoothing 0.3 the target is 0.7 q + 0.1 = (0.45, 0.45, 0.1): the loss is still
+ * ln 3 (uniform p), the gradient p - q' = (-0.1166667, -0.1166667, 0.2333333).
+ */
+START_TEST(soft_cross_entropy_hand_example)
+{
+    const float logits[3] = {0, 0, 0}, q[3] = {0.5f, 0.5f, 0.0f};
+    float p[3], d[3];
+    ck_assert_float_eq_tol(fer_soft_cross_entropy(d, p, logits, q, NULL, 0.0f, 3, 1),
+                           logf(3.0f), 1e-6f);
+    ck_assert_float_eq_tol(d[0], -1 / 6.0f, 1e-6f);
+    ck_assert_float_eq_tol(d[1], -1 / 6.0f, 1e-6f);
+    ck_assert_float_eq_tol(d[2], 1 / 3.0f, 1e-6f);
+    ck_assert_float_eq_tol(fer_soft_cross_entropy(d, p, logits, q, NULL, 0.3f, 3, 1),
+                           logf(3.0f), 1e-6f);
+    ck_assert_float_eq_tol(d[0], -0.1166667f, 1e-6f);
+    ck_assert_float_eq_tol(d[2], 0.2333333f, 1e-6f);
+}
+END_TEST
+
+static void distill_fwd(void *vctx)
+{
+    soft_ctx *c = vctx;
+    c->loss = fer_distill_loss(NULL, c->logits, c->teacher, c->temp, c->scale, c->c, c->n);
+}
+
+START_TEST(distill_backward_matches_finite_differences)
+{
+    // _i = 0: T = 1; 1: T = 4, scale 0.7 (a typical distillation setting).
+    uint64_t rng = 6300 + (uint64_t)_i;
+    soft_ctx c = {.c = 8, .n = 5, .temp = _i ? 4.0f : 1.0f, .scale = _i ? 0.7f : 1.0f};
+    const size_t count = (size_t)c.n * c.c;
+    float *t = falloc(count);
+    random_rows(t, c.n, c.c, &rng);
+    c.teacher = t;
+    c.logits = falloc(count);
+    float *dlogits = falloc(count);
+    fill_uniform(c.logits, count, -3, 3, &rng);
+    fer_distill_loss(dlogits, c.logits, t, c.temp, c.scale, c.c, c.n);
+    const float one = 1.0f;
+    fd_problem p = {distill_fwd, &c, &c.loss, &one, 1};
+    check_grad(&p, "distillation dlogits", c.logits, dlogits, count, 3e-3f, CURVED_TOL);
+    free_all();
+}
+END_TEST
+
+/*
+ * T = 2, logits (0, 2 ln 2): softened student s = softmax(0, ln 2) = (1/3, 2/3).
+ * Teacher (1/2, 1/2): KL = 1/2 ln(3/2) + 1/2 ln(3/4) = 1/2 ln(9/8) = 0.05889152.
+ * Term = T^2 KL = 0.23556607; gradient T (s - t) = (-1/3, 1/3), ADDED to dlogits.
+ * A teacher equal to the student gives 0 and no gradient.
+ */
+START_TEST(distill_hand_example)
+{
+    const float z[2] = {0.0f, 2.0f * logf(2.0f)}, t[2] = {0.5f, 0.5f};
+    float d[2] = {1.0f, 1.0f};
+    ck_assert_float_eq_tol(fer_distill_loss(d, z, t, 2.0f, 1.0f, 2, 1), 0.23556607f, 1e-6f);
+    ck_assert_float_eq_tol(d[0], 1.0f - 1 / 3.0f, 1e-6f);
+    ck_assert_float_eq_tol(d[1], 1.0f + 1 / 3.0f, 1e-6f);
+    const float same[2] = {1 / 3.0f, 2 / 3.0f};
+    float d0[2] = {0, 0};
+    ck_assert_float_eq_tol(fer_distill_loss(d0, z, same, 2.0f, 0.5f, 2, 1), 0.0f, 1e-6f);
+    ck_assert_float_eq_tol(d0[0], 0.0f, 1e-6f);
+    ck_assert_float_eq_tol(d0[1], 0.0f, 1e-6f);
+}
+END_TEST
+
 START_TEST(softmax_is_stable)
 {
     const float logits[6] = {1000, 1001, 1002, -1000, -1000, -1000};
@@ -1200,6 +1343,11 @@ static Suite *layers_suite(void)
     tcase_add_test(tc, fc_f16_matches_float);
     tcase_add_loop_test(tc, cross_entropy_backward_matches_finite_differences, 0, 3);
     tcase_add_test(tc, cross_entropy_hand_example);
+    tcase_add_loop_test(tc, soft_cross_entropy_backward_matches_finite_differences, 0, 3);
+    tcase_add_test(tc, soft_cross_entropy_one_hot_is_hard);
+    tcase_add_test(tc, soft_cross_entropy_hand_example);
+    tcase_add_loop_test(tc, distill_backward_matches_finite_differences, 0, 2);
+    tcase_add_test(tc, distill_hand_example);
     tcase_add_test(tc, softmax_is_stable);
     tcase_add_test(tc, hash_uniform_matches_numpy);
     tcase_add_test(tc, rng_splitmix64_stream);

@@ -205,6 +205,27 @@ void fer_softmax(float *probs, const float *logits, int c, int n);
 float fer_cross_entropy(float *dlogits, float *probs, const float *logits, const int *labels,
                         const float *class_weights, float smoothing, int c, int n);
 
+/* Cross-entropy against a target distribution per sample (soft labels: FER+ votes,
+ * mixup, distillation's hard part). targets (N, C), rows >= 0 (normally summing to 1).
+ * With smoothing eps a row q becomes q' = (1-eps) q + eps/C * sum(q):
+ *   l_i  = sum_j w[j] q'_ij * -log p_ij
+ *   loss = sum_i l_i / sum_i sum_j w[j] q_ij
+ * For one-hot rows this is fer_cross_entropy term for term (same loss, same gradient);
+ * for soft rows without weights the divisor is N, as in PyTorch's probability targets
+ * (PyTorch divides by N even with weights; here weights keep the hard-label divisor).
+ * Writes probs (N, C) and returns the loss; dlogits (N, C) = d loss / d logits if not NULL:
+ *   d l_i / d z_k = p_ik sum_j w[j] q'_ij - w[k] q'_ik, over the same divisor. */
+float fer_soft_cross_entropy(float *dlogits, float *probs, const float *logits,
+                             const float *targets, const float *class_weights, float smoothing,
+                             int c, int n);
+
+/* The distillation term of Hinton et al.: scale * T^2 * mean_i KL(t_i || softmax(z_i / T)).
+ * teacher (N, C): the teachers' probabilities, already softened at temperature T.
+ * If dlogits is not NULL its gradient, scale * T * (softmax(z_i / T) - t_i) / N, is ADDED
+ * to dlogits (the hard part's gradient is normally there already). Returns the term. */
+float fer_distill_loss(float *dlogits, const float *logits, const float *teacher, float temp,
+                       float scale, int c, int n);
+
 /* ---- random numbers ------------------------------------------------------------
  * splitmix64: small, seedable, and reproducible across platforms. */
 uint64_t fer_rng_next(uint64_t *state);
