@@ -40,6 +40,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
+
 /* First buffer size; most messages (RESULT without image, STATUS) fit. */
 #define FER_CLIENT_INITIAL_BUF (64 * 1024)
 /* Free room wanted before each read(2) call. */
@@ -65,30 +67,10 @@ struct fer_client {
     char shutdown[256];
 };
 
-__attribute__((format(printf, 3, 4)))
-static int cfail(fer_error *err, int code, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        err->code = code;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The deadline for a timeout (-1: none). */
 static int64_t deadline_of(int timeout_ms)
 {
-    return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    return timeout_ms < 0 ? -1 : fer_mono_ms() + timeout_ms;
 }
 
 /* Milliseconds left until deadline for poll(2): -1 forever, 0 when past. */
@@ -96,7 +78,7 @@ static int remaining(int64_t deadline)
 {
     if (deadline < 0)
         return -1;
-    int64_t left = deadline - now_ms();
+    int64_t left = deadline - fer_mono_ms();
     if (left <= 0)
         return 0;
     return left > INT32_MAX ? INT32_MAX : (int)left;
@@ -166,9 +148,9 @@ static int greet(fer_client *c, int64_t deadline, fer_error *err)
     int left = remaining(deadline);
     int rc = fer_client_read_line(c, left == 0 ? 1 : left, &line, &len, err);
     if (rc == -ETIMEDOUT)
-        return cfail(err, rc, "%s: no greeting from the daemon in time", c->path);
+        return fer_fail(err, rc, "%s: no greeting from the daemon in time", c->path);
     if (rc == FER_CLIENT_E_CLOSED)
-        return cfail(err, rc, "%s: the daemon closed the connection before greeting", c->path);
+        return fer_fail(err, rc, "%s: the daemon closed the connection before greeting", c->path);
     if (rc < 0)
         return rc;
     fer_message m;
@@ -177,17 +159,17 @@ static int greet(fer_client *c, int64_t deadline, fer_error *err)
     rc = fer_message_parse(&m, line, len, &perr);
     if (rc < 0) {
         fer_message_clear(&m);
-        return cfail(err, FER_CLIENT_E_GREETING, "%s: not a ferd greeting (%s)", c->path,
+        return fer_fail(err, FER_CLIENT_E_GREETING, "%s: not a ferd greeting (%s)", c->path,
                      perr.msg);
     }
     if (m.kind == FER_MSG_ERROR) {
-        rc = cfail(err, FER_CLIENT_E_REFUSED, "ferd at %s refused the connection: %s", c->path,
+        rc = fer_fail(err, FER_CLIENT_E_REFUSED, "ferd at %s refused the connection: %s", c->path,
                    m.u.error.message);
     } else if (m.kind != FER_MSG_VERSION) {
-        rc = cfail(err, FER_CLIENT_E_GREETING, "%s: first object is %s, not VERSION: not ferd?",
+        rc = fer_fail(err, FER_CLIENT_E_GREETING, "%s: first object is %s, not VERSION: not ferd?",
                    c->path, m.cls[0] ? m.cls : "unnamed");
     } else if (m.u.version.proto_major != FER_PROTO_MAJOR) {
-        rc = cfail(err, FER_CLIENT_E_VERSION,
+        rc = fer_fail(err, FER_CLIENT_E_VERSION,
                    "ferd at %s speaks protocol %d.%d (release %s), this client speaks %d.%d: "
                    "install matching versions of ferd and its clients",
                    c->path, m.u.version.proto_major, m.u.version.proto_minor,
@@ -210,12 +192,12 @@ int fer_client_open(fer_client **out, const char *path, int timeout_ms, fer_erro
     path = fer_client_socket_path(path);
     fer_client *c = calloc(1, sizeof *c);
     if (!c)
-        return cfail(err, -ENOMEM, "%s: out of memory", path);
+        return fer_fail(err, -ENOMEM, "%s: out of memory", path);
     c->fd = -1;
     c->line = "";
     if (strlen(path) >= sizeof c->path) {
         free(c);
-        return cfail(err, -ENAMETOOLONG, "%s: socket path longer than %zu bytes", path,
+        return fer_fail(err, -ENAMETOOLONG, "%s: socket path longer than %zu bytes", path,
                      sizeof c->path - 1);
     }
     memcpy(c->path, path, strlen(path) + 1);
@@ -227,12 +209,12 @@ int fer_client_open(fer_client **out, const char *path, int timeout_ms, fer_erro
     int rc;
     c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0) {
-        rc = cfail(err, -errno, "%s: socket: %s", path, strerror(errno));
+        rc = fer_fail(err, -errno, "%s: socket: %s", path, strerror(errno));
         goto fail;
     }
     rc = connect_path(c->fd, c->path, deadline);
     if (rc < 0) {
-        cfail(err, rc, "cannot connect to %s: %s", path, fer_client_strerror(rc));
+        fer_fail(err, rc, "cannot connect to %s: %s", path, fer_client_strerror(rc));
         goto fail;
     }
     rc = greet(c, deadline, err);
@@ -321,7 +303,7 @@ static int make_room(fer_client *c, fer_error *err)
     size_t used = c->end - c->start;
     if (used >= c->max_line) {
         c->broken = 1;
-        return cfail(err, FER_CLIENT_E_TOOLONG, "%s: a line longer than %zu bytes from the daemon",
+        return fer_fail(err, FER_CLIENT_E_TOOLONG, "%s: a line longer than %zu bytes from the daemon",
                      c->path, c->max_line);
     }
     if (c->start > 0 && c->cap - c->end < FER_CLIENT_READ_CHUNK) {
@@ -336,7 +318,7 @@ static int make_room(fer_client *c, fer_error *err)
         cap = c->max_line + 1;
     char *b = realloc(c->buf, cap);
     if (!b)
-        return cfail(err, -ENOMEM, "%s: out of memory for a %zu-byte line", c->path, cap);
+        return fer_fail(err, -ENOMEM, "%s: out of memory for a %zu-byte line", c->path, cap);
     c->buf = b;
     c->cap = cap;
     return 0;
@@ -349,7 +331,7 @@ int fer_client_read_line(fer_client *c, int timeout_ms, const char **line, size_
     *len = 0;
     consume_line(c);
     if (c->broken)
-        return cfail(err, FER_CLIENT_E_TOOLONG, "%s: the stream is out of step after an "
+        return fer_fail(err, FER_CLIENT_E_TOOLONG, "%s: the stream is out of step after an "
                      "over-long line", c->path);
     int64_t deadline = deadline_of(timeout_ms);
     for (;;) {
@@ -358,7 +340,7 @@ int fer_client_read_line(fer_client *c, int timeout_ms, const char **line, size_
             size_t n = (size_t)nl - c->start;
             if (n + 1 > c->max_line) {
                 c->broken = 1;
-                return cfail(err, FER_CLIENT_E_TOOLONG,
+                return fer_fail(err, FER_CLIENT_E_TOOLONG,
                              "%s: a line of %zu bytes from the daemon, more than its limit %zu",
                              c->path, n + 1, c->max_line);
             }
@@ -375,7 +357,7 @@ int fer_client_read_line(fer_client *c, int timeout_ms, const char **line, size_
             return 0;
         }
         if (c->eof)
-            return cfail(err, FER_CLIENT_E_CLOSED, "ferd at %s closed the connection%s%s",
+            return fer_fail(err, FER_CLIENT_E_CLOSED, "ferd at %s closed the connection%s%s",
                          c->path, c->shutdown[0] ? ": " : "", c->shutdown);
         int rc = make_room(c, err);
         if (rc < 0)
@@ -400,15 +382,15 @@ int fer_client_read_line(fer_client *c, int timeout_ms, const char **line, size_
             continue;
         }
         if (e != EAGAIN)
-            return cfail(err, -e, "%s: read: %s", c->path, strerror(e));
+            return fer_fail(err, -e, "%s: read: %s", c->path, strerror(e));
         if (timeout_ms == 0)
             return -EAGAIN;
         rc = wait_fd(c->fd, POLLIN, deadline);
         if (rc == 0)
-            return cfail(err, -ETIMEDOUT, "%s: no message from the daemon in %d ms", c->path,
+            return fer_fail(err, -ETIMEDOUT, "%s: no message from the daemon in %d ms", c->path,
                          timeout_ms);
         if (rc < 0)
-            return cfail(err, rc, "%s: poll: %s", c->path, strerror(-rc));
+            return fer_fail(err, rc, "%s: poll: %s", c->path, strerror(-rc));
     }
 }
 
@@ -434,13 +416,13 @@ int fer_client_send_line(fer_client *c, const char *text, int timeout_ms, fer_er
 {
     size_t n = strlen(text);
     if (n + 1 > (size_t)c->version.max_request)
-        return cfail(err, -EMSGSIZE, "%s: request of %zu bytes, the daemon accepts %d", c->path,
+        return fer_fail(err, -EMSGSIZE, "%s: request of %zu bytes, the daemon accepts %d", c->path,
                      n + 1, c->version.max_request);
     if (memchr(text, '\n', n))
-        return cfail(err, -EINVAL, "%s: a request must be one line", c->path);
+        return fer_fail(err, -EINVAL, "%s: a request must be one line", c->path);
     char *msg = malloc(n + 1);
     if (!msg)
-        return cfail(err, -ENOMEM, "%s: out of memory", c->path);
+        return fer_fail(err, -ENOMEM, "%s: out of memory", c->path);
     memcpy(msg, text, n);
     msg[n] = '\n';
     int64_t deadline = deadline_of(timeout_ms);
@@ -456,20 +438,20 @@ int fer_client_send_line(fer_client *c, const char *text, int timeout_ms, fer_er
         if (e == EINTR)
             continue;
         if (e == EPIPE || e == ECONNRESET) {
-            rc = cfail(err, FER_CLIENT_E_CLOSED, "ferd at %s closed the connection", c->path);
+            rc = fer_fail(err, FER_CLIENT_E_CLOSED, "ferd at %s closed the connection", c->path);
             break;
         }
         if (e != EAGAIN) {
-            rc = cfail(err, -e, "%s: send: %s", c->path, strerror(e));
+            rc = fer_fail(err, -e, "%s: send: %s", c->path, strerror(e));
             break;
         }
         int wr = wait_fd(c->fd, POLLOUT, deadline);
         if (wr == 0) {
-            rc = cfail(err, -ETIMEDOUT, "%s: the daemon is not reading our request", c->path);
+            rc = fer_fail(err, -ETIMEDOUT, "%s: the daemon is not reading our request", c->path);
             break;
         }
         if (wr < 0) {
-            rc = cfail(err, wr, "%s: poll: %s", c->path, strerror(-wr));
+            rc = fer_fail(err, wr, "%s: poll: %s", c->path, strerror(-wr));
             break;
         }
     }
@@ -482,7 +464,7 @@ int fer_client_send(fer_client *c, const fer_request *req, int timeout_ms, fer_e
     char *text = NULL;
     int rc = fer_request_to_json(req, &text);
     if (rc < 0)
-        return cfail(err, rc, "%s: cannot encode the request: %s", c->path,
+        return fer_fail(err, rc, "%s: cannot encode the request: %s", c->path,
                      fer_client_strerror(rc));
     rc = fer_client_send_line(c, text, timeout_ms, err);
     free(text);

@@ -19,25 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-__attribute__((format(printf, 3, 4)))
-static int cfail(fer_error *err, int code, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        err->code = code;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "util/clock.h"
 
 /* The class that answers a request, and its wire name. */
 static fer_msg_kind answer_kind(fer_req_kind k, const char **name)
@@ -67,20 +49,20 @@ int fer_client_call(fer_client *c, const fer_request *req, int timeout_ms, fer_m
     const char *name;
     fer_msg_kind want = answer_kind(req->kind, &name);
     if (want == FER_MSG_UNKNOWN)
-        return cfail(err, -EINVAL, "%s: not a request kind", fer_client_path(c));
-    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+        return fer_fail(err, -EINVAL, "%s: not a request kind", fer_client_path(c));
+    int64_t deadline = timeout_ms < 0 ? -1 : fer_mono_ms() + timeout_ms;
     int rc = fer_client_send(c, req, timeout_ms, err);
     if (rc < 0)
         return rc;
     for (;;) {
         int left = -1;
         if (deadline >= 0) {
-            int64_t l = deadline - now_ms();
+            int64_t l = deadline - fer_mono_ms();
             left = l <= 0 ? 1 : l > INT32_MAX ? INT32_MAX : (int)l;
         }
         rc = fer_client_read(c, left, m, err);
         if (rc == -ETIMEDOUT)
-            return cfail(err, rc, "%s: no answer to %s within %d ms", fer_client_path(c), name,
+            return fer_fail(err, rc, "%s: no answer to %s within %d ms", fer_client_path(c), name,
                          timeout_ms);
         if (rc == FER_E_PROTO) {
             /* A malformed answer is this call's failure; a malformed stream
@@ -94,7 +76,7 @@ int fer_client_call(fer_client *c, const fer_request *req, int timeout_ms, fer_m
         if (m->kind == want)
             return 0;
         if (m->kind == FER_MSG_ERROR)
-            return cfail(err, FER_CLIENT_E_REFUSED, "ferd refused %s: %s", name,
+            return fer_fail(err, FER_CLIENT_E_REFUSED, "ferd refused %s: %s", name,
                          m->u.error.message);
     }
 }

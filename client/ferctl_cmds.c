@@ -28,6 +28,7 @@
 
 #include "ferctl.h"
 #include "ferctl_format.h"
+#include "util/fileio.h"
 
 /* Default time allowed for an answer: POLL may wait for a frame to be
  * processed, RELOAD for a model to load. */
@@ -73,51 +74,6 @@ static void print_raw(const fer_client *c)
     const char *line = fer_client_line(c, &len);
     fwrite(line, 1, len, stdout);
     fputc('\n', stdout);
-}
-
-/*
- * Writes len bytes to path atomically: a temporary file beside it, fsync,
- * rename, so a reader never sees half a picture. 0 or -errno.
- */
-static int write_atomic(const char *path, const void *data, size_t len)
-{
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 8);
-    if (!tmp)
-        return -ENOMEM;
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, ".XXXXXX", 8);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return -e;
-    }
-    int rc = 0;
-    const char *p = data;
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, p + off, len - off);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = -errno;
-            break;
-        }
-        off += (size_t)w;
-    }
-    if (rc == 0 && fchmod(fd, 0644) < 0)
-        rc = -errno;
-    if (rc == 0 && fsync(fd) < 0)
-        rc = -errno;
-    if (close(fd) < 0 && rc == 0)
-        rc = -errno;
-    if (rc == 0 && rename(tmp, path) < 0)
-        rc = -errno;
-    if (rc < 0)
-        unlink(tmp);
-    free(tmp);
-    return rc;
 }
 
 /* ---- snapshot ---- */
@@ -205,10 +161,13 @@ int ferctl_snapshot(ferctl_common *co, int argc, char **argv)
             rc = FERCTL_FAIL;
             goto out;
         }
-        int wrc = write_atomic(so.output, m.image.jpeg, m.image.len);
-        if (wrc < 0) {
-            fprintf(stderr, "ferctl snapshot: cannot write %s: %s\n", so.output,
-                    strerror(-wrc));
+        /* Atomically (the shared writer: temporary, fsync, rename, directory
+         * fsync), so a reader never sees half a picture. */
+        const void *bufs[1] = {m.image.jpeg};
+        size_t lens[1] = {m.image.len};
+        fer_error werr = {0};
+        if (fer_write_atomic(so.output, bufs, lens, 1, &werr) < 0) {
+            fprintf(stderr, "ferctl snapshot: %s\n", werr.msg);
             rc = FERCTL_FAIL;
             goto out;
         }

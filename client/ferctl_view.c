@@ -38,6 +38,7 @@
 #include "ferctl.h"
 #include "vision/annotate.h"
 #include "view_window.h"
+#include "util/clock.h"
 
 static void view_usage(FILE *f)
 {
@@ -102,13 +103,6 @@ static int display_ok(char *why, size_t n)
     if (!ok)
         snprintf(why, n, "no display: cannot connect to the X server of DISPLAY=%s", d);
     return ok;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* A dark frame saying what the viewer waits for, shown until the first image. */
@@ -219,7 +213,7 @@ int main(int argc, char **argv)
     }
     show_waiting(w, fer_client_path(c));
 
-    int64_t deadline = co.timeout < 0 ? -1 : now_ms() + ferctl_timeout_ms(&co, 0);
+    int64_t deadline = co.timeout < 0 ? -1 : fer_mono_ms() + ferctl_timeout_ms(&co, 0);
     long long shown = 0;
     fer_message m;
     memset(&m, 0, sizeof m);
@@ -228,7 +222,7 @@ int main(int argc, char **argv)
         int k = fer_view_window_key(w, 5);
         if (k == 'q' || k == 'Q' || k == 27 || fer_view_window_closed(w))
             break;
-        if (deadline >= 0 && now_ms() >= deadline)
+        if (deadline >= 0 && fer_mono_ms() >= deadline)
             break;
         int r = fer_client_read(c, 20, &m, &err);
         if (r == -ETIMEDOUT || r == FER_E_PROTO)

@@ -23,6 +23,7 @@
 
 #include "ferctl.h"
 #include "ferctl_format.h"
+#include "util/clock.h"
 
 static void watch_usage(FILE *f)
 {
@@ -59,20 +60,13 @@ typedef struct watch_state {
     int last_nfaces;
 } watch_state;
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Milliseconds left before the deadline (-1 none; at least 1 while it has not
  * passed, 0 once it has). */
 static int left_ms(const watch_state *st)
 {
     if (st->deadline < 0)
         return -1;
-    int64_t l = st->deadline - now_ms();
+    int64_t l = st->deadline - fer_mono_ms();
     return l <= 0 ? 0 : l > INT32_MAX ? INT32_MAX : (int)l;
 }
 
@@ -253,7 +247,7 @@ int ferctl_watch(ferctl_common *co, int argc, char **argv)
     }
     /* People read labels, not score tables; --json passes the daemon's default. */
     st.want.scores = co->json ? 1 : 0;
-    st.deadline = co->timeout < 0 ? -1 : now_ms() + ferctl_timeout_ms(co, 0);
+    st.deadline = co->timeout < 0 ? -1 : fer_mono_ms() + ferctl_timeout_ms(co, 0);
 
     const char *path = fer_client_socket_path(co->socket);
     int backoff = 500, waiting = 0, lost = 0;

@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "util/clock.h"
 #include "vision/pace.h"
 #include "vision/source.h"
 
@@ -40,14 +41,9 @@ const char *ferd_source_state_name(ferd_source_state s)
  * Returns early on a signal (quit, demand change). */
 static void timed_wait(ferd_shared *sh, uint32_t ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    /* The condition uses CLOCK_MONOTONIC (main.c), the clock of fer_mono_ns. */
+    uint64_t t = fer_mono_ns() + (uint64_t)ms * 1000000u;
+    struct timespec ts = {(time_t)(t / 1000000000u), (long)(t % 1000000000u)};
     pthread_cond_timedwait(&sh->capture_cond, &sh->mu, &ts);
 }
 

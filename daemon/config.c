@@ -84,17 +84,9 @@ static const key_def keys[] = {
     {"image_group", T_STR, S(image_group), 0, 0, 1},
     {"reload_group", T_STR, S(reload_group), 0, 0, 1},
     {"jpeg_quality", T_INT, F(jpeg_quality), 0, 1, 100, 1},
-    {"log_level", T_LEVEL, F(log_level), 0, FERD_LOG_ERR, FERD_LOG_DEBUG, 1},
+    {"log_level", T_LEVEL, F(log_level), 0, FER_LOG_ERR, FER_LOG_DEBUG, 1},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
-
-static const char *const level_names[] = {"", "", "", "err", "warning", "notice", "info",
-                                          "debug"};
-
-const char *fer_log_level_name(int level)
-{
-    return level >= FERD_LOG_ERR && level <= FERD_LOG_DEBUG ? level_names[level] : "info";
-}
 
 static void default_model(char *dst, size_t n)
 {
@@ -152,7 +144,7 @@ void fer_config_default(fer_config *c)
     c->poll_timeout_ms = 3000;
     c->allow_images = 0;
     c->jpeg_quality = 80;
-    c->log_level = FERD_LOG_INFO;
+    c->log_level = FER_LOG_INFO;
 }
 
 /* Appends one formatted line to the error buffer (silently truncating). */
@@ -281,11 +273,10 @@ static int set_value(fer_config *c, const key_def *k, const char *value, char *w
         *(int *)base = (int)d;
         return 0;
     case T_LEVEL:
-        for (int l = FERD_LOG_ERR; l <= FERD_LOG_DEBUG; l++)
-            if (strcasecmp(value, level_names[l]) == 0) {
-                *(int *)base = l;
-                return 0;
-            }
+        if ((d = fer_log_level_parse(value)) >= 0) {
+            *(int *)base = (int)d;
+            return 0;
+        }
         snprintf(why, n, "expected debug, info, notice, warning or err, got \"%.64s\"", value);
         return -1;
     }

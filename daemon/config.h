@@ -14,12 +14,12 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "util/log.h"
+
 #define FERD_PATH_MAX 4096
 #define FERD_SOCKET_PATH_MAX 108   /* sizeof sun_path */
 #define FERD_NAME_MAX 64
 
-enum { FERD_LOG_ERR = 3, FERD_LOG_WARNING = 4, FERD_LOG_NOTICE = 5, FERD_LOG_INFO = 6,
-       FERD_LOG_DEBUG = 7 };
 
 typedef struct fer_config {
     /* Frame source. */
@@ -63,7 +63,7 @@ typedef struct fer_config {
     char reload_group[FERD_NAME_MAX];
     int jpeg_quality;
     /* Logging. */
-    int log_level;                /* FERD_LOG_* */
+    int log_level;                /* FER_LOG_* (util/log.h) */
 } fer_config;
 
 /* Built-in defaults (the model path resolved as the tools do: installed data
@@ -99,8 +99,5 @@ int fer_config_restart_keys(const fer_config *a, const fer_config *b, char (*nam
 /* Copies the keys a reload applies live from src into dst; the others keep
  * dst's values (they need a restart). */
 void fer_config_apply_live(fer_config *dst, const fer_config *src);
-
-/* "debug", "info", ... for a FERD_LOG_* level. */
-const char *fer_log_level_name(int level);
 
 #endif

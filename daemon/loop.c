@@ -251,7 +251,7 @@ int ferd_load_config(ferd *d, fer_config *n, char *msg, size_t len)
 static void apply_live(ferd *d, const fer_config *n)
 {
     fer_config_apply_live(&d->cfg, n);
-    ferd_log_set_level(d->cfg.log_level);
+    fer_log_set_level(d->cfg.log_level);
     ferd_group_id(d->cfg.image_group, &d->image_gid);
     ferd_group_id(d->cfg.reload_group, &d->reload_gid);
     pthread_mutex_lock(&d->sh.mu);

@@ -293,7 +293,7 @@ int main(int argc, char **argv)
         status = bad;
         goto cleanup;
     }
-    ferd_log_init(d->cfg.log_level);
+    fer_log_init("ferd", d->cfg.log_level);
     ferd_group_id(d->cfg.image_group, &d->image_gid);
     ferd_group_id(d->cfg.reload_group, &d->reload_gid);
     /* A client that goes away mid-write must cost an error code, not the process. */

@@ -26,39 +26,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/json.h"
 #include "proto/result_json.h"
-
-/* fer_fail's twin: proto/ links no libfer code. */
-__attribute__((format(printf, 3, 4)))
-static int pfail(fer_error *err, int code, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        err->code = code;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 static void copy_str(char *dst, size_t n, const char *src)
 {
     snprintf(dst, n, "%s", src ? src : "");
 }
 
-static double round_to(double v, double unit)
-{
-    if (!isfinite(v))
-        return 0.0;
-    return round(v / unit) * unit;
-}
-
 /* A frame rate on the wire, to 1e-3 fps; a positive rate stays positive, since
  * 0 means "every frame" (a rate below 0.0005 would otherwise round to it). */
 static double round_fps(double v)
 {
-    double r = round_to(v, 1e-3);
+    double r = fer_json_round(v, 1e-3);
     return v > 0 && r < 1e-3 ? 1e-3 : r;
 }
 
@@ -180,82 +160,12 @@ bad:
     return FER_E_PROTO;
 }
 
-/* ---- typed getters for decoding ---- */
-
-static const cJSON *member(const cJSON *o, const char *key)
-{
-    return cJSON_GetObjectItemCaseSensitive(o, key);
-}
-
-/*
- * The getters share one shape: 0 if the key is absent (and not required), 1 if
- * it was read into *v, FER_E_PROTO (with err naming what/key) if it is present
- * but of the wrong type or range, or absent but required.
- */
-static int get_num(const cJSON *o, const char *what, const char *key, double lo, double hi,
-                   int required, double *v, fer_error *err)
-{
-    const cJSON *it = member(o, key);
-    if (!it)
-        return required ? pfail(err, FER_E_PROTO, "%s: \"%s\" missing", what, key) : 0;
-    if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) || it->valuedouble < lo ||
-        it->valuedouble > hi)
-        return pfail(err, FER_E_PROTO, "%s: \"%s\" is not a number in [%g, %g]", what, key, lo,
-                     hi);
-    *v = it->valuedouble;
-    return 1;
-}
-
-static int get_int(const cJSON *o, const char *what, const char *key, double lo, double hi,
-                   int required, long long *v, fer_error *err)
-{
-    double d;
-    int rc = get_num(o, what, key, lo, hi, required, &d, err);
-    if (rc == 1) {
-        if (d != floor(d))
-            return pfail(err, FER_E_PROTO, "%s: \"%s\" is not an integer", what, key);
-        *v = (long long)d;
-    }
-    return rc;
-}
-
-static int get_u64(const cJSON *o, const char *what, const char *key, int required,
-                   uint64_t *v, fer_error *err)
-{
-    double d;
-    int rc = get_num(o, what, key, 0, 1.8446744073709550e19, required, &d, err);
-    if (rc == 1)
-        *v = (uint64_t)d;
-    return rc;
-}
-
-static int get_bool(const cJSON *o, const char *what, const char *key, int *v, fer_error *err)
-{
-    const cJSON *it = member(o, key);
-    if (!it)
-        return 0;
-    if (!cJSON_IsBool(it))
-        return pfail(err, FER_E_PROTO, "%s: \"%s\" is not true or false", what, key);
-    *v = cJSON_IsTrue(it) ? 1 : 0;
-    return 1;
-}
-
-static int get_str(const cJSON *o, const char *what, const char *key, int required, char *dst,
-                   size_t n, fer_error *err)
-{
-    const cJSON *it = member(o, key);
-    if (!it)
-        return required ? pfail(err, FER_E_PROTO, "%s: \"%s\" missing", what, key) : 0;
-    if (!cJSON_IsString(it))
-        return pfail(err, FER_E_PROTO, "%s: \"%s\" is not a string", what, key);
-    copy_str(dst, n, it->valuestring);
-    return 1;
-}
+/* ---- typed getters for decoding (the general ones are json.c's) ---- */
 
 /* "image" in a WATCH or POLL: a name, or true (jpeg) / false (none). */
 static int get_image_kind(const cJSON *o, const char *what, fer_image_kind *k, fer_error *err)
 {
-    const cJSON *it = member(o, "image");
+    const cJSON *it = fer_json_member(o, "image");
     if (!it)
         return 0;
     if (cJSON_IsBool(it)) {
@@ -263,7 +173,7 @@ static int get_image_kind(const cJSON *o, const char *what, fer_image_kind *k, f
         return 1;
     }
     if (!cJSON_IsString(it) || image_kind_from(it->valuestring, k) < 0)
-        return pfail(err, FER_E_PROTO, "%s: \"image\" is not \"none\", \"jpeg\" or \"annotated\"",
+        return fer_fail(err, FER_E_PROTO, "%s: \"image\" is not \"none\", \"jpeg\" or \"annotated\"",
                      what);
     return 1;
 }
@@ -280,17 +190,17 @@ static cJSON *parse_object(const char *text, size_t len, size_t max, const char 
                            fer_error *err)
 {
     if (len > max) {
-        pfail(err, FER_E_PROTO, "%s: line of %zu bytes exceeds %zu", what, len, max);
+        fer_fail(err, FER_E_PROTO, "%s: line of %zu bytes exceeds %zu", what, len, max);
         return NULL;
     }
     if (memchr(text, '\0', len)) {
-        pfail(err, FER_E_PROTO, "%s: NUL byte in line", what);
+        fer_fail(err, FER_E_PROTO, "%s: NUL byte in line", what);
         return NULL;
     }
     const char *end = NULL;
     cJSON *o = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!o) {
-        pfail(err, FER_E_PROTO, "%s: not valid JSON", what);
+        fer_fail(err, FER_E_PROTO, "%s: not valid JSON", what);
         return NULL;
     }
     while (end && end < text + len && (*end == ' ' || *end == '\t' || *end == '\r' ||
@@ -298,12 +208,12 @@ static cJSON *parse_object(const char *text, size_t len, size_t max, const char 
         end++;
     if (!end || end != text + len) {
         cJSON_Delete(o);
-        pfail(err, FER_E_PROTO, "%s: text after the JSON object", what);
+        fer_fail(err, FER_E_PROTO, "%s: text after the JSON object", what);
         return NULL;
     }
     if (!cJSON_IsObject(o)) {
         cJSON_Delete(o);
-        pfail(err, FER_E_PROTO, "%s: not a JSON object", what);
+        fer_fail(err, FER_E_PROTO, "%s: not a JSON object", what);
         return NULL;
     }
     return o;
@@ -326,19 +236,19 @@ static int watch_from_cjson(fer_watch *w, const cJSON *o, fer_error *err)
     fer_watch_default(w);
     double d;
     int rc;
-    if ((rc = get_bool(o, what, "enable", &w->enable, err)) < 0)
+    if ((rc = fer_json_bool(o, what, "enable", &w->enable, err)) < 0)
         return rc;
-    if ((rc = get_num(o, what, "max_fps", 0, FER_PROTO_MAX_FPS, 0, &d, err)) < 0)
+    if ((rc = fer_json_num(o, what, "max_fps", 0, FER_PROTO_MAX_FPS, 0, &d, err)) < 0)
         return rc;
     if (rc)
         w->max_fps = d;
-    if ((rc = get_num(o, what, "min_prob", 0, 1, 0, &d, err)) < 0)
+    if ((rc = fer_json_num(o, what, "min_prob", 0, 1, 0, &d, err)) < 0)
         return rc;
     if (rc)
         w->min_prob = d;
-    if ((rc = get_bool(o, what, "events", &w->events, err)) < 0)
+    if ((rc = fer_json_bool(o, what, "events", &w->events, err)) < 0)
         return rc;
-    if ((rc = get_bool(o, what, "scores", &w->scores, err)) < 0)
+    if ((rc = fer_json_bool(o, what, "scores", &w->scores, err)) < 0)
         return rc;
     if ((rc = get_image_kind(o, what, &w->image, err)) < 0)
         return rc;
@@ -364,7 +274,7 @@ int fer_request_parse(fer_request *req, const char *line, size_t len, fer_error 
     size_t n = len;
     if (n > FER_PROTO_MAX_REQUEST) {
         req->error = FER_REQERR_JSON;
-        return pfail(err, FER_E_PROTO, "request line of %zu bytes exceeds %d", len,
+        return fer_fail(err, FER_E_PROTO, "request line of %zu bytes exceeds %d", len,
                      FER_PROTO_MAX_REQUEST);
     }
     if (n && line[n - 1] == '\n')
@@ -374,13 +284,13 @@ int fer_request_parse(fer_request *req, const char *line, size_t len, fer_error 
     cJSON *o = n ? parse_object(line, n, FER_PROTO_MAX_REQUEST, "request", err) : NULL;
     if (!o) {
         req->error = FER_REQERR_JSON;
-        return n ? FER_E_PROTO : pfail(err, FER_E_PROTO, "request: empty line");
+        return n ? FER_E_PROTO : fer_fail(err, FER_E_PROTO, "request: empty line");
     }
     int rc = 0;
-    const cJSON *cls = member(o, "class");
+    const cJSON *cls = fer_json_member(o, "class");
     if (!cJSON_IsString(cls)) {
         req->error = FER_REQERR_CLASS;
-        rc = pfail(err, FER_E_PROTO, "request: \"class\" missing or not a string");
+        rc = fer_fail(err, FER_E_PROTO, "request: \"class\" missing or not a string");
         goto done;
     }
     copy_str(req->cls, sizeof req->cls, cls->valuestring);
@@ -392,14 +302,14 @@ int fer_request_parse(fer_request *req, const char *line, size_t len, fer_error 
         req->kind = FER_REQ_POLL;
         rc = get_image_kind(o, "POLL", &req->image, err);
         if (rc >= 0)
-            rc = get_bool(o, "POLL", "scores", &req->scores, err);
+            rc = fer_json_bool(o, "POLL", "scores", &req->scores, err);
     } else if (strcmp(c, "STATUS") == 0) {
         req->kind = FER_REQ_STATUS;
     } else if (strcmp(c, "RELOAD") == 0) {
         req->kind = FER_REQ_RELOAD;
     } else {
         req->error = FER_REQERR_UNKNOWN;
-        rc = pfail(err, FER_E_PROTO, "request: unknown class \"%.32s\"", c);
+        rc = fer_fail(err, FER_E_PROTO, "request: unknown class \"%.32s\"", c);
         goto done;
     }
     if (rc < 0) {
@@ -440,7 +350,7 @@ static int watch_add(cJSON *o, const fer_watch *w, int full)
     if (full || w->max_fps != d.max_fps)
         ok = ok && cJSON_AddNumberToObject(o, "max_fps", round_fps(w->max_fps));
     if (full || w->min_prob != d.min_prob)
-        ok = ok && cJSON_AddNumberToObject(o, "min_prob", round_to(w->min_prob, 1e-4));
+        ok = ok && cJSON_AddNumberToObject(o, "min_prob", fer_json_round(w->min_prob, 1e-4));
     if (full || w->events != d.events)
         ok = ok && cJSON_AddBoolToObject(o, "events", w->events);
     if (full || w->scores != d.scores)
@@ -479,25 +389,6 @@ static cJSON *new_object(const char *cls)
         return NULL;
     }
     return o;
-}
-
-static cJSON *u64_item(uint64_t v)
-{
-    char buf[24];
-    snprintf(buf, sizeof buf, "%" PRIu64, v);
-    return cJSON_CreateRaw(buf);
-}
-
-static int add_u64(cJSON *o, const char *key, uint64_t v)
-{
-    cJSON *it = u64_item(v);
-    if (!it)
-        return 0;
-    if (!cJSON_AddItemToObject(o, key, it)) {
-        cJSON_Delete(it);
-        return 0;
-    }
-    return 1;
 }
 
 /* A string member only when s is not empty (absent means unknown). */
@@ -555,11 +446,11 @@ int fer_face_event_to_json(const fer_face_event *ev, char **out)
         return -EINVAL;
     cJSON *o = new_object("FACE");
     int ok = o && cJSON_AddStringToObject(o, "event", fer_face_event_name(ev->event)) &&
-             add_u64(o, "seq", ev->seq) && add_time(o, ev->wall_ms) &&
+             fer_json_add_u64(o, "seq", ev->seq) && add_time(o, ev->wall_ms) &&
              cJSON_AddNumberToObject(o, "id", ev->id);
     if (ok && ev->event != FER_EVENT_ENDED) {
         ok = add_box(o, ev->box) && cJSON_AddStringToObject(o, "label", ev->label) &&
-             cJSON_AddNumberToObject(o, "prob", round_to(ev->prob, 1e-4));
+             cJSON_AddNumberToObject(o, "prob", fer_json_round(ev->prob, 1e-4));
         if (ok && ev->event == FER_EVENT_CHANGED)
             ok = cJSON_AddStringToObject(o, "from", ev->from) != NULL;
     }
@@ -581,9 +472,9 @@ static cJSON *model_to_cjson(const fer_model_info *m)
     if (ok && m->params >= 0)
         ok = cJSON_AddNumberToObject(o, "params", (double)m->params) != NULL;
     if (ok && m->val_acc >= 0)
-        ok = cJSON_AddNumberToObject(o, "val_acc", round_to(m->val_acc, 1e-4)) != NULL;
+        ok = cJSON_AddNumberToObject(o, "val_acc", fer_json_round(m->val_acc, 1e-4)) != NULL;
     if (ok && m->test_acc >= 0)
-        ok = cJSON_AddNumberToObject(o, "test_acc", round_to(m->test_acc, 1e-4)) != NULL;
+        ok = cJSON_AddNumberToObject(o, "test_acc", fer_json_round(m->test_acc, 1e-4)) != NULL;
     if (!ok) {
         cJSON_Delete(o);
         return NULL;
@@ -612,7 +503,7 @@ int fer_status_to_json(const fer_status_msg *s, char **out)
 {
     cJSON *o = new_object("STATUS");
     int ok = o && cJSON_AddStringToObject(o, "release", s->release) &&
-             add_num(o, "uptime", round_to(s->uptime, 1e-3)) && add_num(o, "pid", (double)s->pid);
+             add_num(o, "uptime", fer_json_round(s->uptime, 1e-3)) && add_num(o, "pid", (double)s->pid);
 
     cJSON *src = ok ? cJSON_AddObjectToObject(o, "source") : NULL;
     ok = ok && src && cJSON_AddStringToObject(src, "name", s->source.name) &&
@@ -621,7 +512,7 @@ int fer_status_to_json(const fer_status_msg *s, char **out)
          add_opt_str(src, "error", s->source.error) &&
          add_num(src, "reopens", (double)s->source.reopens);
     if (ok && s->source.fps >= 0)
-        ok = add_num(src, "fps", round_to(s->source.fps, 1e-2));
+        ok = add_num(src, "fps", fer_json_round(s->source.fps, 1e-2));
     if (ok && s->source.width > 0)
         ok = add_num(src, "width", s->source.width) && add_num(src, "height", s->source.height);
 
@@ -645,8 +536,8 @@ int fer_status_to_json(const fer_status_msg *s, char **out)
 
     if (ok && s->latency.samples > 0) {
         cJSON *la = cJSON_AddObjectToObject(o, "latency_ms");
-        ok = la && add_num(la, "p50", round_to(s->latency.p50, 1e-3)) &&
-             add_num(la, "p99", round_to(s->latency.p99, 1e-3)) &&
+        ok = la && add_num(la, "p50", fer_json_round(s->latency.p50, 1e-3)) &&
+             add_num(la, "p99", fer_json_round(s->latency.p99, 1e-3)) &&
              add_num(la, "samples", (double)s->latency.samples);
     }
 
@@ -723,7 +614,7 @@ int fer_result_msg_to_json(const fer_frame_result *r, unsigned flags, const fer_
     if (ok && img && img->kind != FER_IMAGE_NONE && img->jpeg)
         ok = add_image(res, img);
     if (ok && ready_ns)
-        ok = add_u64(res, "ready_ns", ready_ns);
+        ok = fer_json_add_u64(res, "ready_ns", ready_ns);
     if (!ok || !poll)
         return print_owned(res, ok, out);
     cJSON *o = new_object("POLL");
@@ -746,32 +637,32 @@ void fer_message_clear(fer_message *m)
 
 static int image_from_cjson(fer_image_data *img, const cJSON *res, fer_error *err)
 {
-    const cJSON *im = member(res, "image");
+    const cJSON *im = fer_json_member(res, "image");
     if (!im)
         return 0;
     const char *what = "RESULT image";
     if (!cJSON_IsObject(im))
-        return pfail(err, FER_E_PROTO, "RESULT: \"image\" is not an object");
+        return fer_fail(err, FER_E_PROTO, "RESULT: \"image\" is not an object");
     char kind[16];
     long long v;
-    int rc = get_str(im, what, "kind", 1, kind, sizeof kind, err);
+    int rc = fer_json_str(im, what, "kind", 1, kind, sizeof kind, err);
     if (rc < 0)
         return rc;
     if (image_kind_from(kind, &img->kind) < 0 || img->kind == FER_IMAGE_NONE)
-        return pfail(err, FER_E_PROTO, "%s: unknown \"kind\"", what);
-    if ((rc = get_int(im, what, "width", 1, 1e6, 1, &v, err)) < 0)
+        return fer_fail(err, FER_E_PROTO, "%s: unknown \"kind\"", what);
+    if ((rc = fer_json_int(im, what, "width", 1, 1e6, 1, &v, err)) < 0)
         return rc;
     img->width = (int)v;
-    if ((rc = get_int(im, what, "height", 1, 1e6, 1, &v, err)) < 0)
+    if ((rc = fer_json_int(im, what, "height", 1, 1e6, 1, &v, err)) < 0)
         return rc;
     img->height = (int)v;
-    const cJSON *data = member(im, "data");
+    const cJSON *data = fer_json_member(im, "data");
     if (!cJSON_IsString(data))
-        return pfail(err, FER_E_PROTO, "%s: \"data\" missing or not a string", what);
+        return fer_fail(err, FER_E_PROTO, "%s: \"data\" missing or not a string", what);
     rc = fer_base64_decode(data->valuestring, strlen(data->valuestring), &img->jpeg, &img->len);
     if (rc < 0)
-        return rc == -ENOMEM ? pfail(err, rc, "%s: out of memory", what)
-                             : pfail(err, FER_E_PROTO, "%s: \"data\" is not base64", what);
+        return rc == -ENOMEM ? fer_fail(err, rc, "%s: out of memory", what)
+                             : fer_fail(err, FER_E_PROTO, "%s: \"data\" is not base64", what);
     return 0;
 }
 
@@ -780,7 +671,7 @@ static int result_from(fer_message *m, const cJSON *res, fer_error *err)
     int rc = fer_result_from_cjson(&m->u.result, res, err);
     if (rc < 0)
         return rc;
-    rc = get_u64(res, "RESULT", "ready_ns", 0, &m->ready_ns, err);
+    rc = fer_json_u64(res, "RESULT", "ready_ns", 0, &m->ready_ns, err);
     if (rc < 0)
         return rc;
     return image_from_cjson(&m->image, res, err);
@@ -790,7 +681,7 @@ static int face_event_from(fer_face_event *ev, const cJSON *o, fer_error *err)
 {
     const char *what = "FACE";
     char name[16];
-    int rc = get_str(o, what, "event", 1, name, sizeof name, err);
+    int rc = fer_json_str(o, what, "event", 1, name, sizeof name, err);
     if (rc < 0)
         return rc;
     ev->event = 0;
@@ -798,36 +689,36 @@ static int face_event_from(fer_face_event *ev, const cJSON *o, fer_error *err)
         if (strcmp(name, event_names[k]) == 0)
             ev->event = (fer_face_event_kind)k;
     if (!ev->event)
-        return pfail(err, FER_E_PROTO, "FACE: unknown \"event\" \"%s\"", name);
-    if ((rc = get_u64(o, what, "seq", 1, &ev->seq, err)) < 0)
+        return fer_fail(err, FER_E_PROTO, "FACE: unknown \"event\" \"%s\"", name);
+    if ((rc = fer_json_u64(o, what, "seq", 1, &ev->seq, err)) < 0)
         return rc;
-    const cJSON *t = member(o, "time");
+    const cJSON *t = fer_json_member(o, "time");
     if (!cJSON_IsString(t) || fer_time_parse(t->valuestring, &ev->wall_ms) < 0)
-        return pfail(err, FER_E_PROTO, "FACE: \"time\" missing or not RFC 3339");
+        return fer_fail(err, FER_E_PROTO, "FACE: \"time\" missing or not RFC 3339");
     long long v;
-    if ((rc = get_int(o, what, "id", 0, 2147483647.0, 1, &v, err)) < 0)
+    if ((rc = fer_json_int(o, what, "id", 0, 2147483647.0, 1, &v, err)) < 0)
         return rc;
     ev->id = (int)v;
     if (ev->event == FER_EVENT_ENDED)
         return 0;
-    const cJSON *box = member(o, "box");
+    const cJSON *box = fer_json_member(o, "box");
     if (!cJSON_IsObject(box))
-        return pfail(err, FER_E_PROTO, "FACE: \"box\" missing or not an object");
+        return fer_fail(err, FER_E_PROTO, "FACE: \"box\" missing or not an object");
     static const char *const keys[4] = {"x", "y", "w", "h"};
     int *dst[4] = {&ev->box.x, &ev->box.y, &ev->box.w, &ev->box.h};
     for (int k = 0; k < 4; k++) {
-        if ((rc = get_int(box, "FACE box", keys[k], k < 2 ? -1e9 : 0, 1e9, 1, &v, err)) < 0)
+        if ((rc = fer_json_int(box, "FACE box", keys[k], k < 2 ? -1e9 : 0, 1e9, 1, &v, err)) < 0)
             return rc;
         *dst[k] = (int)v;
     }
-    if ((rc = get_str(o, what, "label", 1, ev->label, sizeof ev->label, err)) < 0)
+    if ((rc = fer_json_str(o, what, "label", 1, ev->label, sizeof ev->label, err)) < 0)
         return rc;
     double d;
-    if ((rc = get_num(o, what, "prob", 0, 1, 1, &d, err)) < 0)
+    if ((rc = fer_json_num(o, what, "prob", 0, 1, 1, &d, err)) < 0)
         return rc;
     ev->prob = (float)d;
     if (ev->event == FER_EVENT_CHANGED &&
-        (rc = get_str(o, what, "from", 1, ev->from, sizeof ev->from, err)) < 0)
+        (rc = fer_json_str(o, what, "from", 1, ev->from, sizeof ev->from, err)) < 0)
         return rc;
     return 0;
 }
@@ -838,33 +729,33 @@ static int model_from(fer_model_info *m, const cJSON *o, const char *what, fer_e
     m->params = -1;
     m->val_acc = m->test_acc = -1;
     if (!cJSON_IsObject(o))
-        return pfail(err, FER_E_PROTO, "%s: \"model\" is not an object", what);
+        return fer_fail(err, FER_E_PROTO, "%s: \"model\" is not an object", what);
     int rc;
-    if ((rc = get_str(o, what, "name", 0, m->name, sizeof m->name, err)) < 0)
+    if ((rc = fer_json_str(o, what, "name", 0, m->name, sizeof m->name, err)) < 0)
         return rc;
-    if ((rc = get_str(o, what, "path", 0, m->path, sizeof m->path, err)) < 0)
+    if ((rc = fer_json_str(o, what, "path", 0, m->path, sizeof m->path, err)) < 0)
         return rc;
-    const cJSON *cl = member(o, "classes");
+    const cJSON *cl = fer_json_member(o, "classes");
     if (cl) {
         if (!cJSON_IsArray(cl) || cJSON_GetArraySize(cl) > FER_RESULT_MAX_CLASSES)
-            return pfail(err, FER_E_PROTO, "%s: \"classes\" is not an array of at most %d names",
+            return fer_fail(err, FER_E_PROTO, "%s: \"classes\" is not an array of at most %d names",
                          what, FER_RESULT_MAX_CLASSES);
         const cJSON *it;
         cJSON_ArrayForEach(it, cl)
         {
             if (!cJSON_IsString(it))
-                return pfail(err, FER_E_PROTO, "%s: \"classes\" holds a non-string", what);
+                return fer_fail(err, FER_E_PROTO, "%s: \"classes\" holds a non-string", what);
             copy_str(m->classes[m->nclasses++], FER_RESULT_CLASS_NAME, it->valuestring);
         }
     }
     long long v;
-    if ((rc = get_int(o, what, "params", 0, 9e15, 0, &v, err)) < 0)
+    if ((rc = fer_json_int(o, what, "params", 0, 9e15, 0, &v, err)) < 0)
         return rc;
     if (rc)
         m->params = v;
-    if ((rc = get_num(o, what, "val_acc", 0, 1, 0, &m->val_acc, err)) < 0)
+    if ((rc = fer_json_num(o, what, "val_acc", 0, 1, 0, &m->val_acc, err)) < 0)
         return rc;
-    if ((rc = get_num(o, what, "test_acc", 0, 1, 0, &m->test_acc, err)) < 0)
+    if ((rc = fer_json_num(o, what, "test_acc", 0, 1, 0, &m->test_acc, err)) < 0)
         return rc;
     return 0;
 }
@@ -874,7 +765,7 @@ static int opt_ll(const cJSON *o, const char *what, const char *key, long long *
                   fer_error *err)
 {
     long long v = 0;
-    int rc = get_int(o, what, key, -9e15, 9e15, 0, &v, err);
+    int rc = fer_json_int(o, what, key, -9e15, 9e15, 0, &v, err);
     if (rc == 1)
         *dst = v;
     return rc < 0 ? rc : 0;
@@ -883,7 +774,7 @@ static int opt_ll(const cJSON *o, const char *what, const char *key, long long *
 static int opt_int(const cJSON *o, const char *what, const char *key, int *dst, fer_error *err)
 {
     long long v = 0;
-    int rc = get_int(o, what, key, -2147483648.0, 2147483647.0, 0, &v, err);
+    int rc = fer_json_int(o, what, key, -2147483648.0, 2147483647.0, 0, &v, err);
     if (rc == 1)
         *dst = (int)v;
     return rc < 0 ? rc : 0;
@@ -895,19 +786,19 @@ static int status_client_from(fer_status_client *c, const cJSON *e, fer_error *e
     memset(c, 0, sizeof *c);
     c->uid = c->pid = -1;
     if (!cJSON_IsObject(e))
-        return pfail(err, FER_E_PROTO, "%s: an entry is not an object", what);
+        return fer_fail(err, FER_E_PROTO, "%s: an entry is not an object", what);
     long long v;
     int rc;
-    if ((rc = get_int(e, what, "id", 0, 2147483647.0, 1, &v, err)) < 0)
+    if ((rc = fer_json_int(e, what, "id", 0, 2147483647.0, 1, &v, err)) < 0)
         return rc;
     c->id = (int)v;
     if ((rc = opt_ll(e, what, "uid", &c->uid, err)) < 0 ||
         (rc = opt_ll(e, what, "pid", &c->pid, err)) < 0)
         return rc;
-    if ((rc = get_bool(e, what, "watching", &c->watching, err)) < 0 ||
-        (rc = get_bool(e, what, "events", &c->events, err)) < 0 ||
+    if ((rc = fer_json_bool(e, what, "watching", &c->watching, err)) < 0 ||
+        (rc = fer_json_bool(e, what, "events", &c->events, err)) < 0 ||
         (rc = get_image_kind(e, what, &c->image, err)) < 0 ||
-        (rc = get_num(e, what, "max_fps", 0, FER_PROTO_MAX_FPS, 0, &c->max_fps, err)) < 0)
+        (rc = fer_json_num(e, what, "max_fps", 0, FER_PROTO_MAX_FPS, 0, &c->max_fps, err)) < 0)
         return rc;
     long long sent = 0, dropped = 0, queued = 0;
     if ((rc = opt_ll(e, what, "sent", &sent, err)) < 0 ||
@@ -930,36 +821,36 @@ static int status_from(fer_status_msg *s, const cJSON *o, fer_error *err)
     s->latency.p50 = s->latency.p99 = -1;
     s->pid = -1;
     int rc;
-    if ((rc = get_str(o, what, "release", 0, s->release, sizeof s->release, err)) < 0 ||
-        (rc = get_num(o, what, "uptime", 0, 1e12, 0, &s->uptime, err)) < 0 ||
+    if ((rc = fer_json_str(o, what, "release", 0, s->release, sizeof s->release, err)) < 0 ||
+        (rc = fer_json_num(o, what, "uptime", 0, 1e12, 0, &s->uptime, err)) < 0 ||
         (rc = opt_ll(o, what, "pid", &s->pid, err)) < 0)
         return rc;
-    const cJSON *src = member(o, "source");
+    const cJSON *src = fer_json_member(o, "source");
     if (src) {
         const char *w = "STATUS source";
         if (!cJSON_IsObject(src))
-            return pfail(err, FER_E_PROTO, "STATUS: \"source\" is not an object");
-        if ((rc = get_str(src, w, "name", 0, s->source.name, sizeof s->source.name, err)) < 0 ||
-            (rc = get_str(src, w, "kind", 0, s->source.kind, sizeof s->source.kind, err)) < 0 ||
-            (rc = get_str(src, w, "state", 1, s->source.state, sizeof s->source.state, err)) < 0 ||
-            (rc = get_str(src, w, "error", 0, s->source.error, sizeof s->source.error, err)) < 0 ||
-            (rc = get_num(src, w, "fps", 0, 1e6, 0, &s->source.fps, err)) < 0 ||
+            return fer_fail(err, FER_E_PROTO, "STATUS: \"source\" is not an object");
+        if ((rc = fer_json_str(src, w, "name", 0, s->source.name, sizeof s->source.name, err)) < 0 ||
+            (rc = fer_json_str(src, w, "kind", 0, s->source.kind, sizeof s->source.kind, err)) < 0 ||
+            (rc = fer_json_str(src, w, "state", 1, s->source.state, sizeof s->source.state, err)) < 0 ||
+            (rc = fer_json_str(src, w, "error", 0, s->source.error, sizeof s->source.error, err)) < 0 ||
+            (rc = fer_json_num(src, w, "fps", 0, 1e6, 0, &s->source.fps, err)) < 0 ||
             (rc = opt_int(src, w, "width", &s->source.width, err)) < 0 ||
             (rc = opt_int(src, w, "height", &s->source.height, err)) < 0 ||
             (rc = opt_ll(src, w, "reopens", &s->source.reopens, err)) < 0)
             return rc;
     }
-    const cJSON *model = member(o, "model");
+    const cJSON *model = fer_json_member(o, "model");
     if (model) {
         if ((rc = model_from(&s->model, model, "STATUS model", err)) < 0)
             return rc;
         s->has_model = 1;
     }
-    const cJSON *cl = member(o, "clients");
+    const cJSON *cl = fer_json_member(o, "clients");
     if (cl) {
         const char *w = "STATUS clients";
         if (!cJSON_IsObject(cl))
-            return pfail(err, FER_E_PROTO, "STATUS: \"clients\" is not an object");
+            return fer_fail(err, FER_E_PROTO, "STATUS: \"clients\" is not an object");
         if ((rc = opt_int(cl, w, "connected", &s->clients.connected, err)) < 0 ||
             (rc = opt_int(cl, w, "watching", &s->clients.watching, err)) < 0 ||
             (rc = opt_int(cl, w, "max", &s->clients.max, err)) < 0 ||
@@ -971,30 +862,30 @@ static int status_from(fer_status_msg *s, const cJSON *o, fer_error *err)
             (rc = opt_ll(cl, w, "rate_limited", &s->clients.rate_limited, err)) < 0)
             return rc;
     }
-    const cJSON *fr = member(o, "frames");
+    const cJSON *fr = fer_json_member(o, "frames");
     if (fr) {
         const char *w = "STATUS frames";
         if (!cJSON_IsObject(fr))
-            return pfail(err, FER_E_PROTO, "STATUS: \"frames\" is not an object");
+            return fer_fail(err, FER_E_PROTO, "STATUS: \"frames\" is not an object");
         if ((rc = opt_ll(fr, w, "captured", &s->frames.captured, err)) < 0 ||
             (rc = opt_ll(fr, w, "processed", &s->frames.processed, err)) < 0 ||
             (rc = opt_ll(fr, w, "dropped", &s->frames.dropped, err)) < 0)
             return rc;
     }
-    const cJSON *la = member(o, "latency_ms");
+    const cJSON *la = fer_json_member(o, "latency_ms");
     if (la) {
         const char *w = "STATUS latency_ms";
         if (!cJSON_IsObject(la))
-            return pfail(err, FER_E_PROTO, "STATUS: \"latency_ms\" is not an object");
-        if ((rc = get_num(la, w, "p50", 0, 1e9, 1, &s->latency.p50, err)) < 0 ||
-            (rc = get_num(la, w, "p99", 0, 1e9, 1, &s->latency.p99, err)) < 0 ||
+            return fer_fail(err, FER_E_PROTO, "STATUS: \"latency_ms\" is not an object");
+        if ((rc = fer_json_num(la, w, "p50", 0, 1e9, 1, &s->latency.p50, err)) < 0 ||
+            (rc = fer_json_num(la, w, "p99", 0, 1e9, 1, &s->latency.p99, err)) < 0 ||
             (rc = opt_ll(la, w, "samples", &s->latency.samples, err)) < 0)
             return rc;
     }
-    const cJSON *list = member(o, "client_list");
+    const cJSON *list = fer_json_member(o, "client_list");
     if (list) {
         if (!cJSON_IsArray(list))
-            return pfail(err, FER_E_PROTO, "STATUS: \"client_list\" is not an array");
+            return fer_fail(err, FER_E_PROTO, "STATUS: \"client_list\" is not an array");
         const cJSON *e;
         cJSON_ArrayForEach(e, list)
         {
@@ -1011,21 +902,21 @@ static int status_from(fer_status_msg *s, const cJSON *o, fer_error *err)
 static int reload_from(fer_reload_msg *r, const cJSON *o, fer_error *err)
 {
     memset(r, 0, sizeof *r);
-    const cJSON *model = member(o, "model");
+    const cJSON *model = fer_json_member(o, "model");
     if (!model)
-        return pfail(err, FER_E_PROTO, "RELOAD: \"model\" missing");
+        return fer_fail(err, FER_E_PROTO, "RELOAD: \"model\" missing");
     int rc = model_from(&r->model, model, "RELOAD model", err);
     if (rc < 0)
         return rc;
-    const cJSON *a = member(o, "restart_needed");
+    const cJSON *a = fer_json_member(o, "restart_needed");
     if (a) {
         if (!cJSON_IsArray(a))
-            return pfail(err, FER_E_PROTO, "RELOAD: \"restart_needed\" is not an array");
+            return fer_fail(err, FER_E_PROTO, "RELOAD: \"restart_needed\" is not an array");
         const cJSON *it;
         cJSON_ArrayForEach(it, a)
         {
             if (!cJSON_IsString(it))
-                return pfail(err, FER_E_PROTO, "RELOAD: \"restart_needed\" holds a non-string");
+                return fer_fail(err, FER_E_PROTO, "RELOAD: \"restart_needed\" holds a non-string");
             if (r->nrestart < FER_RELOAD_MAX_KEYS)
                 copy_str(r->restart[r->nrestart++], sizeof r->restart[0], it->valuestring);
         }
@@ -1043,7 +934,7 @@ int fer_message_parse(fer_message *m, const char *line, size_t len, fer_error *e
 {
     fer_message_clear(m);
     if (!line)
-        return pfail(err, FER_E_PROTO, "message: no line");
+        return fer_fail(err, FER_E_PROTO, "message: no line");
     size_t n = len;
     if (n && line[n - 1] == '\n')
         n--;
@@ -1053,9 +944,9 @@ int fer_message_parse(fer_message *m, const char *line, size_t len, fer_error *e
     if (!o)
         return FER_E_PROTO;
     int rc = 0;
-    const cJSON *cls = member(o, "class");
+    const cJSON *cls = fer_json_member(o, "class");
     if (!cJSON_IsString(cls)) {
-        rc = pfail(err, FER_E_PROTO, "message: \"class\" missing or not a string");
+        rc = fer_fail(err, FER_E_PROTO, "message: \"class\" missing or not a string");
         goto done;
     }
     copy_str(m->cls, sizeof m->cls, cls->valuestring);
@@ -1066,12 +957,12 @@ int fer_message_parse(fer_message *m, const char *line, size_t len, fer_error *e
         m->kind = FER_MSG_VERSION;
         v->max_request = FER_PROTO_MAX_REQUEST;
         v->max_response = FER_PROTO_MAX_RESPONSE;
-        if ((rc = get_str(o, c, "release", 1, v->release, sizeof v->release, err)) < 0)
+        if ((rc = fer_json_str(o, c, "release", 1, v->release, sizeof v->release, err)) < 0)
             goto done;
-        if ((rc = get_int(o, c, "proto_major", 0, 1e6, 1, &x, err)) < 0)
+        if ((rc = fer_json_int(o, c, "proto_major", 0, 1e6, 1, &x, err)) < 0)
             goto done;
         v->proto_major = (int)x;
-        if ((rc = get_int(o, c, "proto_minor", 0, 1e6, 1, &x, err)) < 0)
+        if ((rc = fer_json_int(o, c, "proto_minor", 0, 1e6, 1, &x, err)) < 0)
             goto done;
         v->proto_minor = (int)x;
         if ((rc = opt_int(o, c, "max_request", &v->max_request, err)) < 0 ||
@@ -1080,9 +971,9 @@ int fer_message_parse(fer_message *m, const char *line, size_t len, fer_error *e
     } else if (strcmp(c, "ERROR") == 0) {
         fer_error_msg *e = &m->u.error;
         m->kind = FER_MSG_ERROR;
-        if ((rc = get_str(o, c, "message", 1, e->message, sizeof e->message, err)) < 0 ||
-            (rc = get_str(o, c, "code", 0, e->code, sizeof e->code, err)) < 0 ||
-            (rc = get_str(o, c, "request", 0, e->request, sizeof e->request, err)) < 0)
+        if ((rc = fer_json_str(o, c, "message", 1, e->message, sizeof e->message, err)) < 0 ||
+            (rc = fer_json_str(o, c, "code", 0, e->code, sizeof e->code, err)) < 0 ||
+            (rc = fer_json_str(o, c, "request", 0, e->request, sizeof e->request, err)) < 0)
             goto done;
     } else if (strcmp(c, "WATCH") == 0) {
         m->kind = FER_MSG_WATCH;
@@ -1092,9 +983,9 @@ int fer_message_parse(fer_message *m, const char *line, size_t len, fer_error *e
         rc = result_from(m, o, err);
     } else if (strcmp(c, "POLL") == 0) {
         m->kind = FER_MSG_POLL;
-        const cJSON *res = member(o, "result");
+        const cJSON *res = fer_json_member(o, "result");
         rc = res ? result_from(m, res, err)
-                 : pfail(err, FER_E_PROTO, "POLL: \"result\" missing");
+                 : fer_fail(err, FER_E_PROTO, "POLL: \"result\" missing");
     } else if (strcmp(c, "FACE") == 0) {
         m->kind = FER_MSG_FACE;
         rc = face_event_from(&m->u.face, o, err);
@@ -1102,13 +993,13 @@ int fer_message_parse(fer_message *m, const char *line, size_t len, fer_error *e
         m->kind = FER_MSG_STATUS;
         m->status = malloc(sizeof *m->status);
         rc = m->status ? status_from(m->status, o, err)
-                       : pfail(err, -ENOMEM, "STATUS: out of memory");
+                       : fer_fail(err, -ENOMEM, "STATUS: out of memory");
     } else if (strcmp(c, "RELOAD") == 0) {
         m->kind = FER_MSG_RELOAD;
         rc = reload_from(&m->u.reload, o, err);
     } else if (strcmp(c, "SHUTDOWN") == 0) {
         m->kind = FER_MSG_SHUTDOWN;
-        rc = get_str(o, c, "message", 0, m->u.shutdown, sizeof m->u.shutdown, err);
+        rc = fer_json_str(o, c, "message", 0, m->u.shutdown, sizeof m->u.shutdown, err);
     } else {
         m->kind = FER_MSG_UNKNOWN;
     }

@@ -11,6 +11,8 @@
  */
 #include "proto/result_json.h"
 
+#include "proto/json.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -19,27 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-/* fer_fail's twin: proto/ links no libfer code. */
-__attribute__((format(printf, 3, 4)))
-static int proto_fail(fer_error *err, int code, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        err->code = code;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
-static double round_to(double v, double unit)
-{
-    if (!isfinite(v))
-        return 0.0;
-    return round(v / unit) * unit;
-}
 
 int fer_time_format(int64_t wall_ms, char *buf, size_t n)
 {
@@ -114,14 +95,6 @@ int fer_time_parse(const char *s, int64_t *wall_ms)
     return 0;
 }
 
-/* An unsigned 64-bit integer as exact JSON digits. */
-static cJSON *u64_item(uint64_t v)
-{
-    char buf[24];
-    snprintf(buf, sizeof buf, "%" PRIu64, v);
-    return cJSON_CreateRaw(buf);
-}
-
 static const char *class_name(const fer_frame_result *r, int i)
 {
     return i >= 0 && i < r->nclasses ? r->classes[i] : "unknown";
@@ -141,16 +114,16 @@ static cJSON *face_to_cjson(const fer_frame_result *r, const fer_face_result *f,
         cJSON_AddNumberToObject(box, "h", f->box.h);
     }
     cJSON_AddStringToObject(o, "label", class_name(r, f->label));
-    cJSON_AddNumberToObject(o, "prob", round_to(f->prob, 1e-4));
+    cJSON_AddNumberToObject(o, "prob", fer_json_round(f->prob, 1e-4));
     if (r->has_scores && !(flags & FER_JSON_NO_SCORES)) {
         cJSON *sc = cJSON_AddObjectToObject(o, "scores");
         for (int c = 0; sc && c < r->nclasses; c++)
-            cJSON_AddNumberToObject(sc, r->classes[c], round_to(f->scores[c], 1e-4));
+            cJSON_AddNumberToObject(sc, r->classes[c], fer_json_round(f->scores[c], 1e-4));
     }
     cJSON *sm = cJSON_AddObjectToObject(o, "smoothed");
     if (sm) {
         cJSON_AddStringToObject(sm, "label", class_name(r, f->smoothed_label));
-        cJSON_AddNumberToObject(sm, "prob", round_to(f->smoothed_prob, 1e-4));
+        cJSON_AddNumberToObject(sm, "prob", fer_json_round(f->smoothed_prob, 1e-4));
     }
     if (f->events & FER_FACE_NEW)
         cJSON_AddTrueToObject(o, "new");
@@ -168,16 +141,16 @@ cJSON *fer_result_to_cjson(const fer_frame_result *r, unsigned flags)
     if (fer_time_format(r->wall_ms, when, sizeof when) < 0)
         snprintf(when, sizeof when, "1970-01-01T00:00:00.000Z");
     int ok = cJSON_AddStringToObject(o, "class", "RESULT") != NULL;
-    ok = ok && cJSON_AddItemToObject(o, "seq", u64_item(r->seq));
+    ok = ok && cJSON_AddItemToObject(o, "seq", fer_json_u64_item(r->seq));
     ok = ok && cJSON_AddStringToObject(o, "time", when);
-    ok = ok && cJSON_AddItemToObject(o, "mono_ns", u64_item(r->mono_ns));
+    ok = ok && cJSON_AddItemToObject(o, "mono_ns", fer_json_u64_item(r->mono_ns));
     ok = ok && cJSON_AddNumberToObject(o, "width", r->width);
     ok = ok && cJSON_AddNumberToObject(o, "height", r->height);
     cJSON *timing = cJSON_AddObjectToObject(o, "timing");
     ok = ok && timing;
-    ok = ok && cJSON_AddNumberToObject(timing, "detect_ms", round_to(r->detect_ms, 1e-3));
-    ok = ok && cJSON_AddNumberToObject(timing, "classify_ms", round_to(r->classify_ms, 1e-3));
-    ok = ok && cJSON_AddNumberToObject(timing, "total_ms", round_to(r->total_ms, 1e-3));
+    ok = ok && cJSON_AddNumberToObject(timing, "detect_ms", fer_json_round(r->detect_ms, 1e-3));
+    ok = ok && cJSON_AddNumberToObject(timing, "classify_ms", fer_json_round(r->classify_ms, 1e-3));
+    ok = ok && cJSON_AddNumberToObject(timing, "total_ms", fer_json_round(r->total_ms, 1e-3));
     cJSON *faces = cJSON_AddArrayToObject(o, "faces");
     ok = ok && faces;
     int nf = r->nfaces < FER_RESULT_MAX_FACES ? r->nfaces : FER_RESULT_MAX_FACES;
@@ -206,37 +179,12 @@ int fer_result_to_json(const fer_frame_result *r, unsigned flags, char **out, fe
     char *s = o ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     if (!s)
-        return proto_fail(err, -ENOMEM, "RESULT: out of memory encoding JSON");
+        return fer_fail(err, -ENOMEM, "RESULT: out of memory encoding JSON");
     *out = s;
     return 0;
 }
 
 /* ---- decoding ---- */
-
-static const cJSON *member(const cJSON *o, const char *key)
-{
-    return cJSON_GetObjectItemCaseSensitive(o, key);
-}
-
-/* A required (or, with required = 0, optional) finite number in [lo, hi]; 1 if present. */
-static int get_number(const cJSON *o, const char *key, double lo, double hi, int required,
-                      double *v, const char *where, fer_error *err, int *rc)
-{
-    const cJSON *it = member(o, key);
-    if (!it) {
-        if (required)
-            *rc = proto_fail(err, FER_E_PROTO, "RESULT: %s\"%s\" missing", where, key);
-        return 0;
-    }
-    if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) || it->valuedouble < lo ||
-        it->valuedouble > hi) {
-        *rc = proto_fail(err, FER_E_PROTO, "RESULT: %s\"%s\" is not a number in [%g, %g]",
-                         where, key, lo, hi);
-        return 0;
-    }
-    *v = it->valuedouble;
-    return 1;
-}
 
 /* The index of name in r's class table, adding it if new; -1 if the table is full. */
 static int class_index(fer_frame_result *r, const char *name)
@@ -250,103 +198,94 @@ static int class_index(fer_frame_result *r, const char *name)
     return r->nclasses++;
 }
 
-static int get_label(fer_frame_result *r, const cJSON *o, const char *key, int required,
-                     int *label, const char *where, fer_error *err)
+/* A class name under key, entered in r's class table; 0 absent (and not required),
+ * 1 read, FER_E_PROTO. */
+static int get_label(fer_frame_result *r, const cJSON *o, const char *what, const char *key,
+                     int required, int *label, fer_error *err)
 {
-    const cJSON *it = member(o, key);
+    const cJSON *it = fer_json_member(o, key);
     if (!it && !required)
         return 0;
     if (!cJSON_IsString(it) || !it->valuestring[0])
-        return proto_fail(err, FER_E_PROTO, "RESULT: %s\"%s\" missing or not a class name",
-                          where, key);
+        return fer_fail(err, FER_E_PROTO, "%s: \"%s\" missing or not a class name", what, key);
     *label = class_index(r, it->valuestring);
     if (*label < 0)
-        return proto_fail(err, FER_E_PROTO, "RESULT: %s\"%s\": more than %d classes or a name "
-                          "over %d bytes", where, key, FER_RESULT_MAX_CLASSES,
-                          FER_RESULT_CLASS_NAME - 1);
+        return fer_fail(err, FER_E_PROTO, "%s: \"%s\": more than %d classes or a name over %d "
+                        "bytes", what, key, FER_RESULT_MAX_CLASSES, FER_RESULT_CLASS_NAME - 1);
     return 1;
 }
 
+/* Every face key but the class table's scores: what names the face in errors. */
 static int face_from_cjson(fer_frame_result *r, fer_face_result *f, const cJSON *o, int i,
                            fer_error *err)
 {
-    char where[32];
-    snprintf(where, sizeof where, "faces[%d].", i);
+    char what[48], sub[64];
+    snprintf(what, sizeof what, "RESULT faces[%d]", i);
     if (!cJSON_IsObject(o))
-        return proto_fail(err, FER_E_PROTO, "RESULT: faces[%d] is not an object", i);
-    int rc = 0;
+        return fer_fail(err, FER_E_PROTO, "%s is not an object", what);
+    int rc;
     double v;
     memset(f, 0, sizeof *f);
     f->previous_label = -1;
-    if (get_number(o, "id", 0, 2147483647.0, 1, &v, where, err, &rc))
-        f->id = (int)v;
-    if (rc < 0)
+    if ((rc = fer_json_num(o, what, "id", 0, 2147483647.0, 1, &v, err)) < 0)
         return rc;
-    const cJSON *box = member(o, "box");
+    f->id = (int)v;
+    const cJSON *box = fer_json_member(o, "box");
     if (!cJSON_IsObject(box))
-        return proto_fail(err, FER_E_PROTO, "RESULT: %s\"box\" missing or not an object", where);
+        return fer_fail(err, FER_E_PROTO, "%s: \"box\" missing or not an object", what);
     static const char *const keys[4] = {"x", "y", "w", "h"};
     int *dst[4] = {&f->box.x, &f->box.y, &f->box.w, &f->box.h};
-    snprintf(where, sizeof where, "faces[%d].box.", i);
+    snprintf(sub, sizeof sub, "%s.box", what);
     for (int k = 0; k < 4; k++) {
-        if (get_number(box, keys[k], k < 2 ? -1e9 : 0, 1e9, 1, &v, where, err, &rc))
-            *dst[k] = (int)v;
-        if (rc < 0)
+        if ((rc = fer_json_num(box, sub, keys[k], k < 2 ? -1e9 : 0, 1e9, 1, &v, err)) < 0)
             return rc;
+        *dst[k] = (int)v;
     }
-    snprintf(where, sizeof where, "faces[%d].", i);
 
     /* Scores first: their keys, in order, are the class table. */
-    const cJSON *sc = member(o, "scores");
+    const cJSON *sc = fer_json_member(o, "scores");
     if (sc) {
         if (!cJSON_IsObject(sc))
-            return proto_fail(err, FER_E_PROTO, "RESULT: %s\"scores\" is not an object", where);
+            return fer_fail(err, FER_E_PROTO, "%s: \"scores\" is not an object", what);
         const cJSON *it;
         cJSON_ArrayForEach(it, sc)
         {
             int c = class_index(r, it->string);
             if (c < 0)
-                return proto_fail(err, FER_E_PROTO, "RESULT: %s\"scores\": more than %d classes "
-                                  "or a name over %d bytes", where, FER_RESULT_MAX_CLASSES,
-                                  FER_RESULT_CLASS_NAME - 1);
+                return fer_fail(err, FER_E_PROTO, "%s: \"scores\": more than %d classes or a "
+                                "name over %d bytes", what, FER_RESULT_MAX_CLASSES,
+                                FER_RESULT_CLASS_NAME - 1);
             if (!cJSON_IsNumber(it) || !(it->valuedouble >= 0) || it->valuedouble > 1)
-                return proto_fail(err, FER_E_PROTO, "RESULT: %sscores.\"%s\" is not a number in "
-                                  "[0, 1]", where, it->string);
+                return fer_fail(err, FER_E_PROTO, "%s.scores: \"%s\" is not a number in [0, 1]",
+                                what, it->string);
             f->scores[c] = (float)it->valuedouble;
         }
         r->has_scores = 1;
     }
-    rc = get_label(r, o, "label", 1, &f->label, where, err);
-    if (rc < 0)
+    if ((rc = get_label(r, o, what, "label", 1, &f->label, err)) < 0)
         return rc;
-    if (get_number(o, "prob", 0, 1, 1, &v, where, err, &rc))
-        f->prob = (float)v;
-    if (rc < 0)
+    if ((rc = fer_json_num(o, what, "prob", 0, 1, 1, &v, err)) < 0)
         return rc;
+    f->prob = (float)v;
     f->smoothed_label = f->label;
     f->smoothed_prob = f->prob;
-    const cJSON *sm = member(o, "smoothed");
+    const cJSON *sm = fer_json_member(o, "smoothed");
     if (sm) {
-        char w2[48];
-        snprintf(w2, sizeof w2, "faces[%d].smoothed.", i);
+        snprintf(sub, sizeof sub, "%s.smoothed", what);
         if (!cJSON_IsObject(sm))
-            return proto_fail(err, FER_E_PROTO, "RESULT: %s\"smoothed\" is not an object", where);
-        rc = get_label(r, sm, "label", 1, &f->smoothed_label, w2, err);
-        if (rc < 0)
+            return fer_fail(err, FER_E_PROTO, "%s: \"smoothed\" is not an object", what);
+        if ((rc = get_label(r, sm, sub, "label", 1, &f->smoothed_label, err)) < 0)
             return rc;
-        if (get_number(sm, "prob", 0, 1, 1, &v, w2, err, &rc))
-            f->smoothed_prob = (float)v;
-        if (rc < 0)
+        if ((rc = fer_json_num(sm, sub, "prob", 0, 1, 1, &v, err)) < 0)
             return rc;
+        f->smoothed_prob = (float)v;
     }
-    const cJSON *isnew = member(o, "new");
-    if (isnew) {
-        if (!cJSON_IsBool(isnew))
-            return proto_fail(err, FER_E_PROTO, "RESULT: %s\"new\" is not a boolean", where);
-        if (cJSON_IsTrue(isnew))
-            f->events |= FER_FACE_NEW;
-    }
-    rc = get_label(r, o, "changed_from", 0, &f->previous_label, where, err);
+    int isnew = 0;
+    if ((rc = fer_json_bool(o, what, "new", &isnew, err)) < 0)
+        return rc;
+    if (isnew)
+        f->events |= FER_FACE_NEW;
+    rc = get_label(r, o, what, "changed_from", 0, &f->previous_label, err);
     if (rc < 0)
         return rc;
     if (rc > 0)
@@ -354,60 +293,44 @@ static int face_from_cjson(fer_frame_result *r, fer_face_result *f, const cJSON 
     return 0;
 }
 
-/* A required non-negative integer that may exceed 2^53 (accepted as a double). */
-static int get_u64(const cJSON *o, const char *key, int required, uint64_t *v, fer_error *err)
-{
-    const cJSON *it = member(o, key);
-    if (!it)
-        return required ? proto_fail(err, FER_E_PROTO, "RESULT: \"%s\" missing", key) : 0;
-    if (!cJSON_IsNumber(it) || !(it->valuedouble >= 0) || it->valuedouble >= 1.8446744073709552e19)
-        return proto_fail(err, FER_E_PROTO, "RESULT: \"%s\" is not a non-negative integer", key);
-    *v = (uint64_t)it->valuedouble;
-    return 0;
-}
-
 int fer_result_from_cjson(fer_frame_result *r, const cJSON *o, fer_error *err)
 {
     memset(r, 0, sizeof *r);
     if (!cJSON_IsObject(o))
-        return proto_fail(err, FER_E_PROTO, "RESULT: not a JSON object");
-    const cJSON *cls = member(o, "class");
+        return fer_fail(err, FER_E_PROTO, "RESULT: not a JSON object");
+    const cJSON *cls = fer_json_member(o, "class");
     if (!cJSON_IsString(cls) || strcmp(cls->valuestring, "RESULT") != 0)
-        return proto_fail(err, FER_E_PROTO, "RESULT: \"class\" is not \"RESULT\"");
-    int rc = get_u64(o, "seq", 1, &r->seq, err);
-    if (rc == 0)
-        rc = get_u64(o, "mono_ns", 0, &r->mono_ns, err);
-    if (rc < 0)
+        return fer_fail(err, FER_E_PROTO, "RESULT: \"class\" is not \"RESULT\"");
+    int rc;
+    if ((rc = fer_json_u64(o, "RESULT", "seq", 1, &r->seq, err)) < 0 ||
+        (rc = fer_json_u64(o, "RESULT", "mono_ns", 0, &r->mono_ns, err)) < 0)
         return rc;
-    const cJSON *t = member(o, "time");
+    const cJSON *t = fer_json_member(o, "time");
     if (!cJSON_IsString(t) || fer_time_parse(t->valuestring, &r->wall_ms) < 0)
-        return proto_fail(err, FER_E_PROTO, "RESULT: \"time\" missing or not RFC 3339");
+        return fer_fail(err, FER_E_PROTO, "RESULT: \"time\" missing or not RFC 3339");
     double v;
-    if (get_number(o, "width", 0, 1e6, 1, &v, "", err, &rc))
-        r->width = (int)v;
-    if (rc == 0 && get_number(o, "height", 0, 1e6, 1, &v, "", err, &rc))
-        r->height = (int)v;
-    if (rc < 0)
+    if ((rc = fer_json_num(o, "RESULT", "width", 0, 1e6, 1, &v, err)) < 0)
         return rc;
-    const cJSON *timing = member(o, "timing");
+    r->width = (int)v;
+    if ((rc = fer_json_num(o, "RESULT", "height", 0, 1e6, 1, &v, err)) < 0)
+        return rc;
+    r->height = (int)v;
+    const cJSON *timing = fer_json_member(o, "timing");
     if (timing) {
         if (!cJSON_IsObject(timing))
-            return proto_fail(err, FER_E_PROTO, "RESULT: \"timing\" is not an object");
+            return fer_fail(err, FER_E_PROTO, "RESULT: \"timing\" is not an object");
         double *dst[3] = {&r->detect_ms, &r->classify_ms, &r->total_ms};
         static const char *const keys[3] = {"detect_ms", "classify_ms", "total_ms"};
-        for (int k = 0; k < 3; k++) {
-            if (get_number(timing, keys[k], 0, 1e9, 0, &v, "timing.", err, &rc))
-                *dst[k] = v;
-            if (rc < 0)
+        for (int k = 0; k < 3; k++)
+            if ((rc = fer_json_num(timing, "RESULT timing", keys[k], 0, 1e9, 0, dst[k], err)) < 0)
                 return rc;
-        }
     }
-    const cJSON *faces = member(o, "faces");
+    const cJSON *faces = fer_json_member(o, "faces");
     if (!cJSON_IsArray(faces))
-        return proto_fail(err, FER_E_PROTO, "RESULT: \"faces\" missing or not an array");
+        return fer_fail(err, FER_E_PROTO, "RESULT: \"faces\" missing or not an array");
     int n = cJSON_GetArraySize(faces);
     if (n > FER_RESULT_MAX_FACES)
-        return proto_fail(err, FER_E_PROTO, "RESULT: %d faces, at most %d", n,
+        return fer_fail(err, FER_E_PROTO, "RESULT: %d faces, at most %d", n,
                           FER_RESULT_MAX_FACES);
     int i = 0;
     const cJSON *it;
@@ -419,15 +342,15 @@ int fer_result_from_cjson(fer_frame_result *r, const cJSON *o, fer_error *err)
         i++;
     }
     r->nfaces = i;
-    const cJSON *ended = member(o, "ended");
+    const cJSON *ended = fer_json_member(o, "ended");
     if (ended) {
         if (!cJSON_IsArray(ended) || cJSON_GetArraySize(ended) > FER_RESULT_MAX_ENDED)
-            return proto_fail(err, FER_E_PROTO, "RESULT: \"ended\" is not an array of at most "
+            return fer_fail(err, FER_E_PROTO, "RESULT: \"ended\" is not an array of at most "
                               "%d ids", FER_RESULT_MAX_ENDED);
         cJSON_ArrayForEach(it, ended)
         {
             if (!cJSON_IsNumber(it) || !(it->valuedouble >= 1) || it->valuedouble > 2147483647.0)
-                return proto_fail(err, FER_E_PROTO, "RESULT: \"ended\" holds a non-id");
+                return fer_fail(err, FER_E_PROTO, "RESULT: \"ended\" holds a non-id");
             r->ended[r->nended++] = (int)it->valuedouble;
         }
     }
@@ -438,11 +361,11 @@ int fer_result_from_json(fer_frame_result *r, const char *text, size_t len, fer_
 {
     memset(r, 0, sizeof *r);
     if (!text || len > FER_RESULT_JSON_MAX)
-        return proto_fail(err, FER_E_PROTO, "RESULT: line of %zu bytes exceeds %d", len,
+        return fer_fail(err, FER_E_PROTO, "RESULT: line of %zu bytes exceeds %d", len,
                           FER_RESULT_JSON_MAX);
     cJSON *o = cJSON_ParseWithLength(text, len);
     if (!o)
-        return proto_fail(err, FER_E_PROTO, "RESULT: not valid JSON");
+        return fer_fail(err, FER_E_PROTO, "RESULT: not valid JSON");
     int rc = fer_result_from_cjson(r, o, err);
     cJSON_Delete(o);
     return rc;

@@ -3,9 +3,8 @@
  * decoder of fer_frame_result, shared by the daemon, the client library and
  * `fer classify`.
  *
- * proto/ depends on cJSON alone (its library, ferproto, links nothing else), so
- * a client never pulls in OpenCV or OpenBLAS. It uses the fer_error struct and
- * codes of src/util/error.h — a header, no code — and fills them itself.
+ * proto/ depends on cJSON and libferutil (src/util: errors) alone, so a client
+ * never pulls in OpenCV or OpenBLAS.
  */
 #ifndef FER_PROTO_RESULT_JSON_H
 #define FER_PROTO_RESULT_JSON_H

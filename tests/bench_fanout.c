@@ -42,16 +42,10 @@
 
 #include "cv/image.h"
 #include "cv/video_write.h"
+#include "util/clock.h"
 
 #define MAXC 512
 #define BUF (1 << 20)
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void die(const char *what)
 {
@@ -114,7 +108,7 @@ static pid_t start_ferd(const char *ferd, const char *conf)
         _exit(127);
     }
     char buf[512];
-    uint64_t t0 = mono_ns();
+    uint64_t t0 = fer_mono_ns();
     for (;;) {
         struct pollfd p = {nfd, POLLIN, 0};
         if (poll(&p, 1, 500) > 0) {
@@ -125,7 +119,7 @@ static pid_t start_ferd(const char *ferd, const char *conf)
                     break;
             }
         }
-        if (mono_ns() - t0 > 30000000000ull || waitpid(pid, NULL, WNOHANG) == pid) {
+        if (fer_mono_ns() - t0 > 30000000000ull || waitpid(pid, NULL, WNOHANG) == pid) {
             fprintf(stderr, "bench_fanout: ferd did not become ready\n");
             exit(1);
         }
@@ -259,8 +253,8 @@ static void handle_lines(client *c, uint64_t now, int expected)
 static void pump(int n, double secs, long *rss_max, int rss_every_s)
 {
     struct pollfd pf[MAXC];
-    uint64_t end = mono_ns() + (uint64_t)(secs * 1e9), next_rss = mono_ns();
-    while (mono_ns() < end) {
+    uint64_t end = fer_mono_ns() + (uint64_t)(secs * 1e9), next_rss = fer_mono_ns();
+    while (fer_mono_ns() < end) {
         for (int i = 0; i < n; i++)
             pf[i] = (struct pollfd){clients[i].fd, POLLIN, 0};
         if (poll(pf, (nfds_t)n, 100) < 0 && errno != EINTR)
@@ -270,17 +264,17 @@ static void pump(int n, double secs, long *rss_max, int rss_every_s)
                 continue;
             client *c = &clients[i];
             ssize_t r = recv(c->fd, c->buf + c->len, BUF - c->len, 0);
-            uint64_t now = mono_ns();
+            uint64_t now = fer_mono_ns();
             if (r <= 0)
                 continue;
             c->len += (size_t)r;
             handle_lines(c, now, n);
         }
-        if (rss_max && mono_ns() >= next_rss) {
+        if (rss_max && fer_mono_ns() >= next_rss) {
             long kb = rss_kib(ferd_pid);
             if (kb > *rss_max)
                 *rss_max = kb;
-            printf("  t=%4.0fs rss=%ld KiB\n", secs - ((double)end - (double)mono_ns()) * 1e-9, kb);
+            printf("  t=%4.0fs rss=%ld KiB\n", secs - ((double)end - (double)fer_mono_ns()) * 1e-9, kb);
             fflush(stdout);
             next_rss += (uint64_t)rss_every_s * 1000000000ull;
         }
@@ -320,9 +314,9 @@ static phase_result phase(int n, double secs, long *rss_max, int rss_every)
     for (int i = 0; i < n; i++)
         clients[i].results = clients[i].gaps = 0;
     long long c0 = cpu_ticks(path), l0 = cpu_ticks(tpath);
-    uint64_t t0 = mono_ns();
+    uint64_t t0 = fer_mono_ns();
     pump(n, secs, rss_max, rss_every);
-    double wall = (double)(mono_ns() - t0) * 1e-9;
+    double wall = (double)(fer_mono_ns() - t0) * 1e-9;
     long long c1 = cpu_ticks(path), l1 = cpu_ticks(tpath);
     double hz = (double)sysconf(_SC_CLK_TCK);
     phase_result pr;
@@ -436,8 +430,8 @@ int main(int argc, char **argv)
         send(s, "{\"class\":\"STATUS\"}\n", 19, MSG_NOSIGNAL);
         char buf[65536];
         size_t len = 0;
-        uint64_t t0 = mono_ns();
-        while (mono_ns() - t0 < 2000000000ull && len < sizeof buf - 1) {
+        uint64_t t0 = fer_mono_ns();
+        while (fer_mono_ns() - t0 < 2000000000ull && len < sizeof buf - 1) {
             ssize_t r = recv(s, buf + len, sizeof buf - 1 - len, MSG_DONTWAIT);
             if (r > 0)
                 len += (size_t)r;

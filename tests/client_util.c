@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
+
 char cu_dir[256];
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -59,13 +61,6 @@ const char *cu_path(const char *name)
     char *b = bufs[next++ % 16];
     snprintf(b, 512, "%s/%s", cu_dir, name);
     return b;
-}
-
-int64_t cu_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- protocol lines ---- */
@@ -208,10 +203,10 @@ static int send_line(int fd, const char *s)
 static int read_line(int fd, char *buf, size_t n, int timeout_ms)
 {
     size_t len = 0;
-    int64_t end = cu_now_ms() + timeout_ms;
+    int64_t end = fer_mono_ms() + timeout_ms;
     while (len + 1 < n) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        int left = (int)(end - cu_now_ms());
+        int left = (int)(end - fer_mono_ms());
         if (left <= 0 || poll(&p, 1, left) <= 0)
             return -1;
         char ch;
@@ -297,9 +292,9 @@ __attribute__((noreturn)) static void fs_run(int lfd, const fs_step *steps)
             fd = -1;
             break;
         case FS_HOLD: {
-            int64_t end = cu_now_ms() + (s->n ? s->n : 10000);
+            int64_t end = fer_mono_ms() + (s->n ? s->n : 10000);
             for (;;) {
-                int left = (int)(end - cu_now_ms());
+                int left = (int)(end - fer_mono_ms());
                 struct pollfd p = {.fd = fd, .events = POLLIN};
                 if (left <= 0 || poll(&p, 1, left) <= 0)
                     break;
@@ -344,13 +339,13 @@ pid_t fs_start(const char *path, const fs_step *steps)
 
 int fs_wait(pid_t pid, int timeout_ms)
 {
-    int64_t end = cu_now_ms() + timeout_ms;
+    int64_t end = fer_mono_ms() + timeout_ms;
     int st;
     for (;;) {
         pid_t r = waitpid(pid, &st, WNOHANG);
         if (r == pid)
             return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-        if (cu_now_ms() >= end) {
+        if (fer_mono_ms() >= end) {
             kill(pid, SIGKILL);
             waitpid(pid, &st, 0);
             return -1;
@@ -440,11 +435,11 @@ void cu_run(char *const argv[], const char *const env[], int timeout_ms, cu_run_
     size_t ocap = 0, ecap = 0;
     append(&res->out, &res->out_len, &ocap, "", 0);
     append(&res->err, &res->err_len, &ecap, "", 0);
-    int64_t end = cu_now_ms() + timeout_ms;
+    int64_t end = fer_mono_ms() + timeout_ms;
     int open_fds = 2, killed = 0;
     struct pollfd p[2] = {{.fd = po[0], .events = POLLIN}, {.fd = pe[0], .events = POLLIN}};
     while (open_fds > 0) {
-        int left = (int)(end - cu_now_ms());
+        int left = (int)(end - fer_mono_ms());
         if (left <= 0) {
             kill(pid, SIGKILL);
             killed = 1;

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "proto/protocol.h"
+#include "util/clock.h" /* fer_mono_ms for deadlines */
 
 /* mkdtemp under $TMPDIR (or /tmp) into cu_dir; cu_cleanup removes it. */
 extern char cu_dir[256];
@@ -84,8 +85,6 @@ pid_t cu_spawn(char *const argv[], const char *const env[], const char *out, con
 /* Number of lines in s. */
 int cu_count_lines(const char *s);
 
-/* Monotonic milliseconds. */
-int64_t cu_now_ms(void);
 /* Reads a whole file into a malloc'd buffer (NULL on failure). */
 char *cu_read_file(const char *path, size_t *len);
 

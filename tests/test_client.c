@@ -175,9 +175,9 @@ START_TEST(t_greeting_timeout)
     pid_t srv = fs_start(path, steps);
     fer_client *c = NULL;
     fer_error err = {0};
-    int64_t t0 = cu_now_ms();
+    int64_t t0 = fer_mono_ms();
     ck_assert_int_eq(fer_client_open(&c, path, 300, &err), -ETIMEDOUT);
-    int64_t dt = cu_now_ms() - t0;
+    int64_t dt = fer_mono_ms() - t0;
     ck_assert_msg(dt >= 250 && dt < 2000, "open took %lld ms", (long long)dt);
     ck_assert_int_eq(fs_wait(srv, 5000), 0);
 }
@@ -244,10 +244,10 @@ START_TEST(t_timeouts)
     size_t len;
     ck_assert_int_eq(fer_client_read_line(c, 0, &line, &len, &err), -EAGAIN);
     ck_assert_ptr_null(line);
-    int64_t t0 = cu_now_ms();
+    int64_t t0 = fer_mono_ms();
     fer_message m = {0};
     ck_assert_int_eq(fer_client_read(c, 200, &m, &err), -ETIMEDOUT);
-    int64_t dt = cu_now_ms() - t0;
+    int64_t dt = fer_mono_ms() - t0;
     ck_assert_msg(dt >= 190 && dt < 1500, "read took %lld ms", (long long)dt);
     ck_assert_int_eq(m.kind, FER_MSG_UNKNOWN);
     fer_client_close(c);
@@ -268,8 +268,8 @@ START_TEST(t_event_loop)
     fer_message m = {0};
     fer_error err = {0};
     uint64_t next = 1;
-    int64_t end = cu_now_ms() + 5000;
-    while (next <= 8 && cu_now_ms() < end) {
+    int64_t end = fer_mono_ms() + 5000;
+    while (next <= 8 && fer_mono_ms() < end) {
         struct pollfd p = {.fd = fer_client_fd(c), .events = POLLIN};
         ck_assert_int_ge(poll(&p, 1, 1000), 0);
         int rc;

@@ -72,8 +72,8 @@ static pid_t start_ferd(const char *sock, const char *log)
                     NULL};
     static const char *const env[] = {"NOTIFY_SOCKET=", "LISTEN_FDS=", "LISTEN_PID=", NULL};
     pid_t pid = cu_spawn(argv, env, NULL, log);
-    int64_t end = cu_now_ms() + 30000;
-    while (cu_now_ms() < end) {
+    int64_t end = fer_mono_ms() + 30000;
+    while (fer_mono_ms() < end) {
         int st;
         ck_assert_msg(waitpid(pid, &st, WNOHANG) == 0, "ferd exited at start (see %s)", log);
         fer_client *c;
@@ -92,9 +92,9 @@ static pid_t start_ferd(const char *sock, const char *log)
 static int stop_ferd(pid_t pid)
 {
     kill(pid, SIGTERM);
-    int64_t end = cu_now_ms() + 15000;
+    int64_t end = fer_mono_ms() + 15000;
     int st;
-    while (cu_now_ms() < end) {
+    while (fer_mono_ms() < end) {
         if (waitpid(pid, &st, WNOHANG) == pid)
             return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
         sleep_ms(20);
@@ -169,10 +169,10 @@ START_TEST(t_status)
     need_daemon();
     cu_run_result r;
     /* Right after start the source may still be opening. */
-    int64_t end = cu_now_ms() + 10000;
+    int64_t end = fer_mono_ms() + 10000;
     for (;;) {
         ferctl(&r, cu_path("ferd.sock"), NULL, "status", NULL);
-        if (strstr(r.out, "demo.avi (video): streaming") || cu_now_ms() > end)
+        if (strstr(r.out, "demo.avi (video): streaming") || fer_mono_ms() > end)
             break;
         cu_run_free(&r);
         sleep_ms(200);
@@ -268,10 +268,10 @@ START_TEST(t_watch_options)
 {
     need_daemon();
     cu_run_result r;
-    int64_t t0 = cu_now_ms();
+    int64_t t0 = fer_mono_ms();
     ferctl(&r, cu_path("ferd.sock"), NULL, "watch", "--json", "--count", "3", "--max-fps", "2",
            "--min-prob", "0.99", NULL);
-    int64_t dt = cu_now_ms() - t0;
+    int64_t dt = fer_mono_ms() - t0;
     ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
     ck_assert_msg(strstr(r.out, "\"max_fps\":2,\"min_prob\":0.99"), "%s", r.out);
     /* Three results at two a second span at least one second. */
@@ -375,8 +375,8 @@ END_TEST
 /* Waits until file contains needle. */
 static int wait_for_text(const char *file, const char *needle, int timeout_ms)
 {
-    int64_t end = cu_now_ms() + timeout_ms;
-    while (cu_now_ms() < end) {
+    int64_t end = fer_mono_ms() + timeout_ms;
+    while (fer_mono_ms() < end) {
         char *s = cu_read_file(file, NULL);
         int found = s && strstr(s, needle);
         free(s);
@@ -403,9 +403,9 @@ static void fail_with(const char *file, const char *fmt, ...)
 /* Waits for pid; its exit code, or -1 after timeout_ms (then killed). */
 static int wait_exit(pid_t pid, int timeout_ms)
 {
-    int64_t end = cu_now_ms() + timeout_ms;
+    int64_t end = fer_mono_ms() + timeout_ms;
     int st;
-    while (cu_now_ms() < end) {
+    while (fer_mono_ms() < end) {
         if (waitpid(pid, &st, WNOHANG) == pid)
             return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
         sleep_ms(20);
@@ -452,9 +452,9 @@ START_TEST(t_daemon_stops_mid_watch)
     d = start_ferd(sock, cu_path("stop-ferd3.log"));
     ck_assert(wait_for_text(cu_path("r.err"), "reconnected", 20000));
     /* Results flow again: a second VERSION, then RESULTs after it. */
-    int64_t end = cu_now_ms() + 20000;
+    int64_t end = fer_mono_ms() + 20000;
     int resumed = 0;
-    while (!resumed && cu_now_ms() < end) {
+    while (!resumed && fer_mono_ms() < end) {
         char *out = cu_read_file(cu_path("r.out"), NULL);
         const char *second = out ? strstr(out, "\"class\":\"VERSION\"") : NULL;
         second = second ? strstr(second + 1, "\"class\":\"VERSION\"") : NULL;
@@ -619,8 +619,8 @@ static pid_t start_xvfb(int *display)
     char buf[32] = "";
     size_t len = 0;
     struct pollfd p = {.fd = fds[0], .events = POLLIN};
-    int64_t end = cu_now_ms() + 15000;
-    while (!strchr(buf, '\n') && len < sizeof buf - 1 && cu_now_ms() < end) {
+    int64_t end = fer_mono_ms() + 15000;
+    while (!strchr(buf, '\n') && len < sizeof buf - 1 && fer_mono_ms() < end) {
         if (poll(&p, 1, 500) <= 0)
             continue;
         ssize_t r = read(fds[0], buf + len, sizeof buf - 1 - len);
@@ -672,7 +672,7 @@ START_TEST(t_view_screenshot)
     char *argv[] = {(char *)env_or_fail("FERCTL"), (char *)"--socket",
                     (char *)cu_path("ferd.sock"), (char *)"view", (char *)"--timeout",
                     (char *)"15", NULL};
-    int64_t started = cu_now_ms();
+    int64_t started = fer_mono_ms();
     pid_t v = cu_spawn(argv, env, cu_path("view.out"), cu_path("view.err"));
 
     /* Screenshots until one shows the frame with a face drawn (the clip has a
@@ -682,7 +682,7 @@ START_TEST(t_view_screenshot)
     double covered = 0;
     long dark = 0;
     sleep_ms(1500);
-    while (cu_now_ms() < started + 12000) {
+    while (fer_mono_ms() < started + 12000) {
         char *xa[] = {(char *)"/usr/bin/xwd", (char *)"-root", (char *)"-silent",
                       (char *)"-display", disp, (char *)"-out", (char *)xwd_file, NULL};
         cu_run_result r;

@@ -177,9 +177,9 @@ START_TEST(t_decode_rules)
     expect_proto("{\"class\":\"VERSION\"}", "\"class\"");
     expect_proto("{\"class\":\"RESULT\",\"seq\":1}", "\"time\"");
     expect_proto(HEAD "\"faces\":{}}", "\"faces\"");
-    expect_proto(HEAD "\"faces\":[{\"id\":1}]}", "faces[0].\"box\"");
+    expect_proto(HEAD "\"faces\":[{\"id\":1}]}", "faces[0]: \"box\"");
     expect_proto(HEAD "\"faces\":[{\"id\":1,\"box\":{\"x\":1,\"y\":2,\"w\":-3,\"h\":4},"
-                 "\"label\":\"happy\",\"prob\":0.5}]}", "faces[0].box.\"w\"");
+                 "\"label\":\"happy\",\"prob\":0.5}]}", "faces[0].box: \"w\"");
     expect_proto(HEAD "\"faces\":[{\"id\":1,\"box\":{\"x\":1,\"y\":2,\"w\":3,\"h\":4},"
                  "\"label\":\"happy\",\"prob\":1.5}]}", "\"prob\"");
     expect_proto(HEAD "\"faces\":[{\"id\":1,\"box\":{\"x\":1,\"y\":2,\"w\":3,\"h\":4},"

@@ -40,6 +40,7 @@
 #include "net/model.h"
 #include "paths.h"
 #include "train/optim.h"
+#include "util/clock.h"
 
 #define MAX_NETS 8
 
@@ -83,13 +84,6 @@ static void usage(FILE *f)
 "  --seed N        seed of the random weights and data (1)\n"
 "  --write-models DIR  write DIR/<arch>.fermodel with the random weights and exit\n"
 "Measure on an idle machine: the load average is printed first for that reason.\n");
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -159,7 +153,7 @@ static double gemm_gflops(int use_fer, int m, int n, int k, float *a, float *b, 
     double best = 0.0;
     for (int round = 0; round < 6; round++) {
         int reps = 0;
-        double t0 = now_s(), t;
+        double t0 = fer_mono_s(), t;
         do {
             if (use_fer)
                 fer_gemm(0, 0, m, n, k, a, k, b, n, 0, c, n, NULL, 0, work);
@@ -167,7 +161,7 @@ static double gemm_gflops(int use_fer, int m, int n, int k, float *a, float *b, 
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k, b, n,
                             0.0f, c, n);
             reps++;
-            t = now_s() - t0;
+            t = fer_mono_s() - t0;
         } while (t < 0.04);
         if (round > 0 && flop * reps / t / 1e9 > best) // round 0 warms up
             best = flop * reps / t / 1e9;
@@ -310,13 +304,13 @@ static int bench_infer_net(fer_net *net, const opts *o, double peak, int f16)
     const long long macs = fer_net_macs(net);
 
     // Warm-up, and an estimate of one run for the default iteration count.
-    double t0 = now_s();
+    double t0 = fer_mono_s();
     int warm = 0;
-    while (warm < 10 || now_s() - t0 < 0.3) {
+    while (warm < 10 || fer_mono_s() - t0 < 0.3) {
         fer_net_forward(net, x, 1, 0);
         warm++;
     }
-    const double one = (now_s() - t0) / warm;
+    const double one = (fer_mono_s() - t0) / warm;
     int iters = o->iters ? o->iters : (int)(2.0 / one);
     if (iters < 50)
         iters = 50;
@@ -326,9 +320,9 @@ static int bench_infer_net(fer_net *net, const opts *o, double peak, int f16)
         return -1;
     }
     for (int i = 0; i < iters; i++) {
-        double t = now_s();
+        double t = fer_mono_s();
         fer_net_forward(net, x, 1, 0);
-        times[i] = now_s() - t;
+        times[i] = fer_mono_s() - t;
     }
     const double med = quantile(times, iters, 0.5), p10 = quantile(times, iters, 0.1),
                  p90 = quantile(times, iters, 0.9);
@@ -396,9 +390,9 @@ static int bench_infer_net(fer_net *net, const opts *o, double peak, int f16)
         if (bt) {
             fer_net_forward(net, x, 32, 0);
             for (int i = 0; i < runs; i++) {
-                double t = now_s();
+                double t = fer_mono_s();
                 fer_net_forward(net, x, 32, 0);
-                bt[i] = now_s() - t;
+                bt[i] = fer_mono_s() - t;
             }
             const double m32 = quantile(bt, runs, 0.5);
             printf("  batch 32: median %.3f ms per batch = %.1f images/s (%.3f ms/image, "
@@ -488,14 +482,14 @@ static int bench_train_net(fer_net *net, const opts *o)
     for (int s = 0; s < warm + steps; s++) {
         if (s == warm + steps - 5)
             net->prof = prof; // profile the last 5 steps
-        double t = now_s();
+        double t = fer_mono_s();
         const float *logits = fer_net_forward(net, x, B, 1);
         fer_cross_entropy(dl, probs, logits, y, NULL, 0.1f, C, B);
         fer_net_zero_grad(net);
         fer_net_backward(net, dl, NULL, B);
         fer_optim_step(opt, 1e-3f);
         if (s >= warm)
-            st[s - warm] = now_s() - t;
+            st[s - warm] = fer_mono_s() - t;
     }
     net->prof = NULL;
     double sum = 0.0;

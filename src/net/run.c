@@ -27,13 +27,7 @@
 #include <time.h>
 
 #include "net/parallel.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+#include "util/clock.h"
 
 /* True when layer i passes its input through unchanged in this pass. */
 static int is_identity(const fer_net *net, const fer_layer *l, int train)
@@ -196,7 +190,7 @@ static const float *forward_layers(fer_net *net, const float *x, int n, int trai
     for (int i = first; i < last; i++) {
         fer_layer *l = &net->layers[i];
         float *out = l->out + img * l->out_size;
-        const double t0 = net->prof ? now_s() : 0.0;
+        const double t0 = net->prof ? fer_mono_s() : 0.0;
         job j = {.net = net, .l = l, .x = x, .y = out, .n = n, .train = train, .work = work};
         if (i == skip) {
             // Fused into the layer before: its output is this layer's output.
@@ -254,7 +248,7 @@ static const float *forward_layers(fer_net *net, const float *x, int n, int trai
             x = j.y;
         }
         if (net->prof)
-            net->prof[i] += now_s() - t0;
+            net->prof[i] += fer_mono_s() - t0;
     }
     return x;
 }
@@ -332,7 +326,7 @@ void fer_net_backward(fer_net *net, const float *dlogits, float *din, int n)
         fer_layer *l = &net->layers[i];
         const float *x = i ? net->layers[i - 1].out : net->acts; // this layer's input
         float *dx = i ? net->layers[i - 1].dout : din;           // NULL: not wanted
-        const double t0 = net->prof ? now_s() : 0.0;
+        const double t0 = net->prof ? fer_mono_s() : 0.0;
         job j = {.net = net, .l = l, .x = x, .y = dx, .g = g, .n = n, .train = 1,
                  .backward = 1};
 
@@ -387,7 +381,7 @@ void fer_net_backward(fer_net *net, const float *dlogits, float *din, int n)
             }
         }
         if (net->prof)
-            net->prof[net->nlayers + i] += now_s() - t0;
+            net->prof[net->nlayers + i] += fer_mono_s() - t0;
         g = dx;
     }
 }

@@ -31,6 +31,7 @@
 #include "train/plots.h"
 #include "vision/preprocess.h"
 #include "util/fileio.h"
+#include "util/clock.h"
 
 void fer_train_cfg_default(fer_train_cfg *cfg)
 {
@@ -71,13 +72,6 @@ typedef struct prep_job {
     pthread_t tid;
     int started;
 } prep_job;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void shuffle(int *perm, const int *src, int n, uint64_t seed, int epoch)
 {
@@ -320,7 +314,7 @@ static void report(run *r, int phase, double t0, const fer_history_row *row, int
     p.epochs = r->cfg.epochs;
     p.batch = phase == 0 ? st->batch : nb;
     p.batches = nb;
-    double dt = now_s() - t0;
+    double dt = fer_mono_s() - t0;
     p.images_per_s = dt > 0 ? (double)st->seen / dt : 0.0;
     p.loss = st->seen ? st->loss_sum / (double)st->seen : 0.0;
     p.acc = st->seen ? (double)st->correct / (double)st->seen : 0.0;
@@ -337,7 +331,7 @@ static int train_epoch(run *r, fer_error *err)
     fer_train_state *st = r->st;
     fer_net *net = r->model->net;
     const int bs = r->cfg.batch, nb = r->ntrain / bs, C = r->nclasses;
-    const double t0 = now_s() - st->elapsed;
+    const double t0 = fer_mono_s() - st->elapsed;
     shuffle(r->perm, r->train_idx, r->ntrain, r->cfg.seed, st->epoch);
     prep_job job = {0};
     int slot = 0;
@@ -370,7 +364,7 @@ static int train_epoch(run *r, fer_error *err)
         report(r, 0, t0, NULL, 0);
         if (r->hooks && r->hooks->stop && *r->hooks->stop) {
             prep_wait(&job);
-            st->elapsed = now_s() - t0;
+            st->elapsed = fer_mono_s() - t0;
             int rc = save_checkpoint(r, err);
             return rc < 0 ? rc : 1;
         }
@@ -386,7 +380,7 @@ static int train_epoch(run *r, fer_error *err)
         .train_acc = (float)((double)st->correct / (double)st->seen),
         .val_loss = (float)val_loss,
         .val_acc = (float)val_acc,
-        .seconds = (float)(now_s() - t0),
+        .seconds = (float)(fer_mono_s() - t0),
     };
     fer_sched_epoch_end(&r->cfg.sched, (float)val_acc);
     int best = r->nval > 0 && (float)val_acc > st->best_val;

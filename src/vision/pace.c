@@ -1,5 +1,5 @@
 /*
- * pace.c — clocks, the frame pacer and the reopen back-off (see pace.h).
+ * pace.c — the frame pacer and the reopen back-off (see pace.h).
  *
  * The pacer sleeps with clock_nanosleep(TIMER_ABSTIME) on CLOCK_MONOTONIC, so
  * the schedule does not drift with the time spent between calls and is immune
@@ -11,33 +11,6 @@
 #include <math.h>
 #include <string.h>
 #include <time.h>
-
-
-uint64_t fer_mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-int64_t fer_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_until(uint64_t t_ns)
-{
-    struct timespec ts = {(time_t)(t_ns / 1000000000u), (long)(t_ns % 1000000000u)};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-        ;
-}
-
-void fer_sleep_ns(uint64_t ns)
-{
-    sleep_until(fer_mono_ns() + ns);
-}
 
 void fer_pacer_init(fer_pacer *p, double fps)
 {
@@ -61,7 +34,7 @@ uint64_t fer_pacer_wait(fer_pacer *p)
         return now;
     }
     if (now < p->next_ns) {
-        sleep_until(p->next_ns);
+        fer_sleep_until_ns(p->next_ns);
         now = p->next_ns;
     }
     p->next_ns += p->period_ns;

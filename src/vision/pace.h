@@ -1,5 +1,5 @@
 /*
- * pace.h — time for frame sources: clocks, a pacer that releases frames at a
+ * pace.h — time for frame sources: a pacer that releases frames at a
  * fixed rate, and the back-off policy for reopening a lost camera or stream.
  *
  * All plain C over CLOCK_MONOTONIC, so it is tested without any device.
@@ -9,12 +9,9 @@
 
 #include <stdint.h>
 
-/* CLOCK_MONOTONIC and CLOCK_REALTIME readings. */
-uint64_t fer_mono_ns(void);
-int64_t fer_wall_ms(void);
-
-/* Sleeps for ns nanoseconds of CLOCK_MONOTONIC (restarting after signals). */
-void fer_sleep_ns(uint64_t ns);
+/* The clocks (fer_mono_ns, fer_wall_ms, fer_sleep_ns) are util/clock.h's; frame
+ * sources and their users reach them through this header too. */
+#include "util/clock.h"
 
 /*
  * Releases one frame per period. The first call to fer_pacer_wait returns at once

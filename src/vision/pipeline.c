@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "cv/detect.h"
+#include "nn/layers.h"
 #include "vision/pace.h"
 #include "vision/preprocess.h"
 
@@ -374,18 +375,6 @@ static int by_area_desc(const void *a, const void *b)
     return x->y != y->y ? (x->y < y->y ? -1 : 1) : (x->x < y->x ? -1 : x->x > y->x);
 }
 
-static void softmax(float *out, const float *logits, int k)
-{
-    float mx = logits[0];
-    for (int i = 1; i < k; i++)
-        mx = logits[i] > mx ? logits[i] : mx;
-    float sum = 0;
-    for (int i = 0; i < k; i++)
-        sum += out[i] = expf(logits[i] - mx);
-    for (int i = 0; i < k; i++)
-        out[i] /= sum;
-}
-
 /* Mean absolute difference of two byte arrays, as a sum compared without division. */
 static int bytes_close(const uint8_t *a, const uint8_t *b, size_t n, float threshold)
 {
@@ -440,7 +429,7 @@ static int classify(fer_pipeline *p, const fer_image *src, const fer_box *boxes,
             return fer_fail(err, -EINVAL, "pipeline: the network refused a batch of %d", nb);
         for (int j = 0; j < nb; j++) {
             int i = todo[start + j];
-            softmax(probs[i], logits + (size_t)j * p->k, p->k);
+            fer_softmax(probs[i], logits + (size_t)j * p->k, p->k, 1);
             if (slot[i] >= 0)
                 memcpy(p->crop_probs[slot[i]], probs[i], sizeof(float) * (size_t)p->k);
         }

@@ -1,8 +1,10 @@
 /*
- * log.c — see log.h. The level lives in an atomic so the loop thread can
- * change it on reload while other threads log.
+ * log.c — see log.h. The level lives in an atomic so one thread (the loop, on
+ * reload) can change it while others log; each line is formatted into a
+ * stack buffer and written with a single write(2), which is what keeps lines
+ * whole across threads without a lock.
  */
-#include "log.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -10,11 +12,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-static atomic_int log_level = FERD_LOG_INFO;
+static atomic_int log_level = FER_LOG_INFO;
 static int journal;
+static const char *program = "ferd";
+
+static const char *const level_names[] = {"", "", "", "err", "warning", "notice", "info",
+                                          "debug"};
+
+const char *fer_log_level_name(int level)
+{
+    return level >= FER_LOG_ERR && level <= FER_LOG_DEBUG ? level_names[level] : "info";
+}
+
+int fer_log_level_parse(const char *name)
+{
+    for (int l = FER_LOG_ERR; l <= FER_LOG_DEBUG; l++)
+        if (strcasecmp(name, level_names[l]) == 0)
+            return l;
+    return -EINVAL;
+}
 
 /* JOURNAL_STREAM is "DEV:INODE" of the stream systemd connected; it applies only
  * while stderr is still that stream (not after a redirection by the user). */
@@ -32,25 +52,27 @@ static int stderr_is_journal(void)
     return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
-void ferd_log_init(int level)
+void fer_log_init(const char *prog, int level)
 {
     const char *inv = getenv("INVOCATION_ID");
     const char *ns = getenv("NOTIFY_SOCKET");
+    if (prog && *prog)
+        program = prog;
     journal = stderr_is_journal() || (inv && *inv) || (ns && *ns);
-    ferd_log_set_level(level);
+    fer_log_set_level(level);
 }
 
-void ferd_log_set_level(int level)
+void fer_log_set_level(int level)
 {
     atomic_store(&log_level, level);
 }
 
-int ferd_log_is_journal(void)
+int fer_log_is_journal(void)
 {
     return journal;
 }
 
-void ferd_log(int level, const char *fmt, ...)
+void fer_log(int level, const char *fmt, ...)
 {
     if (level > atomic_load(&log_level))
         return;
@@ -60,7 +82,7 @@ void ferd_log(int level, const char *fmt, ...)
     if (journal)
         n = snprintf(line, sizeof line, "<%d>", level);
     else
-        n = snprintf(line, sizeof line, "ferd: %s: ", fer_log_level_name(level));
+        n = snprintf(line, sizeof line, "%.64s: %s: ", program, fer_log_level_name(level));
     if (n < 0)
         n = 0;
     va_list ap;

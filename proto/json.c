@@ -1,0 +1,101 @@
+/*
+ * json.c — see json.h. One definition of each getter, so the protocol objects
+ * and RESULT check types, ranges and required keys the same way and word their
+ * errors alike.
+ */
+#include "proto/json.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+
+const cJSON *fer_json_member(const cJSON *o, const char *key)
+{
+    return cJSON_GetObjectItemCaseSensitive(o, key);
+}
+
+int fer_json_num(const cJSON *o, const char *what, const char *key, double lo, double hi,
+                 int required, double *v, fer_error *err)
+{
+    const cJSON *it = fer_json_member(o, key);
+    if (!it)
+        return required ? fer_fail(err, FER_E_PROTO, "%s: \"%s\" missing", what, key) : 0;
+    if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) || it->valuedouble < lo ||
+        it->valuedouble > hi)
+        return fer_fail(err, FER_E_PROTO, "%s: \"%s\" is not a number in [%g, %g]", what, key,
+                        lo, hi);
+    *v = it->valuedouble;
+    return 1;
+}
+
+int fer_json_int(const cJSON *o, const char *what, const char *key, double lo, double hi,
+                 int required, long long *v, fer_error *err)
+{
+    double d;
+    int rc = fer_json_num(o, what, key, lo, hi, required, &d, err);
+    if (rc == 1) {
+        if (d != floor(d))
+            return fer_fail(err, FER_E_PROTO, "%s: \"%s\" is not an integer", what, key);
+        *v = (long long)d;
+    }
+    return rc;
+}
+
+int fer_json_u64(const cJSON *o, const char *what, const char *key, int required, uint64_t *v,
+                 fer_error *err)
+{
+    double d;
+    int rc = fer_json_num(o, what, key, 0, 1.8446744073709550e19, required, &d, err);
+    if (rc == 1)
+        *v = (uint64_t)d;
+    return rc;
+}
+
+int fer_json_bool(const cJSON *o, const char *what, const char *key, int *v, fer_error *err)
+{
+    const cJSON *it = fer_json_member(o, key);
+    if (!it)
+        return 0;
+    if (!cJSON_IsBool(it))
+        return fer_fail(err, FER_E_PROTO, "%s: \"%s\" is not true or false", what, key);
+    *v = cJSON_IsTrue(it) ? 1 : 0;
+    return 1;
+}
+
+int fer_json_str(const cJSON *o, const char *what, const char *key, int required, char *dst,
+                 size_t n, fer_error *err)
+{
+    const cJSON *it = fer_json_member(o, key);
+    if (!it)
+        return required ? fer_fail(err, FER_E_PROTO, "%s: \"%s\" missing", what, key) : 0;
+    if (!cJSON_IsString(it))
+        return fer_fail(err, FER_E_PROTO, "%s: \"%s\" is not a string", what, key);
+    snprintf(dst, n, "%s", it->valuestring);
+    return 1;
+}
+
+double fer_json_round(double v, double unit)
+{
+    if (!isfinite(v))
+        return 0.0;
+    return round(v / unit) * unit;
+}
+
+cJSON *fer_json_u64_item(uint64_t v)
+{
+    char buf[24];
+    snprintf(buf, sizeof buf, "%" PRIu64, v);
+    return cJSON_CreateRaw(buf);
+}
+
+int fer_json_add_u64(cJSON *o, const char *key, uint64_t v)
+{
+    cJSON *it = fer_json_u64_item(v);
+    if (!it)
+        return 0;
+    if (!cJSON_AddItemToObject(o, key, it)) {
+        cJSON_Delete(it);
+        return 0;
+    }
+    return 1;
+}
