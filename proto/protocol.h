@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proto/result.h"
+#include "types/result.h"
 #include "util/error.h"
 
 #define FER_PROTO_MAJOR 1

@@ -14,7 +14,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "proto/result.h"
+#include "types/result.h"
 #include "util/error.h"
 
 /* Longest RESULT line the decoder accepts (16 faces of 32 long class names fit). */

@@ -9,7 +9,7 @@
 
 #include "cv/image.h"
 #include "net/model.h"
-#include "proto/result.h"
+#include "types/result.h"
 
 /* mkdtemp under $TMPDIR (or /tmp) into tu_dir; tu_cleanup removes it recursively. */
 extern char tu_dir[256];

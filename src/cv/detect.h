@@ -13,7 +13,7 @@
 #define FER_DETECT_H
 
 #include "cv/image.h"
-#include "proto/result.h"
+#include "types/result.h"
 
 #define FER_CASCADE_DEFAULT \
     "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"

@@ -7,7 +7,7 @@
 #define FER_ANNOTATE_H
 
 #include "cv/image.h"
-#include "proto/result.h"
+#include "types/result.h"
 
 enum {
     FER_ANNOTATE_SMOOTHED = 1 << 0, /* show the smoothed label (video), not the raw one */

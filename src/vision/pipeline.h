@@ -24,7 +24,7 @@
 #define FER_PIPELINE_H
 
 #include "net/model.h"
-#include "proto/result.h"
+#include "types/result.h"
 #include "vision/frame.h"
 #include "vision/tracker.h"
 

@@ -24,7 +24,7 @@
 
 #include "cv/image.h"
 #include "net/model.h"
-#include "proto/result.h"
+#include "types/result.h"
 
 /* The network input from 8-bit pixels: out = (in/255 - mean) / std. Training,
  * evaluation and the pipeline all normalise through this one function. */

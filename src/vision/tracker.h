@@ -17,7 +17,7 @@
 #ifndef FER_TRACKER_H
 #define FER_TRACKER_H
 
-#include "proto/result.h"
+#include "types/result.h"
 
 /* Live tracks at most: a full frame of faces plus as many coasting. */
 #define FER_TRACK_MAX (2 * FER_RESULT_MAX_FACES)

@@ -1,11 +1,14 @@
 /*
  * result.h — one processed frame as the pipeline produces it and the protocol
- * carries it (docs/RESULT_SCHEMA.md). Plain C with no dependency at all, so the
- * daemon, the client library and `fer classify` share the one struct; the JSON
- * encoder and decoder live beside it in proto/ and need cJSON alone.
+ * carries it (docs/RESULT_SCHEMA.md): fer_box, fer_face_result,
+ * fer_frame_result. Plain C with no dependency at all, and no code: it sits
+ * below every layer, so the vision layer fills these structs without knowing
+ * the wire format, and proto/ encodes them without knowing vision. The daemon,
+ * the client library and `fer classify` share the one struct; the JSON encoder
+ * and decoder live in proto/result_json.c.
  */
-#ifndef FER_PROTO_RESULT_H
-#define FER_PROTO_RESULT_H
+#ifndef FER_TYPES_RESULT_H
+#define FER_TYPES_RESULT_H
 
 #include <stdint.h>
 
