@@ -26,7 +26,6 @@
 #include <time.h>
 
 #include "log.h"
-#include "util/clock.h"
 #include "vision/pace.h"
 #include "vision/source.h"
 
@@ -35,16 +34,6 @@ const char *ferd_source_state_name(ferd_source_state s)
     static const char *const names[] = {"starting", "streaming", "reconnecting",
                                         "ended", "error", "idle"};
     return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "error";
-}
-
-/* Waits on the capture condition for up to ms milliseconds (caller holds mu).
- * Returns early on a signal (quit, demand change). */
-static void timed_wait(ferd_shared *sh, uint32_t ms)
-{
-    /* The condition uses CLOCK_MONOTONIC (main.c), the clock of fer_mono_ns. */
-    uint64_t t = fer_mono_ns() + (uint64_t)ms * 1000000u;
-    struct timespec ts = {(time_t)(t / 1000000000u), (long)(t % 1000000000u)};
-    pthread_cond_timedwait(&sh->capture_cond, &sh->mu, &ts);
 }
 
 static void set_state(ferd_shared *sh, ferd_source_state st, const char *error)
@@ -60,7 +49,7 @@ static int backoff_sleep(ferd_shared *sh, uint32_t ms)
 {
     pthread_mutex_lock(&sh->mu);
     if (!sh->quit)
-        timed_wait(sh, ms);
+        ferd_cond_wait_ms(&sh->capture_cond, &sh->mu, ms);
     int quit = sh->quit;
     pthread_mutex_unlock(&sh->mu);
     return quit;
@@ -212,7 +201,7 @@ static int idle_wait(capture_state *cs, uint64_t *idle_since)
     sh->state = FERD_SRC_IDLE;
     sh->fps = 0;
     if (!sh->quit && !sh->wanted)
-        timed_wait(sh, 1000);
+        ferd_cond_wait_ms(&sh->capture_cond, &sh->mu, 1000);
     pthread_mutex_unlock(&sh->mu);
     return 1;
 }

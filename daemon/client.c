@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "demand.h"
 #include "dispatch.h"
 #include "log.h"
 
@@ -216,7 +217,7 @@ void ferd_client_accept(ferd *d)
     d->stats.accepted++;
     d->connected++;
     c->tokens = d->cfg.request_burst;
-    c->tokens_ns = ferd_now_ns();
+    c->tokens_ns = fer_mono_ns();
     log_debug("client %u connected (uid %lld, pid %lld)", c->id, c->uid, c->pid);
     ferd_dispatch_greet(c);
     if (c->close_pending)
@@ -297,7 +298,7 @@ int ferd_client_send(ferd_client *c, ferd_msg *m, int droppable)
     if (droppable && (m->len > hard || (c->out.bytes > 0 && c->out.bytes + m->len > soft))) {
         c->dropped++;
         if (!c->soft_since_ns)
-            c->soft_since_ns = ferd_now_ns();
+            c->soft_since_ns = fer_mono_ns();
         return FERD_DROPPED;
     }
     if (c->out.bytes + m->len > hard || ferd_outq_push(&c->out, m) < 0) {
@@ -313,7 +314,7 @@ int ferd_client_send(ferd_client *c, ferd_msg *m, int droppable)
         return FERD_CLOSED;
     }
     if (c->out.bytes > soft && !c->soft_since_ns)
-        c->soft_since_ns = ferd_now_ns();
+        c->soft_since_ns = fer_mono_ns();
     flush(c);
     return FERD_SENT;
 }
@@ -456,31 +457,6 @@ void ferd_clients_cron(ferd *d, uint64_t now)
                               d->cfg.poll_timeout_ms, ferd_source_state_name(st));
         }
     }
-}
-
-/* ---- subscription and polls ---- */
-
-void ferd_client_set_watch(ferd_client *c, const fer_watch *w)
-{
-    ferd *d = c->d;
-    int was = c->watching;
-    c->watch = *w;
-    c->watching = w->enable ? 1 : 0;
-    c->next_due_ns = 0;
-    c->next_image_ns = 0;
-    if (was != c->watching) {
-        d->watching += c->watching ? 1 : -1;
-        ferd_update_demand(d);
-    }
-}
-
-void ferd_client_poll_done(ferd_client *c)
-{
-    if (!c->poll_waiting)
-        return;
-    c->poll_waiting = 0;
-    c->d->polls_waiting--;
-    ferd_update_demand(c->d);
 }
 
 /* ---- credentials ---- */

@@ -109,9 +109,6 @@ void ferd_clients_close_all(ferd *d, const char *goodbye_json);
  * ((gid_t)-1: no group). Cached in *cache. */
 int ferd_client_trusted(ferd_client *c, gid_t gid, int *cache);
 
-/* Sets or clears c's subscription, keeping the counts and demand right. */
-void ferd_client_set_watch(ferd_client *c, const fer_watch *w);
-/* Ends c's POLL wait (answered or timed out). */
-void ferd_client_poll_done(ferd_client *c);
+/* Subscriptions and POLL waits: demand.h. */
 
 #endif

@@ -15,8 +15,10 @@
 #include <string.h>
 
 #include "client.h"
+#include "demand.h"
 #include "fanout.h"
 #include "log.h"
+#include "reload.h"
 #include "status.h"
 
 void ferd_dispatch_greet(ferd_client *c)
@@ -37,7 +39,7 @@ void ferd_dispatch_greet(ferd_client *c)
 static int rate_ok(ferd_client *c)
 {
     const fer_config *cfg = &c->d->cfg;
-    uint64_t now = ferd_now_ns();
+    uint64_t now = fer_mono_ns();
     c->tokens += (double)(now - c->tokens_ns) * 1e-9 * cfg->requests_per_second;
     c->tokens_ns = now;
     if (c->tokens > cfg->request_burst)
@@ -112,10 +114,7 @@ static void do_poll(ferd_client *c, fer_request *req)
     /* While results flow, the latest one is at most a frame old: answer now. */
     if (ferd_fanout_poll_now(d, c))
         return;
-    c->poll_waiting = 1;
-    c->poll_deadline_ns = ferd_now_ns() + (uint64_t)d->cfg.poll_timeout_ms * 1000000ull;
-    d->polls_waiting++;
-    ferd_update_demand(d);
+    ferd_client_poll_wait(c, fer_mono_ns() + (uint64_t)d->cfg.poll_timeout_ms * 1000000ull);
     ferd_fanout_update_images(d);
 }
 

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "demand.h"
 #include "log.h"
 #include "proto/result_json.h"
 
@@ -237,7 +238,7 @@ void ferd_fanout_result(ferd *d, const ferd_result *res)
 {
     frame_cache fc;
     fc.n = fc.nevents = fc.events_built = 0;
-    uint64_t now = ferd_now_ns();
+    uint64_t now = fer_mono_ns();
     for (int i = 0; i < d->nslots; i++) {
         ferd_client *c = &d->clients[i];
         if (!c->in_use || c->close_pending || c->closing || c->reject)
@@ -276,7 +277,7 @@ int ferd_fanout_poll_now(ferd *d, ferd_client *c)
 {
     if (!d->has_last || d->watching == 0)
         return 0;
-    if (ferd_now_ns() - d->last.ready_ns > 1000000000ull)
+    if (fer_mono_ns() - d->last.ready_ns > 1000000000ull)
         return 0;
     size_t len;
     if (c->poll_image != FER_IMAGE_NONE && !image_bytes(&d->last, c->poll_image, &len))
@@ -291,7 +292,7 @@ int ferd_fanout_poll_now(ferd *d, ferd_client *c)
 void ferd_fanout_update_images(ferd *d)
 {
     int want = 0;
-    uint64_t soon = ferd_now_ns() + 100000000ull; /* pictures due within 100 ms */
+    uint64_t soon = fer_mono_ns() + 100000000ull; /* pictures due within 100 ms */
     for (int i = 0; i < d->nslots; i++) {
         const ferd_client *c = &d->clients[i];
         if (!c->in_use || c->close_pending || c->reject)

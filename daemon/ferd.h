@@ -23,6 +23,7 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "clock.h"
 #include "config.h"
 #include "outq.h"
 #include "proto/protocol.h"
@@ -177,18 +178,6 @@ typedef struct ferd {
     char notify_status[256];      /* last STATUS= sent */
     uint64_t last_status_ns;
 } ferd;
-
-/* Monotonic clock in ns. */
-uint64_t ferd_now_ns(void);
-
-/* Tells the threads what is wanted now (watchers, polls); called by the loop
- * whenever those counts change. */
-void ferd_update_demand(ferd *d);
-
-/* Starts a reload: re-reads the config file, applies the live keys and hands
- * the model to the inference thread. requester may be NULL (SIGHUP). On a config
- * error nothing changes and the requester gets an ERROR now. */
-void ferd_reload(ferd *d, ferd_client *requester);
 
 /* Begins the orderly shutdown (SIGTERM, SIGINT). */
 void ferd_stop(ferd *d);

@@ -1,7 +1,8 @@
 /*
  * loop.c — what runs on the loop thread besides the sockets: draining the
  * inference thread's results and reload answers, the housekeeping timer, the
- * watchdog, the reaper, signals, reload and orderly shutdown.
+ * watchdog, the reaper, signals and orderly shutdown. (Reload itself is
+ * reload.c's; demand, demand.c's.)
  *
  * The wake-up async is the one door from the other threads into the loop.
  * uv_async_send coalesces, so one callback may stand for several results and
@@ -23,26 +24,8 @@
 #include "infer.h"
 #include "log.h"
 #include "notify.h"
+#include "reload.h"
 #include "server.h"
-
-uint64_t ferd_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-void ferd_update_demand(ferd *d)
-{
-    int wanted = d->watching > 0 || d->polls_waiting > 0;
-    pthread_mutex_lock(&d->sh.mu);
-    if (d->sh.wanted != wanted) {
-        d->sh.wanted = wanted;
-        pthread_cond_broadcast(&d->sh.infer_cond);
-        pthread_cond_broadcast(&d->sh.capture_cond);
-    }
-    pthread_mutex_unlock(&d->sh.mu);
-}
 
 /* ---- results and reload answers from the inference thread ---- */
 
@@ -53,7 +36,7 @@ void ferd_update_demand(ferd *d)
  */
 static void take_result(ferd *d, ferd_result *res)
 {
-    uint64_t now = ferd_now_ns();
+    uint64_t now = fer_mono_ns();
     ferd_result_free_images(&d->last);
     d->last = *res;
     d->has_last = 1;
@@ -61,46 +44,6 @@ static void take_result(ferd *d, ferd_result *res)
     if (res->r.mono_ns && now > res->r.mono_ns)
         ferd_stats_add_latency(&d->stats, (double)(now - res->r.mono_ns) * 1e-6);
     ferd_fanout_result(d, &d->last);
-}
-
-/*
- * The inference thread has tried the model a reload asked for. Every client
- * that asked (and is still the same connection: slot and id must match) gets
- * the RELOAD answer or the ERROR; the outcome is logged once; systemd hears
- * READY=1 again, which ends the RELOADING=1 state.
- */
-static void reload_answered(ferd *d, int rc, const char *msg, const fer_model_info *info)
-{
-    fer_reload_msg ack;
-    memset(&ack, 0, sizeof ack);
-    if (rc == 0) {
-        d->model_info = *info;
-        log_notice("model reloaded: %s (%s, %d classes)", info->path, info->name,
-                   info->nclasses);
-        ack.model = *info;
-        ack.nrestart = d->reload_nrestart;
-        memcpy(ack.restart, d->reload_restart, sizeof ack.restart);
-    } else {
-        log_err("reload: %s; the model %s keeps serving", msg, d->model_info.path);
-    }
-    for (int i = 0; i < d->nreload_waiters; i++) {
-        ferd_client *c = &d->clients[d->reload_waiters[i].slot];
-        if (!c->in_use || c->id != d->reload_waiters[i].id)
-            continue; /* gone meanwhile */
-        if (rc == 0) {
-            char *json = NULL;
-            fer_reload_to_json(&ack, &json);
-            ferd_client_reply(c, json);
-        } else {
-            ferd_client_error(c, "reload_failed", "RELOAD", "%s; the previous model keeps serving",
-                              msg);
-        }
-    }
-    d->nreload_waiters = 0;
-    d->reload_in_flight = 0;
-    d->notify_status[0] = '\0'; /* READY again, with a fresh STATUS */
-    ferd_notify_ready("Reloaded");
-    ferd_notify_status(d);
 }
 
 /*
@@ -137,7 +80,7 @@ static void on_wake(uv_async_t *h)
         if (have)
             take_result(d, &res);
         else if (reload)
-            reload_answered(d, rc, msg, &info);
+            ferd_reload_answered(d, rc, msg, &info);
         else
             break;
     }
@@ -150,7 +93,7 @@ static void on_wake(uv_async_t *h)
 static void on_cron(uv_timer_t *t)
 {
     ferd *d = t->data;
-    uint64_t now = ferd_now_ns();
+    uint64_t now = fer_mono_ns();
     ferd_clients_cron(d, now);
     ferd_clients_reap(d);
     if (now - d->last_status_ns >= 1000000000ull) {
@@ -167,7 +110,7 @@ static void on_watchdog(uv_timer_t *t)
     pthread_mutex_lock(&d->sh.mu);
     uint64_t busy = d->sh.busy_since_ns;
     pthread_mutex_unlock(&d->sh.mu);
-    if (busy && ferd_now_ns() - busy > d->watchdog_usec * 1000ull) {
+    if (busy && fer_mono_ns() - busy > d->watchdog_usec * 1000ull) {
         log_err("inference has been busy with one frame for over %llu ms; not pinging the "
                 "watchdog", (unsigned long long)(d->watchdog_usec / 1000));
         return;
@@ -211,117 +154,6 @@ void ferd_notify_status(ferd *d)
         return;
     snprintf(d->notify_status, sizeof d->notify_status, "%s", s);
     ferd_notify_status_line(s);
-}
-
-/* ---- reload ---- */
-
-/* Reads the config file and the command-line settings into n. -EINVAL with
- * the reasons in msg. */
-int ferd_load_config(ferd *d, fer_config *n, char *msg, size_t len)
-{
-    fer_config_default(n);
-    msg[0] = '\0';
-    if (d->config_path[0] && fer_config_load(n, d->config_path, msg, len) < 0)
-        return -EINVAL;
-    for (int i = 0; i < d->noverrides; i++) {
-        size_t used = strlen(msg);
-        if (fer_config_set(n, d->overrides[i].key, d->overrides[i].value, msg + used,
-                           len - used) < 0)
-            return -EINVAL;
-    }
-    if (fer_config_validate(n, msg, len) < 0)
-        return -EINVAL;
-    gid_t g;
-    if (ferd_group_id(n->socket_group, &g) < 0) {
-        snprintf(msg, len, "socket_group %s: no such group", n->socket_group);
-        return -EINVAL;
-    }
-    if (ferd_group_id(n->image_group, &g) < 0) {
-        snprintf(msg, len, "image_group %s: no such group", n->image_group);
-        return -EINVAL;
-    }
-    if (ferd_group_id(n->reload_group, &g) < 0) {
-        snprintf(msg, len, "reload_group %s: no such group", n->reload_group);
-        return -EINVAL;
-    }
-    return 0;
-}
-
-/* Applies what a reload may change while running. */
-static void apply_live(ferd *d, const fer_config *n)
-{
-    fer_config_apply_live(&d->cfg, n);
-    fer_log_set_level(d->cfg.log_level);
-    ferd_group_id(d->cfg.image_group, &d->image_gid);
-    ferd_group_id(d->cfg.reload_group, &d->reload_gid);
-    pthread_mutex_lock(&d->sh.mu);
-    d->sh.close_when_idle = d->cfg.close_camera_when_idle;
-    d->sh.idle_close_seconds = d->cfg.idle_close_seconds;
-    d->sh.jpeg_quality = d->cfg.jpeg_quality;
-    pthread_cond_broadcast(&d->sh.capture_cond);
-    pthread_mutex_unlock(&d->sh.mu);
-    /* Groups may have changed: decide each client's rights again. */
-    for (int i = 0; i < d->nslots; i++)
-        d->clients[i].images_ok = d->clients[i].reload_ok = -1;
-}
-
-/*
- * Reload, from SIGHUP or a RELOAD request. The whole configuration is read and
- * validated first; with any error nothing changes. Then the live keys apply at
- * once, the keys that need a restart are logged and remembered for the answer,
- * and the model is handed to the inference thread, which loads it between
- * frames and answers through the wake-up async. Reloads asked for while one is
- * under way wait for the same answer.
- */
-void ferd_reload(ferd *d, ferd_client *requester)
-{
-    if (d->stopping)
-        return;
-    fer_config *n = malloc(sizeof *n);
-    char msg[2048];
-    if (!n) {
-        if (requester)
-            ferd_client_error(requester, "internal", "RELOAD", "out of memory");
-        return;
-    }
-    if (ferd_load_config(d, n, msg, sizeof msg) < 0) {
-        /* Nothing changes: the running configuration stays whole. */
-        char *nl = strchr(msg, '\n');
-        log_err("reload: invalid configuration: %s", msg);
-        if (requester) {
-            if (nl && nl[1] == '\0')
-                *nl = '\0';
-            ferd_client_error(requester, "config_invalid", "RELOAD",
-                              "invalid configuration, nothing changed: %s", msg);
-        }
-        free(n);
-        return;
-    }
-    if (requester && d->nreload_waiters == FERD_RELOAD_WAITERS) {
-        ferd_client_error(requester, "busy", "RELOAD", "too many reloads waiting");
-        free(n);
-        return;
-    }
-    d->reload_nrestart = fer_config_restart_keys(&d->cfg, n, d->reload_restart,
-                                                 FER_RELOAD_MAX_KEYS);
-    for (int i = 0; i < d->reload_nrestart; i++)
-        log_warning("reload: %s changed; it applies after a restart", d->reload_restart[i]);
-    apply_live(d, n);
-    free(n);
-    if (requester) {
-        d->reload_waiters[d->nreload_waiters].slot = requester->slot;
-        d->reload_waiters[d->nreload_waiters].id = requester->id;
-        d->nreload_waiters++;
-    }
-    if (d->reload_in_flight)
-        return; /* the answer under way covers this one too */
-    d->reload_in_flight = 1;
-    ferd_notify_reloading();
-    pthread_mutex_lock(&d->sh.mu);
-    snprintf(d->sh.reload_path, sizeof d->sh.reload_path, "%s", d->cfg.model);
-    d->sh.reload_pending = 1;
-    pthread_cond_signal(&d->sh.infer_cond);
-    pthread_mutex_unlock(&d->sh.mu);
 }
 
 /* ---- start and stop ---- */

@@ -27,6 +27,7 @@
 #include "ferd.h"
 #include "infer.h"
 #include "log.h"
+#include "reload.h"
 #include "loop.h"
 #include "notify.h"
 #include "server.h"
@@ -203,14 +204,8 @@ static void pipeline_opts(const fer_config *c, fer_pipeline_opts *o)
 
 static int shared_init(ferd_shared *sh, const fer_config *c)
 {
-    pthread_condattr_t ca;
-    if (pthread_mutex_init(&sh->mu, NULL) != 0 || pthread_condattr_init(&ca) != 0)
-        return -ENOMEM;
-    /* Back-off sleeps measure monotonic time: a clock change must not stretch them. */
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    int rc = pthread_cond_init(&sh->capture_cond, &ca) || pthread_cond_init(&sh->infer_cond, &ca);
-    pthread_condattr_destroy(&ca);
-    if (rc)
+    if (pthread_mutex_init(&sh->mu, NULL) != 0 || ferd_cond_init(&sh->capture_cond) < 0 ||
+        ferd_cond_init(&sh->infer_cond) < 0)
         return -ENOMEM;
     sh->state = FERD_SRC_STARTING;
     sh->close_when_idle = c->close_camera_when_idle;
@@ -298,7 +293,7 @@ int main(int argc, char **argv)
     ferd_group_id(d->cfg.reload_group, &d->reload_gid);
     /* A client that goes away mid-write must cost an error code, not the process. */
     signal(SIGPIPE, SIG_IGN);
-    d->start_ns = ferd_now_ns();
+    d->start_ns = fer_mono_ns();
     log_info("ferd %s starting (protocol %d.%d)", FER_VERSION, FER_PROTO_MAJOR,
              FER_PROTO_MINOR);
 

@@ -23,7 +23,7 @@ void ferd_status_fill(ferd *d, fer_status_msg *s)
 {
     memset(s, 0, sizeof *s);
     snprintf(s->release, sizeof s->release, "%s", FER_VERSION);
-    s->uptime = (double)(ferd_now_ns() - d->start_ns) * 1e-9;
+    s->uptime = (double)(fer_mono_ns() - d->start_ns) * 1e-9;
     s->pid = getpid();
 
     copy_cut(s->source.name, sizeof s->source.name, d->cfg.source);
