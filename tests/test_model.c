@@ -407,6 +407,35 @@ static void edit_resize(cJSON *j)
     cJSON_ReplaceItemInObject(cJSON_GetObjectItem(j, "preprocess"), "resize",
                               cJSON_CreateString("cubic"));
 }
+static void set_pre(cJSON *j, const char *key, cJSON *v)
+{
+    cJSON *pre = cJSON_GetObjectItem(j, "preprocess");
+    cJSON_DeleteItemFromObject(pre, key);
+    if (v)
+        cJSON_AddItemToObject(pre, key, v);
+}
+static void edit_contrast_name(cJSON *j)
+{
+    set_pre(j, "grey", cJSON_CreateTrue());
+    set_pre(j, "contrast", cJSON_CreateString("gamma"));
+}
+static void edit_contrast_colour(cJSON *j)
+{
+    set_pre(j, "contrast", cJSON_CreateString("histeq")); /* make_model's model is colour */
+}
+static void edit_clahe_no_clip(cJSON *j)
+{
+    set_pre(j, "grey", cJSON_CreateTrue());
+    set_pre(j, "contrast", cJSON_CreateString("clahe"));
+    set_pre(j, "clahe_tiles", cJSON_CreateNumber(8));
+}
+static void edit_clahe_tiles(cJSON *j)
+{
+    set_pre(j, "grey", cJSON_CreateTrue());
+    set_pre(j, "contrast", cJSON_CreateString("clahe"));
+    set_pre(j, "clahe_clip", cJSON_CreateNumber(2));
+    set_pre(j, "clahe_tiles", cJSON_CreateNumber(17));
+}
 static void edit_meta_type(cJSON *j)
 {
     cJSON_ReplaceItemInObject(cJSON_GetObjectItem(j, "meta"), "epochs", cJSON_CreateString("30"));
@@ -426,6 +455,10 @@ static const edit_case edits[] = {
     {"field of the wrong type", edit_classes_type, FER_E_HEADER, "not an array"},
     {"bad preprocess value", edit_resize, FER_E_HEADER, "preprocess.resize"},
     {"bad meta type", edit_meta_type, FER_E_HEADER, "meta.epochs"},
+    {"unknown contrast step", edit_contrast_name, FER_E_HEADER, "preprocess.contrast is not one"},
+    {"contrast step on colour", edit_contrast_colour, FER_E_HEADER, "needs a grey model"},
+    {"clahe without clip", edit_clahe_no_clip, FER_E_HEADER, "preprocess.clahe_clip"},
+    {"clahe grid too fine", edit_clahe_tiles, FER_E_HEADER, "preprocess.clahe_tiles"},
     {"unknown layer in arch", edit_unknown_layer, FER_E_LAYER, "arch:6: unknown layer [conv3d]"},
     {"bad arch", edit_bad_arch, FER_E_ARCH, "arch:3:"},
     {"tensor size mismatch", edit_tensor_size, FER_E_TENSOR,
@@ -584,6 +617,57 @@ START_TEST(test_mutations)
 }
 END_TEST
 
+/* The contrast step in the header: written only when there is one (a model without
+ * one has the bytes it had before the key existed), read back exactly, CLAHE's
+ * settings with it, and an invalid setting refused on save. */
+START_TEST(test_contrast_round_trip)
+{
+    fer_model *m = make_model(0);
+    m->pre.grey = 1;
+    fer_error err = {0};
+    for (int mode = FER_CONTRAST_NONE; mode <= FER_CONTRAST_CLAHE; mode++) {
+        fer_contrast_init(&m->pre.contrast, mode);
+        m->pre.contrast.clip = 2.5f;
+        m->pre.contrast.tiles = 4;
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        ck_assert_msg(fer_model_save_mem(m, &buf, &len, &err) == 0, "%s", err.msg);
+        cJSON *j = header_of(buf);
+        const cJSON *pre = cJSON_GetObjectItem(j, "preprocess");
+        const cJSON *c = cJSON_GetObjectItem(pre, "contrast");
+        if (mode == FER_CONTRAST_NONE)
+            ck_assert_ptr_null(c);
+        else
+            ck_assert_str_eq(c->valuestring, fer_contrast_name(mode));
+        ck_assert_int_eq(cJSON_HasObjectItem(pre, "clahe_clip"), mode == FER_CONTRAST_CLAHE);
+        ck_assert_int_eq(cJSON_HasObjectItem(pre, "clahe_tiles"), mode == FER_CONTRAST_CLAHE);
+        cJSON_Delete(j);
+        fer_model *l = NULL;
+        ck_assert_msg(fer_model_load_mem(&l, buf, len, "c", 1, 0, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(l->pre.contrast.mode, mode);
+        if (mode == FER_CONTRAST_CLAHE) {
+            ck_assert_float_eq(l->pre.contrast.clip, 2.5f);
+            ck_assert_int_eq(l->pre.contrast.tiles, 4);
+        }
+        fer_model_free(l);
+        free(buf);
+    }
+    /* "none" written out by another tool reads as no step. */
+    ck_assert_int_eq(fer_contrast_parse("none"), FER_CONTRAST_NONE);
+    ck_assert_int_eq(fer_contrast_parse("CLAHE"), -1);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    m->pre.contrast.tiles = 0;
+    ck_assert_int_eq(fer_model_save_mem(m, &buf, &len, &err), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "contrast"));
+    fer_contrast_init(&m->pre.contrast, FER_CONTRAST_HISTEQ);
+    m->pre.grey = 0;
+    ck_assert_int_eq(fer_model_save_mem(m, &buf, &len, &err), -EINVAL);
+    ck_assert_ptr_null(buf);
+    fer_model_free(m);
+}
+END_TEST
+
 START_TEST(test_defaults)
 {
     fer_preproc p;
@@ -592,6 +676,7 @@ START_TEST(test_defaults)
     ck_assert_int_eq(p.square, 1);
     ck_assert_int_eq(p.grey, 1);
     ck_assert_str_eq(p.resize, "area");
+    ck_assert_int_eq(p.contrast.mode, FER_CONTRAST_NONE);
     ck_assert_float_eq(p.mean, 0.5f);
     ck_assert_float_eq(p.std, 0.25f);
     fer_meta t;
@@ -610,6 +695,7 @@ static Suite *model_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_defaults);
     tcase_add_test(tc, test_round_trip);
+    tcase_add_test(tc, test_contrast_round_trip);
     tcase_add_test(tc, test_atomic_save);
     tcase_add_test(tc, test_folded_logits);
     suite_add_tcase(s, tc);

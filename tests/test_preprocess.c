@@ -8,9 +8,11 @@
 #include <check.h>
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "vision/contrast.h"
 #include "vision/preprocess.h"
 
 static fer_image ramp(void)
@@ -195,6 +197,162 @@ START_TEST(t_face_to_input)
 }
 END_TEST
 
+/* ---- contrast normalisation (vision/contrast.h) ------------------------------ */
+
+START_TEST(t_histeq_hand)
+{
+    /* hist: 10 x2, 20, 30. The darkest level maps to 0; scale 255 / (4 - 2) = 127.5;
+     * 20 -> round(127.5) = 128 (half to even), 30 -> 255. */
+    uint8_t a[4] = {10, 20, 10, 30};
+    fer_histeq(a, 4);
+    expect_bytes(a, (const int[]){0, 128, 0, 255}, 4);
+    /* One grey level: left as it is (OpenCV's rule). */
+    uint8_t b[3] = {7, 7, 7};
+    fer_histeq(b, 3);
+    expect_bytes(b, (const int[]){7, 7, 7}, 3);
+    /* Monotone: a brighter, stretched copy of an image equalises to the same bytes. */
+    uint8_t c[64], d[64];
+    for (int i = 0; i < 64; i++) {
+        c[i] = (uint8_t)((i * 37) % 64);
+        d[i] = (uint8_t)(100 + 2 * c[i]);
+    }
+    fer_histeq(c, 64);
+    fer_histeq(d, 64);
+    ck_assert_mem_eq(c, d, 64);
+}
+END_TEST
+
+START_TEST(t_clahe_hand)
+{
+    /* One tile, no clipping: LUT = round(cdf * 255 / 4), cdf counting the level itself,
+     * so unlike histeq the darkest level does not go to 0: 0 -> 64 (63.75),
+     * 50 -> 191 (191.25), 200 -> 255. */
+    uint8_t a[4] = {0, 50, 50, 200};
+    ck_assert_int_eq(fer_clahe(a, 2, 2, 0.0f, 1), 0);
+    expect_bytes(a, (const int[]){64, 191, 191, 255}, 4);
+
+    /* One 4x4 tile, clip 32: limit int(32 * 16 / 256) = 2. Level 100 x12 and 200 x4 clip
+     * 10 + 2 = 12 pixels; 12 / 256 = 0 per bin, remainder 12 one by one from bin 0 in
+     * steps of 256 / 12 = 21 (bins 0, 21, ..., 231). cdf(100) = 5 + 2 = 7 -> round(7 *
+     * 255 / 16 = 111.56) = 112; cdf(200) = 10 + 2 + 2 = 14 -> round(223.125) = 223. */
+    uint8_t b[16];
+    for (int i = 0; i < 16; i++)
+        b[i] = i < 12 ? 100 : 200;
+    ck_assert_int_eq(fer_clahe(b, 4, 4, 32.0f, 1), 0);
+    for (int i = 0; i < 16; i++)
+        ck_assert_int_eq(b[i], i < 12 ? 112 : 223);
+
+    /* Grids the face cannot take, and bad settings. */
+    uint8_t c[48 * 48] = {0};
+    ck_assert_int_eq(fer_clahe(c, 48, 48, 2.0f, 0), -EINVAL);
+    ck_assert_int_eq(fer_clahe(c, 48, 48, 2.0f, FER_CLAHE_MAX_TILES + 1), -EINVAL);
+    ck_assert_int_eq(fer_clahe(c, 48, 48, -1.0f, 8), -EINVAL);
+    ck_assert_int_eq(fer_clahe(c, 48, 48, NAN, 8), -EINVAL);
+    ck_assert_int_eq(fer_clahe(c, 15, 48, 2.0f, 8), -EINVAL);
+    ck_assert_int_eq(fer_clahe(c, 16, 16, 2.0f, 8), 0);
+    fer_contrast bad = {.mode = 7};
+    ck_assert_int_eq(fer_contrast_apply(c, 48, 48, &bad), -EINVAL);
+}
+END_TEST
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Parity with OpenCV: every case of the fixture (tools/contrast_fixture.py: cv2's
+ * equalizeHist and CLAHE on faces, noise, ramps, odd sizes and grids) must come out
+ * byte for byte. $FER_CONTRAST_FIXTURE names a freshly drawn one (the live test). */
+START_TEST(t_contrast_matches_opencv)
+{
+    char path[1024];
+    const char *env = getenv("FER_CONTRAST_FIXTURE");
+    if (env)
+        snprintf(path, sizeof path, "%s", env);
+    else
+        snprintf(path, sizeof path, "%s/tests/fixtures/contrast/cases.bin",
+                 getenv("FER_SOURCE_ROOT") ? getenv("FER_SOURCE_ROOT") : ".");
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "%s: cannot open", path);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc((size_t)len);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    ck_assert_msg(len >= 12 && !memcmp(buf, "FERCTR1", 8), "%s: not a contrast fixture", path);
+    uint32_t n = le32(buf + 8);
+    size_t off = 12;
+    int checked[3] = {0};
+    for (uint32_t k = 0; k < n; k++) {
+        ck_assert_msg(off + 20 <= (size_t)len, "%s: case %u truncated", path, k);
+        uint32_t h = le32(buf + off), w = le32(buf + off + 4), mode = le32(buf + off + 8);
+        uint32_t cu = le32(buf + off + 12), tiles = le32(buf + off + 16);
+        float clip;
+        memcpy(&clip, &cu, 4);
+        off += 20;
+        size_t npx = (size_t)h * w;
+        ck_assert_msg(h <= 4096 && w <= 4096 && off + 2 * npx <= (size_t)len,
+                      "%s: case %u truncated", path, k);
+        uint8_t *img = malloc(npx);
+        memcpy(img, buf + off, npx);
+        fer_contrast c = {.mode = (int)mode, .clip = clip, .tiles = (int)tiles};
+        ck_assert_int_eq(fer_contrast_apply(img, (int)h, (int)w, &c), 0);
+        size_t differ = 0, first = 0;
+        for (size_t i = 0; i < npx; i++)
+            if (img[i] != buf[off + npx + i] && !differ++)
+                first = i;
+        ck_assert_msg(differ == 0, "case %u (%ux%u %s clip %g tiles %u): %zu of %zu pixels "
+                      "differ from OpenCV, first at %zu: %d vs %d", k, h, w,
+                      fer_contrast_name((int)mode), (double)clip, tiles, differ, npx, first,
+                      img[first], buf[off + npx + first]);
+        checked[mode < 3 ? mode : 0]++;
+        free(img);
+        off += 2 * npx;
+    }
+    ck_assert_uint_eq(off, (size_t)len);
+    ck_assert_msg(checked[1] >= 6 && checked[2] >= 30, "only %d histeq and %d clahe cases",
+                  checked[1], checked[2]);
+    free(buf);
+}
+END_TEST
+
+/* The pipeline's path applies the model's contrast step between the grey crop and
+ * the scaling, leaving the raw crop in scratch for the unchanged-face check. */
+START_TEST(t_face_to_input_contrast)
+{
+    fer_image f = ramp();
+    fer_preproc p;
+    fer_preproc_default(&p);
+    fer_contrast_init(&p.contrast, FER_CONTRAST_HISTEQ);
+    float in[4], want[4];
+    uint8_t scratch[12];
+    fer_error err;
+    ck_assert_int_eq(fer_preprocess_face(in, scratch, 1, 2, 2, &f, (fer_box){1, 1, 4, 4}, &p,
+                                         &err), 0);
+    expect_bytes(scratch, (const int[]){66, 74, 146, 154}, 4);
+    /* histeq of 66, 74, 146, 154: 0, 85, 170, 255. */
+    fer_normalise(want, (const uint8_t[]){0, 85, 170, 255}, 4, 0.5f, 0.25f);
+    for (int i = 0; i < 4; i++)
+        ck_assert_float_eq(in[i], want[i]);
+    /* CLAHE's grid must fit the input: 8 tiles on 2x2 is refused with the reason. */
+    fer_contrast_init(&p.contrast, FER_CONTRAST_CLAHE);
+    ck_assert_int_eq(fer_preprocess_face(in, scratch, 1, 2, 2, &f, (fer_box){1, 1, 4, 4}, &p,
+                                         &err), -EINVAL);
+    ck_assert_msg(strstr(err.msg, "clahe") && strstr(err.msg, "2x2"), "%s", err.msg);
+    /* No contrast step for a colour model. */
+    fer_image c;
+    ck_assert_int_eq(fer_image_alloc(&c, 6, 6, 3), 0);
+    memset(c.data, 9, 6 * 6 * 3);
+    p.grey = 0;
+    float in3[12];
+    ck_assert_int_eq(fer_preprocess_face(in3, scratch, 3, 2, 2, &c, (fer_box){1, 1, 4, 4}, &p,
+                                         &err), -EINVAL);
+    fer_image_free(&c);
+    fer_image_free(&f);
+}
+END_TEST
+
 static Suite *preprocess_suite(void)
 {
     Suite *s = suite_create("preprocess");
@@ -207,6 +365,10 @@ static Suite *preprocess_suite(void)
     tcase_add_test(tc, t_bad_sizes);
     tcase_add_test(tc, t_grey);
     tcase_add_test(tc, t_face_to_input);
+    tcase_add_test(tc, t_histeq_hand);
+    tcase_add_test(tc, t_clahe_hand);
+    tcase_add_test(tc, t_contrast_matches_opencv);
+    tcase_add_test(tc, t_face_to_input_contrast);
     suite_add_tcase(s, tc);
     return s;
 }

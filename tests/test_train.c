@@ -6,6 +6,7 @@
  * weights of an uninterrupted run.
  */
 #include <check.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "data/dataset.h"
 #include "net/model.h"
 #include "train/augment.h"
+#include "vision/contrast.h"
 #include "vision/preprocess.h"
 #include "train/metrics.h"
 #include "train/optim.h"
@@ -195,32 +197,76 @@ END_TEST
 
 START_TEST(augment_deterministic_and_flip_exact)
 {
-    uint8_t img[48 * 48];
+    uint8_t img[48 * 48], work[48 * 48];
     uint64_t r = 5;
     for (int i = 0; i < 48 * 48; i++)
         img[i] = (uint8_t)(fer_rng_next(&r) & 0xff);
     fer_augment a;
     fer_augment_default(&a);
+    fer_preproc pre;
+    fer_preproc_default(&pre); /* mean 0.5, std 0.25, no contrast step */
     float o1[48 * 48], o2[48 * 48], o3[48 * 48];
-    fer_augment_apply(o1, img, 48, 48, &a, 0.5f, 0.25f, 77);
-    fer_augment_apply(o2, img, 48, 48, &a, 0.5f, 0.25f, 77);
+    ck_assert_int_eq(fer_augment_apply(o1, work, img, 48, 48, &a, &pre, 77), 0);
+    ck_assert_int_eq(fer_augment_apply(o2, work, img, 48, 48, &a, &pre, 77), 0);
     ck_assert_int_eq(memcmp(o1, o2, sizeof o1), 0);
-    fer_augment_apply(o3, img, 48, 48, &a, 0.5f, 0.25f, 78);
+    ck_assert_int_eq(fer_augment_apply(o3, work, img, 48, 48, &a, &pre, 78), 0);
     ck_assert_int_ne(memcmp(o1, o3, sizeof o1), 0);
 
     /* Flip only: an exact mirror of the normalised image. */
     fer_augment_none(&a);
     a.enabled = 1;
     a.flip = 1.0f;
-    fer_augment_apply(o1, img, 48, 48, &a, 0.5f, 0.25f, 1);
+    fer_augment_apply(o1, work, img, 48, 48, &a, &pre, 1);
     fer_normalise(o2, img, 48 * 48, 0.5f, 0.25f);
     for (int y = 0; y < 48; y++)
         for (int x = 0; x < 48; x++)
             ck_assert_float_eq_tol(o1[y * 48 + x], o2[y * 48 + 47 - x], 1e-4f);
     /* Disabled: plain normalisation. */
     fer_augment_none(&a);
-    fer_augment_apply(o1, img, 48, 48, &a, 0.5f, 0.25f, 1);
+    fer_augment_apply(o1, work, img, 48, 48, &a, &pre, 1);
     ck_assert_int_eq(memcmp(o1, o2, sizeof o1), 0);
+}
+END_TEST
+
+/* With a contrast step, augmentation gives the network what the pipeline would give
+ * it for the augmented face: the step comes after the warp (so CLAHE, which does not
+ * commute with a mirror, sees the mirrored face) and the result is exactly the one
+ * input function's. */
+START_TEST(augment_applies_contrast_after_the_warp)
+{
+    uint8_t img[48 * 48], mirror[48 * 48], work[48 * 48];
+    uint64_t r = 11;
+    for (int y = 0; y < 48; y++)
+        for (int x = 0; x < 48; x++)
+            img[y * 48 + x] = (uint8_t)(x * 3 + (fer_rng_next(&r) & 0x3f));
+    for (int y = 0; y < 48; y++)
+        for (int x = 0; x < 48; x++)
+            mirror[y * 48 + x] = img[y * 48 + 47 - x];
+    fer_preproc pre;
+    fer_preproc_default(&pre);
+    fer_augment a;
+    fer_augment_none(&a);
+    a.enabled = 1;
+    a.flip = 1.0f;
+    float got[48 * 48], want[48 * 48], plain[48 * 48];
+    for (int mode = FER_CONTRAST_HISTEQ; mode <= FER_CONTRAST_CLAHE; mode++) {
+        fer_contrast_init(&pre.contrast, mode);
+        ck_assert_int_eq(fer_augment_apply(got, work, img, 48, 48, &a, &pre, 3), 0);
+        memcpy(work, mirror, sizeof work);
+        ck_assert_int_eq(fer_input_from_face(want, work, 48, 48, &pre, NULL), 0);
+        ck_assert_int_eq(memcmp(got, want, sizeof got), 0);
+        fer_normalise(plain, mirror, 48 * 48, pre.mean, pre.std);
+        ck_assert_int_ne(memcmp(got, plain, sizeof got), 0); /* the step did something */
+    }
+    /* Disabled augmentation still applies the step (validation and evaluation). */
+    fer_augment_none(&a);
+    ck_assert_int_eq(fer_augment_apply(got, work, img, 48, 48, &a, &pre, 3), 0);
+    memcpy(work, img, sizeof work);
+    ck_assert_int_eq(fer_input_from_face(want, work, 48, 48, &pre, NULL), 0);
+    ck_assert_int_eq(memcmp(got, want, sizeof got), 0);
+    /* A grid the face cannot take is refused, not applied halfway. */
+    pre.contrast.tiles = 16;
+    ck_assert_int_eq(fer_augment_apply(got, work, img, 30, 30, &a, &pre, 3), -EINVAL);
 }
 END_TEST
 
@@ -439,6 +485,109 @@ START_TEST(resume_is_exact)
 }
 END_TEST
 
+/* --contrast end to end in the trainer: the setting reaches the model header, the
+ * normalisation is measured on contrast-normalised images, a stopped run resumes to
+ * exactly the same weights with the same setting, --init inherits it, and a grid the
+ * image size cannot take fails before training with the reason. */
+START_TEST(contrast_recorded_resumed_inherited)
+{
+    fer_dataset *ds = synthetic(160, 32, 9);
+    fer_train_cfg cfg;
+    quick_cfg(&cfg, 2);
+    fer_contrast_init(&cfg.contrast, FER_CONTRAST_CLAHE);
+    cfg.contrast.clip = 3.0f;
+    cfg.contrast.tiles = 3; /* 4x4-pixel tiles on the 12x12 images */
+    fer_error err = {0};
+
+    make_tmp();
+    char straight[256];
+    snprintf(straight, sizeof straight, "%s", tmpdir);
+    ck_assert_msg(fer_train_run(parse_tiny(), &cfg, ds, straight, NULL, &err) == 0, "%s", err.msg);
+    char resumed[300];
+    snprintf(resumed, sizeof resumed, "%s/resumed", straight);
+    stop_after = 7;
+    stop_flag = 0;
+    fer_train_hooks hooks = {count_batches, NULL, &stop_flag};
+    ck_assert_int_eq(fer_train_run(parse_tiny(), &cfg, ds, resumed, &hooks, &err), 1);
+    fer_train_cfg other;
+    quick_cfg(&other, 2); /* a resumed run takes its settings from the checkpoint */
+    stop_after = -1;
+    stop_flag = 0;
+    ck_assert_msg(fer_train_run(NULL, &other, ds, resumed, &hooks, &err) == 0, "%s", err.msg);
+
+    float *a, *b;
+    size_t na, nb;
+    read_params(straight, "last.fermodel", &a, &na);
+    read_params(resumed, "last.fermodel", &b, &nb);
+    ck_assert_uint_eq(na, nb);
+    ck_assert_int_eq(memcmp(a, b, na * sizeof *a), 0);
+    free(a);
+    free(b);
+
+    /* The header records the setting; mean and std are those of the CLAHE'd images. */
+    double s = 0, s2 = 0;
+    int nt = 0;
+    for (int i = 0; i < ds->n; i++) {
+        if (ds->split[i] != FER_SPLIT_TRAIN)
+            continue;
+        uint8_t face[144];
+        memcpy(face, ds->pixels + (size_t)i * 144, 144);
+        ck_assert_int_eq(fer_clahe(face, 12, 12, 3.0f, 3), 0);
+        for (int k = 0; k < 144; k++) {
+            s += face[k] / 255.0;
+            s2 += (face[k] / 255.0) * (face[k] / 255.0);
+        }
+        nt++;
+    }
+    double mean = s / (nt * 144.0), sd = sqrt(s2 / (nt * 144.0) - mean * mean);
+    const char *dirs[] = {straight, resumed};
+    for (int d = 0; d < 2; d++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/best.fermodel", dirs[d]);
+        fer_model *m = NULL;
+        ck_assert_msg(fer_model_load(&m, path, 4, FER_LOAD_INFER, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(m->pre.contrast.mode, FER_CONTRAST_CLAHE);
+        ck_assert_float_eq(m->pre.contrast.clip, 3.0f);
+        ck_assert_int_eq(m->pre.contrast.tiles, 3);
+        ck_assert_float_eq_tol(m->pre.mean, mean, 1e-5);
+        ck_assert_float_eq_tol(m->pre.std, sd, 1e-5);
+        fer_model_free(m);
+    }
+
+    /* --init without a contrast setting takes the model's; with one, the one asked for. */
+    char sub[400], path[512];
+    fer_train_cfg ft;
+    quick_cfg(&ft, 1);
+    snprintf(ft.init, sizeof ft.init, "%s/best.fermodel", straight);
+    snprintf(sub, sizeof sub, "%s/ft", straight);
+    ck_assert_msg(fer_train_run(parse_tiny(), &ft, ds, sub, NULL, &err) == 0, "%s", err.msg);
+    snprintf(path, sizeof path, "%s/best.fermodel", sub);
+    fer_model *m = NULL;
+    ck_assert_msg(fer_model_load(&m, path, 4, FER_LOAD_INFER, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(m->pre.contrast.mode, FER_CONTRAST_CLAHE);
+    ck_assert_int_eq(m->pre.contrast.tiles, 3);
+    fer_model_free(m);
+    fer_contrast_init(&ft.contrast, FER_CONTRAST_HISTEQ);
+    snprintf(sub, sizeof sub, "%s/ft2", straight);
+    ck_assert_msg(fer_train_run(parse_tiny(), &ft, ds, sub, NULL, &err) == 0, "%s", err.msg);
+    snprintf(path, sizeof path, "%s/best.fermodel", sub);
+    ck_assert_msg(fer_model_load(&m, path, 4, FER_LOAD_INFER, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(m->pre.contrast.mode, FER_CONTRAST_HISTEQ);
+    fer_model_free(m);
+
+    /* 8x8 tiles on 12x12 images: refused before any training, saying why. */
+    quick_cfg(&ft, 1);
+    fer_contrast_init(&ft.contrast, FER_CONTRAST_CLAHE);
+    snprintf(sub, sizeof sub, "%s/bad", straight);
+    ck_assert_int_eq(fer_train_run(parse_tiny(), &ft, ds, sub, NULL, &err), -EINVAL);
+    ck_assert_msg(strstr(err.msg, "clahe") && strstr(err.msg, "12x12"), "%s", err.msg);
+    snprintf(path, sizeof path, "%s/checkpoint.ferckpt", sub);
+    ck_assert_int_ne(access(path, F_OK), 0);
+    fer_dataset_free(ds);
+    rm_tmp();
+}
+END_TEST
+
 START_TEST(corrupt_checkpoint_is_refused)
 {
     make_tmp();
@@ -471,6 +620,7 @@ int main(void)
     tcase_add_test(t, adam_first_step_is_lr_sign);
     tcase_add_test(t, schedules);
     tcase_add_test(t, augment_deterministic_and_flip_exact);
+    tcase_add_test(t, augment_applies_contrast_after_the_warp);
     tcase_add_test(t, metrics_hand_computed);
     tcase_add_test(t, plots_are_real_pngs);
     suite_add_tcase(s, t);
@@ -478,6 +628,7 @@ int main(void)
     tcase_set_timeout(r, 240);
     tcase_add_test(r, training_learns_synthetic);
     tcase_add_test(r, resume_is_exact);
+    tcase_add_test(r, contrast_recorded_resumed_inherited);
     tcase_add_test(r, corrupt_checkpoint_is_refused);
     suite_add_tcase(s, r);
     SRunner *sr = srunner_create(s);

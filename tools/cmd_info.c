@@ -163,6 +163,29 @@ out:
     return status;
 }
 
+/* The contrast step; for CLAHE also the per-bin clip count it amounts to on this input
+ * (OpenCV's max(1, int(clip * tile pixels / 256))): on small faces a modest clip limit
+ * is 1, which is worth seeing. */
+static void print_contrast(const fer_contrast *c, int h, int w)
+{
+    printf("contrast       %s", fer_contrast_name(c->mode));
+    if (c->mode == FER_CONTRAST_HISTEQ)
+        printf(" (global histogram equalisation of the %dx%d face)", w, h);
+    if (c->mode == FER_CONTRAST_CLAHE) {
+        int ew = w % c->tiles || h % c->tiles ? w + c->tiles - w % c->tiles : w;
+        int eh = w % c->tiles || h % c->tiles ? h + c->tiles - h % c->tiles : h;
+        int total = (ew / c->tiles) * (eh / c->tiles);
+        int limit = c->clip > 0.0f ? (int)((double)c->clip * total / 256) : 0;
+        printf(" (clip limit %g, %dx%d tiles of %dx%d pixels", (double)c->clip, c->tiles,
+               c->tiles, ew / c->tiles, eh / c->tiles);
+        if (c->clip > 0.0f)
+            printf(": at most %d per grey level in a tile)", limit < 1 ? 1 : limit);
+        else
+            printf(", no clipping)");
+    }
+    printf("\n");
+}
+
 static int info_model(const char *path)
 {
     fer_error err = {0};
@@ -184,6 +207,7 @@ static int info_model(const char *path)
     printf("preprocess     margin %g, %s, %s, resize %s, input = (pixel/255 - %g) / %g\n",
            (double)p->margin, p->square ? "square" : "box-shaped",
            p->grey ? "grey" : "colour", p->resize, (double)p->mean, (double)p->std);
+    print_contrast(&p->contrast, a->in_h, a->in_w);
     const fer_meta *t = &m->meta;
     if (t->dataset[0])
         printf("dataset        %s\n", t->dataset);

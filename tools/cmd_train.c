@@ -54,7 +54,12 @@ static void usage(FILE *f)
 "  --class-balanced     weight the loss by inverse class frequency\n"
 "  --no-augment         no augmentation at all\n"
 "  --flip P (0.5)  --shift PX (4)  --rotate DEG (10)  --scale-min F (0.9)  --scale-max F (1.1)\n"
-"  --brightness F (0.2) --contrast F (0.2) --erase P (0.5)\n"
+"  --brightness F (0.2) --contrast-jitter F (0.2) --erase P (0.5)\n"
+"  --contrast none|histeq|clahe  the model's per-face contrast normalisation,\n"
+"                       recorded in its header and applied on every path (none;\n"
+"                       with --init: that model's)\n"
+"  --clahe-clip F       CLAHE clip limit, OpenCV's clipLimit (2)\n"
+"  --clahe-tiles N      CLAHE grid of N x N tiles (8)\n"
 "  --max-train N        use only the first N training images (quick runs)\n"
 "  --max-val N          likewise for validation\n"
 "  --skip-bad           skip bad CSV rows / unreadable images, counting them\n"
@@ -112,7 +117,7 @@ enum {
     O_NO_NESTEROV, O_WD, O_WD_ALL, O_SCHED, O_WARMUP, O_MIN_LR, O_STEP_EPOCHS, O_GAMMA,
     O_PATIENCE, O_FACTOR, O_SMOOTHING, O_BALANCED, O_NO_AUG, O_FLIP, O_SHIFT, O_ROTATE,
     O_SCALE_MIN, O_SCALE_MAX, O_BRIGHT, O_CONTRAST, O_ERASE, O_MAX_TRAIN, O_MAX_VAL,
-    O_SKIP_BAD, O_QUIET, O_DATA, O_OUT, O_HELP
+    O_SKIP_BAD, O_QUIET, O_DATA, O_OUT, O_HELP, O_CONTRAST_MODE, O_CLAHE_CLIP, O_CLAHE_TILES
 };
 
 static const struct option options[] = {
@@ -132,7 +137,10 @@ static const struct option options[] = {
     {"flip", required_argument, 0, O_FLIP}, {"shift", required_argument, 0, O_SHIFT},
     {"rotate", required_argument, 0, O_ROTATE}, {"scale-min", required_argument, 0, O_SCALE_MIN},
     {"scale-max", required_argument, 0, O_SCALE_MAX}, {"brightness", required_argument, 0, O_BRIGHT},
-    {"contrast", required_argument, 0, O_CONTRAST}, {"erase", required_argument, 0, O_ERASE},
+    {"contrast-jitter", required_argument, 0, O_CONTRAST}, {"erase", required_argument, 0, O_ERASE},
+    {"contrast", required_argument, 0, O_CONTRAST_MODE},
+    {"clahe-clip", required_argument, 0, O_CLAHE_CLIP},
+    {"clahe-tiles", required_argument, 0, O_CLAHE_TILES},
     {"max-train", required_argument, 0, O_MAX_TRAIN}, {"max-val", required_argument, 0, O_MAX_VAL},
     {"skip-bad", no_argument, 0, O_SKIP_BAD}, {"quiet", no_argument, 0, O_QUIET},
     {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0},
@@ -157,7 +165,7 @@ int fer_cmd_train(int argc, char **argv)
     fer_train_cfg cfg;
     fer_train_cfg_default(&cfg);
     const char *data = NULL, *out = NULL, *arch_name = "default";
-    int resume = 0, skip_bad = 0, quiet = 0, c, idx;
+    int resume = 0, skip_bad = 0, quiet = 0, clahe_opts = 0, c, idx;
     double v;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", options, &idx)) != -1) {
@@ -209,6 +217,24 @@ int fer_cmd_train(int argc, char **argv)
         case O_BRIGHT: NUM(0, 1); cfg.aug.brightness = (float)v; break;
         case O_CONTRAST: NUM(0, 1); cfg.aug.contrast = (float)v; break;
         case O_ERASE: NUM(0, 1); cfg.aug.erase = (float)v; break;
+        case O_CONTRAST_MODE:
+            if ((idx = fer_contrast_parse(optarg)) < 0) {
+                fprintf(stderr, "fer train: --contrast: '%s' is not none, histeq or clahe (the "
+                                "augmentation's contrast jitter is --contrast-jitter F)\n", optarg);
+                return 2;
+            }
+            cfg.contrast.mode = idx;
+            break;
+        case O_CLAHE_CLIP: NUM(0, FER_CLAHE_MAX_CLIP); cfg.contrast.clip = (float)v; clahe_opts = 1; break;
+        case O_CLAHE_TILES:
+            NUM(1, FER_CLAHE_MAX_TILES);
+            if (v != (int)v) {
+                fprintf(stderr, "fer train: --clahe-tiles: '%s' is not a whole number\n", optarg);
+                return 2;
+            }
+            cfg.contrast.tiles = (int)v;
+            clahe_opts = 1;
+            break;
         case O_MAX_TRAIN: NUM(0, 1e9); cfg.max_train = (int)v; break;
         case O_MAX_VAL: NUM(0, 1e9); cfg.max_val = (int)v; break;
         case O_SKIP_BAD: skip_bad = 1; break;
@@ -225,6 +251,10 @@ int fer_cmd_train(int argc, char **argv)
     }
     if (!data || !out) {
         fprintf(stderr, "fer train: --data and --out are required (fer train --help)\n");
+        return 2;
+    }
+    if (clahe_opts && cfg.contrast.mode != FER_CONTRAST_CLAHE) {
+        fprintf(stderr, "fer train: --clahe-clip and --clahe-tiles go with --contrast clahe\n");
         return 2;
     }
     if (cfg.aug.scale_min > cfg.aug.scale_max) {

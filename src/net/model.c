@@ -23,8 +23,42 @@ void fer_preproc_default(fer_preproc *p)
     p->square = 1;
     p->grey = 1;
     strcpy(p->resize, "area");
+    fer_contrast_init(&p->contrast, FER_CONTRAST_NONE);
     p->mean = 0.5f;
     p->std = 0.25f;
+}
+
+static const char *const contrast_names[] = {"none", "histeq", "clahe"};
+
+const char *fer_contrast_name(int mode)
+{
+    return mode >= 0 && mode <= FER_CONTRAST_CLAHE ? contrast_names[mode] : "?";
+}
+
+int fer_contrast_parse(const char *name)
+{
+    for (int i = 0; i <= FER_CONTRAST_CLAHE; i++)
+        if (name && !strcmp(name, contrast_names[i]))
+            return i;
+    return -1;
+}
+
+void fer_contrast_init(fer_contrast *c, int mode)
+{
+    c->mode = mode;
+    c->clip = 2.0f;
+    c->tiles = 8;
+}
+
+int fer_contrast_check(const fer_contrast *c)
+{
+    if (c->mode < FER_CONTRAST_NONE || c->mode > FER_CONTRAST_CLAHE)
+        return -EINVAL;
+    if (c->mode == FER_CONTRAST_CLAHE &&
+        (!(c->clip >= 0.0f && c->clip <= FER_CLAHE_MAX_CLIP) || c->tiles < 1 ||
+         c->tiles > FER_CLAHE_MAX_TILES))
+        return -EINVAL;
+    return 0;
 }
 
 void fer_meta_init(fer_meta *m)

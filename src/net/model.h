@@ -11,6 +11,23 @@
 #define FER_MODEL_MAGIC "FERMODEL"
 #define FER_MODEL_VERSION 1
 
+/* Per-face contrast normalisation of the 8-bit face at the input size (applied by
+ * vision/contrast.c, after resampling and before the mean/std scaling). */
+typedef enum fer_contrast_mode {
+    FER_CONTRAST_NONE = 0,   /* header: absent or "none" */
+    FER_CONTRAST_HISTEQ = 1, /* "histeq": global histogram equalisation */
+    FER_CONTRAST_CLAHE = 2,  /* "clahe": contrast-limited adaptive equalisation */
+} fer_contrast_mode;
+
+#define FER_CLAHE_MAX_TILES 16
+#define FER_CLAHE_MAX_CLIP 256.0f
+
+typedef struct fer_contrast {
+    int mode;          /* fer_contrast_mode */
+    float clip;        /* CLAHE: OpenCV's clipLimit, in [0, 256] (0 = no clipping) */
+    int tiles;         /* CLAHE: tiles x tiles grid, 1..FER_CLAHE_MAX_TILES */
+} fer_contrast;
+
 /* How a face crop becomes the network input (the vision pipeline and `fer train`
  * share the code that applies it). Pixel values are first scaled to [0, 1]. */
 typedef struct fer_preproc {
@@ -18,6 +35,7 @@ typedef struct fer_preproc {
     int square;        /* 1: crop a square around the box centre */
     int grey;          /* 1: convert to one grey channel */
     char resize[16];   /* "area" | "linear" */
+    fer_contrast contrast; /* none unless the header says otherwise */
     float mean, std;   /* input = (pixel/255 - mean) / std */
 } fer_preproc;
 
@@ -40,6 +58,15 @@ typedef struct fer_model {
 /* Default preprocessing and empty metadata. */
 void fer_preproc_default(fer_preproc *p);
 void fer_meta_init(fer_meta *m);
+
+/* The contrast mode's header name ("none", "histeq", "clahe"), and back: the mode,
+ * or -1 for an unknown name. */
+const char *fer_contrast_name(int mode);
+int fer_contrast_parse(const char *name);
+/* Default CLAHE settings (clip 2, 8 x 8 tiles, the common FER2013 recipe) with mode. */
+void fer_contrast_init(fer_contrast *c, int mode);
+/* 0 if c is a valid setting (mode known; for CLAHE clip in [0, 256], tiles in 1..16). */
+int fer_contrast_check(const fer_contrast *c);
 
 enum {
     FER_LOAD_INFER = 1 << 0, /* build for inference and fold batch norm */

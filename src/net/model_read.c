@@ -238,6 +238,31 @@ static int check_header(loader *ld)
     if (strcmp(resize->valuestring, "area") && strcmp(resize->valuestring, "linear"))
         return fer_fail(err, FER_E_HEADER, "%s: header: preprocess.resize \"%.20s\" is neither "
                         "\"area\" nor \"linear\"", o, resize->valuestring);
+    // Contrast normalisation is optional (absent = none, as in files written before it
+    // existed); CLAHE's clip limit and grid are required with it, so that a model never
+    // runs on settings its header does not state.
+    const cJSON *contrast = cJSON_GetObjectItemCaseSensitive(pre, "contrast");
+    if (contrast) {
+        int mode = cJSON_IsString(contrast) ? fer_contrast_parse(contrast->valuestring) : -1;
+        if (mode < 0)
+            return fer_fail(err, FER_E_HEADER, "%s: header: preprocess.contrast is not one of "
+                            "\"none\", \"histeq\", \"clahe\"", o);
+        if (mode != FER_CONTRAST_NONE && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pre, "grey")))
+            return fer_fail(err, FER_E_HEADER, "%s: header: preprocess.contrast \"%s\" needs a "
+                            "grey model", o, contrast->valuestring);
+        if (mode == FER_CONTRAST_CLAHE) {
+            float clip;
+            double tiles;
+            if (json_float(cJSON_GetObjectItemCaseSensitive(pre, "clahe_clip"), &clip) < 0 ||
+                !(clip >= 0.0f && clip <= FER_CLAHE_MAX_CLIP))
+                return fer_fail(err, FER_E_HEADER, "%s: header: preprocess.clahe_clip missing or "
+                                "not a number in [0, %g]", o, (double)FER_CLAHE_MAX_CLIP);
+            if (json_uint(cJSON_GetObjectItemCaseSensitive(pre, "clahe_tiles"),
+                          FER_CLAHE_MAX_TILES, &tiles) < 0 || tiles < 1)
+                return fer_fail(err, FER_E_HEADER, "%s: header: preprocess.clahe_tiles missing or "
+                                "not an integer in [1, %d]", o, FER_CLAHE_MAX_TILES);
+        }
+    }
 
     const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "meta");
     if (meta) {
@@ -421,6 +446,15 @@ static void read_pre_meta(const cJSON *root, fer_preproc *p, fer_meta *m)
     p->grey = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pre, "grey"));
     copy_trunc(p->resize, sizeof p->resize,
                cJSON_GetObjectItemCaseSensitive(pre, "resize")->valuestring);
+    const cJSON *contrast = cJSON_GetObjectItemCaseSensitive(pre, "contrast");
+    if (contrast) {
+        p->contrast.mode = fer_contrast_parse(contrast->valuestring);
+        if (p->contrast.mode == FER_CONTRAST_CLAHE) {
+            json_float(cJSON_GetObjectItemCaseSensitive(pre, "clahe_clip"), &p->contrast.clip);
+            p->contrast.tiles =
+                (int)cJSON_GetObjectItemCaseSensitive(pre, "clahe_tiles")->valuedouble;
+        }
+    }
 
     fer_meta_init(m);
     const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "meta");

@@ -71,6 +71,10 @@ static int check_saveable(const fer_model *m, const char *path, fer_error *err)
         !(p->std > 0.0f) || (strcmp(p->resize, "area") && strcmp(p->resize, "linear")))
         return fer_fail(err, -EINVAL, "%s: invalid preprocessing (margin >= 0, std > 0, resize "
                         "area or linear)", path);
+    if (fer_contrast_check(&p->contrast) < 0 || (p->contrast.mode != FER_CONTRAST_NONE && !p->grey))
+        return fer_fail(err, -EINVAL, "%s: invalid contrast normalisation (none, histeq or clahe "
+                        "with clip in [0, %g] and 1..%d tiles; grey models only)", path,
+                        (double)FER_CLAHE_MAX_CLIP, FER_CLAHE_MAX_TILES);
     const fer_meta *t = &m->meta;
     if (t->epochs < 0 || !(t->val_acc <= 1.0f) || !(t->test_acc <= 1.0f))
         return fer_fail(err, -EINVAL, "%s: invalid metadata (epochs >= 0, accuracies <= 1)",
@@ -106,6 +110,15 @@ static char *build_header(const fer_model *m, const fer_tensor_ref *refs, int nr
         add(pr, "grey", cJSON_CreateBool(p->grey)) ||
         add(pr, "resize", cJSON_CreateString(p->resize)) || add(pr, "mean", json_num_f(p->mean)) ||
         add(pr, "std", json_num_f(p->std)))
+        goto out;
+    // No contrast step is written as no key, so such a file reads as before the key
+    // existed, byte for byte.
+    const fer_contrast *ct = &p->contrast;
+    if (ct->mode != FER_CONTRAST_NONE &&
+        add(pr, "contrast", cJSON_CreateString(fer_contrast_name(ct->mode))))
+        goto out;
+    if (ct->mode == FER_CONTRAST_CLAHE && (add(pr, "clahe_clip", json_num_f(ct->clip)) ||
+                                           add(pr, "clahe_tiles", cJSON_CreateNumber(ct->tiles))))
         goto out;
 
     // Absent metadata is left out rather than written as 0 or "".

@@ -70,13 +70,15 @@ static float sample(const uint8_t *in, int h, int w, float x, float y)
     return v;
 }
 
-void fer_augment_apply(float *out, const uint8_t *in, int h, int w, const fer_augment *a,
-                       float mean, float std, uint64_t rng)
+int fer_augment_apply(float *out, uint8_t *work, const uint8_t *in, int h, int w,
+                      const fer_augment *a, const fer_preproc *pre, uint64_t rng)
 {
     const int n = h * w;
+    const float mean = pre->mean, std = pre->std;
+    const int contrast = pre->contrast.mode != FER_CONTRAST_NONE;
     if (!a->enabled) {
-        fer_normalise(out, in, n, mean, std);
-        return;
+        memcpy(work, in, (size_t)n);
+        return fer_input_from_face(out, work, h, w, pre, NULL);
     }
     /* Draw every parameter up front, in a fixed order, so the stream is reproducible. */
     int flip = fer_rng_uniform(&rng) < a->flip;
@@ -85,7 +87,7 @@ void fer_augment_apply(float *out, const uint8_t *in, int h, int w, const fer_au
     float tx = roundf(urange(&rng, -a->shift, a->shift));
     float ty = roundf(urange(&rng, -a->shift, a->shift));
     float bright = urange(&rng, -a->brightness, a->brightness) * 255.0f;
-    float contrast = 1.0f + urange(&rng, -a->contrast, a->contrast);
+    float gain = 1.0f + urange(&rng, -a->contrast, a->contrast);
     int erase = fer_rng_uniform(&rng) < a->erase;
     float ea = urange(&rng, a->erase_min, a->erase_max) * (float)n;
     float er = expf(urange(&rng, logf(0.3f), logf(3.3f)));
@@ -110,9 +112,17 @@ void fer_augment_apply(float *out, const uint8_t *in, int h, int w, const fer_au
     /* Contrast about the image mean, then brightness, clamped to the 8-bit range. */
     const float m = (float)(sum / n);
     for (int i = 0; i < n; i++) {
-        float p = (out[i] - m) * contrast + m + bright;
+        float p = (out[i] - m) * gain + m + bright;
         p = p < 0.0f ? 0.0f : p > 255.0f ? 255.0f : p;
-        out[i] = p * a1 + b1;
+        if (contrast)
+            work[i] = (uint8_t)(p + 0.5f); /* rounded as the pipeline rounds its crop */
+        else
+            out[i] = p * a1 + b1;
+    }
+    if (contrast) {
+        int rc = fer_input_from_face(out, work, h, w, pre, NULL);
+        if (rc < 0)
+            return rc;
     }
     if (erase) {
         int eh = (int)lroundf(sqrtf(ea * er)), ew = (int)lroundf(sqrtf(ea / er));
@@ -122,4 +132,5 @@ void fer_augment_apply(float *out, const uint8_t *in, int h, int w, const fer_au
                 memset(out + y * w + x0, 0, (size_t)ew * sizeof(float));
         }
     }
+    return 0;
 }

@@ -4,8 +4,21 @@
  *
  * One geometric warp (flip, rotation, scale, shift — sampled together and applied
  * in a single bilinear pass, zero outside the image, as torchvision's RandomAffine
- * after a zero-padded random crop), then brightness/contrast jitter, normalisation
- * and random erasing (torchvision's RandomErasing, filling with 0 = the mean).
+ * after a zero-padded random crop), then brightness/contrast jitter, the model's
+ * input step (contrast normalisation and scaling) and random erasing
+ * (torchvision's RandomErasing, filling with 0 = the mean).
+ *
+ * Where the model's contrast normalisation (histeq, clahe) goes: after the warp
+ * and the jitter, before erasing. The warp and the jitter stand for what varies
+ * before a face reaches the network in service (the detector's box, the pose, the
+ * lighting), and in service the contrast step sees all of that; so in training it
+ * must too, and every image the network sees is then a contrast-normalised 8-bit
+ * face, as in service. The jittered image is rounded to 8 bits first, as the
+ * pipeline rounds its resampled crop. Erasing is a regulariser on the network
+ * input (it masks part of what the network sees), not a model of the camera, so it
+ * stays last. Without a contrast step the float path is kept exactly as before
+ * (no rounding): runs and checkpoints made before contrast existed repeat
+ * bit for bit.
  * Each sample draws from its own RNG state, seeded from (seed, epoch, index), so
  * a batch is identical whichever thread makes it and a resumed run repeats it.
  */
@@ -13,6 +26,8 @@
 #define FER_AUGMENT_H
 
 #include <stdint.h>
+
+#include "net/model.h"
 
 typedef struct fer_augment {
     int enabled;         /* 0: normalise only */
@@ -29,10 +44,12 @@ typedef struct fer_augment {
 void fer_augment_default(fer_augment *a);
 void fer_augment_none(fer_augment *a);
 
-/* out (h*w floats) = normalise(augment(in (h*w bytes))); mean/std as in fer_preproc.
- * rng is the sample's own state. With a->enabled == 0 the rng is not used. */
-void fer_augment_apply(float *out, const uint8_t *in, int h, int w, const fer_augment *a,
-                       float mean, float std, uint64_t rng);
+/* out (h*w floats) = input step of pre (augment(in (h*w bytes))), as described above;
+ * work holds h*w bytes (used with a contrast step only). rng is the sample's own
+ * state; with a->enabled == 0 it is not used. Returns 0, or -EINVAL if pre's contrast
+ * step cannot apply to an h x w face (fer_input_from_face). */
+int fer_augment_apply(float *out, uint8_t *work, const uint8_t *in, int h, int w,
+                      const fer_augment *a, const fer_preproc *pre, uint64_t rng);
 
 /* The per-sample seed of image `index` in epoch `epoch` of a run seeded `seed`. */
 uint64_t fer_augment_seed(uint64_t seed, int epoch, int index);

@@ -59,6 +59,10 @@ static cJSON *cfg_to_json(const fer_train_cfg *c)
     cJSON_AddNumberToObject(o, "class_balanced", c->class_balanced);
     cJSON_AddNumberToObject(o, "mean", c->mean);
     cJSON_AddNumberToObject(o, "std", c->std);
+    cJSON *ct = cJSON_AddObjectToObject(o, "contrast");
+    cJSON_AddStringToObject(ct, "mode", fer_contrast_name(c->contrast.mode));
+    cJSON_AddNumberToObject(ct, "clip", c->contrast.clip);
+    cJSON_AddNumberToObject(ct, "tiles", c->contrast.tiles);
     cJSON_AddNumberToObject(o, "max_train", c->max_train);
     cJSON_AddNumberToObject(o, "max_val", c->max_val);
     cJSON_AddStringToObject(o, "data", c->data);
@@ -216,6 +220,20 @@ static int cfg_from_json(fer_train_cfg *c, const cJSON *o)
     c->class_balanced = (int)num(o, "class_balanced", &ok);
     c->mean = (float)num(o, "mean", &ok);
     c->std = (float)num(o, "std", &ok);
+    // Checkpoints written before the contrast step existed have none.
+    fer_contrast_init(&c->contrast, FER_CONTRAST_NONE);
+    const cJSON *ct = cJSON_GetObjectItemCaseSensitive(o, "contrast");
+    if (ct) {
+        const cJSON *mode = cJSON_GetObjectItemCaseSensitive(ct, "mode");
+        c->contrast.mode = cJSON_IsString(mode) ? fer_contrast_parse(mode->valuestring) : -1;
+        double clip = num(ct, "clip", &ok), tiles = num(ct, "tiles", &ok);
+        if (!(clip >= 0.0 && clip <= FER_CLAHE_MAX_CLIP) || !(tiles >= 1 && tiles <= FER_CLAHE_MAX_TILES))
+            return 0;
+        c->contrast.clip = (float)clip;
+        c->contrast.tiles = (int)tiles;
+        if (fer_contrast_check(&c->contrast) < 0)
+            return 0;
+    }
     c->max_train = (int)num(o, "max_train", &ok);
     c->max_val = (int)num(o, "max_val", &ok);
     str(o, "data", c->data, sizeof c->data, &ok);

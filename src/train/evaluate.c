@@ -58,8 +58,9 @@ int fer_evaluate(fer_model *m, const fer_dataset *ds, int split, fer_tta tta,
     float *probs = malloc((size_t)bs * C * sizeof(float));
     float *avg = malloc((size_t)bs * C * sizeof(float));
     int *idx = malloc((size_t)bs * sizeof(int));
-    if (!x || !view || !probs || !avg || !idx) {
-        free(x), free(view), free(probs), free(avg), free(idx);
+    uint8_t *face = malloc((size_t)hw);
+    if (!x || !view || !probs || !avg || !idx || !face) {
+        free(x), free(view), free(probs), free(avg), free(idx), free(face);
         return fer_fail(err, -ENOMEM, "evaluation: out of memory");
     }
     double loss = 0.0;
@@ -73,8 +74,12 @@ int fer_evaluate(fer_model *m, const fer_dataset *ds, int split, fer_tta tta,
                 res->skipped++;
                 continue;
             }
-            fer_normalise(x + (size_t)n * hw, ds->pixels + (size_t)i * hw, hw, m->pre.mean,
-                          m->pre.std);
+            memcpy(face, ds->pixels + (size_t)i * hw, (size_t)hw);
+            int rc = fer_input_from_face(x + (size_t)n * hw, face, ds->h, ds->w, &m->pre, err);
+            if (rc < 0) {
+                free(x), free(view), free(probs), free(avg), free(idx), free(face);
+                return rc;
+            }
             idx[n++] = i;
         }
         if (n == bs || (i == ds->n && n > 0)) {
@@ -105,6 +110,6 @@ int fer_evaluate(fer_model *m, const fer_dataset *ds, int split, fer_tta tta,
         }
     }
     res->loss = counted ? loss / (double)counted : 0.0;
-    free(x), free(view), free(probs), free(avg), free(idx);
+    free(x), free(view), free(probs), free(avg), free(idx), free(face);
     return 0;
 }

@@ -29,6 +29,7 @@
 
 #include "train/checkpoint.h"
 #include "train/plots.h"
+#include "vision/contrast.h"
 #include "vision/preprocess.h"
 #include "util/fileio.h"
 #include "util/clock.h"
@@ -43,6 +44,7 @@ void fer_train_cfg_default(fer_train_cfg *cfg)
     fer_optim_cfg_default(&cfg->opt);
     fer_sched_default(&cfg->sched);
     fer_augment_default(&cfg->aug);
+    fer_contrast_init(&cfg->contrast, -1);
     cfg->label_smoothing = 0.1f;
 }
 
@@ -62,6 +64,7 @@ typedef struct run {
     float class_w[FER_MAX_CLASSES];
     int use_w;
     float *x[2];
+    uint8_t *work[2];  /* one face's bytes for the input step, per batch slot */
     int *y[2];
     float *probs, *dlogits;
 } run;
@@ -90,9 +93,10 @@ static void prepare(run *r, int epoch, int b, int slot)
     const int bs = r->cfg.batch;
     for (int i = 0; i < bs; i++) {
         int idx = r->perm[b * bs + i];
-        fer_augment_apply(r->x[slot] + (size_t)i * r->hw, r->ds->pixels + (size_t)idx * r->hw,
-                          r->ds->h, r->ds->w, &r->cfg.aug, r->cfg.mean, r->cfg.std,
-                          fer_augment_seed(r->cfg.seed, epoch, idx));
+        /* Cannot fail: setup_data tried the model's input step on this image size. */
+        fer_augment_apply(r->x[slot] + (size_t)i * r->hw, r->work[slot],
+                          r->ds->pixels + (size_t)idx * r->hw, r->ds->h, r->ds->w, &r->cfg.aug,
+                          &r->model->pre, fer_augment_seed(r->cfg.seed, epoch, idx));
         r->y[slot][i] = r->label_map[r->ds->labels[idx]];
     }
 }
@@ -143,8 +147,9 @@ static void validate(run *r, double *loss_out, double *acc_out)
         int n = r->nval - start < bs ? r->nval - start : bs;
         for (int i = 0; i < n; i++) {
             int idx = r->val_idx[start + i];
-            fer_normalise(r->x[0] + (size_t)i * r->hw, r->ds->pixels + (size_t)idx * r->hw, r->hw,
-                          r->cfg.mean, r->cfg.std);
+            memcpy(r->work[0], r->ds->pixels + (size_t)idx * r->hw, (size_t)r->hw);
+            fer_input_from_face(r->x[0] + (size_t)i * r->hw, r->work[0], r->ds->h, r->ds->w,
+                                &r->model->pre, NULL);
             r->y[0][i] = r->label_map[r->ds->labels[idx]];
         }
         const float *logits = fer_net_forward(net, r->x[0], n, 0);
@@ -209,6 +214,24 @@ static int save_checkpoint(run *r, fer_error *err)
     return fer_ckpt_save(path, &r->cfg, r->st, r->model, r->opt, err);
 }
 
+/* The model's input step once on the first training image, so that a contrast setting
+ * the image size cannot take fails here with its reason, never inside the batch thread. */
+static int try_input_step(run *r, fer_error *err)
+{
+    uint8_t *face = malloc((size_t)r->hw);
+    float *x = malloc((size_t)r->hw * sizeof(float));
+    int rc = -ENOMEM;
+    if (face && x) {
+        memcpy(face, r->ds->pixels + (size_t)r->train_idx[0] * r->hw, (size_t)r->hw);
+        rc = fer_input_from_face(x, face, r->ds->h, r->ds->w, &r->model->pre, err);
+    } else {
+        fer_fail(err, rc, "out of memory");
+    }
+    free(face);
+    free(x);
+    return rc;
+}
+
 /* Fills the index lists, the label map, class weights and the normalisation. */
 static int setup_data(run *r, fer_error *err)
 {
@@ -243,16 +266,27 @@ static int setup_data(run *r, fer_error *err)
     if (r->ntrain < r->cfg.batch)
         return fer_fail(err, FER_E_INVAL, "%d training images, fewer than one batch of %d",
                         r->ntrain, r->cfg.batch);
+    r->model->pre.contrast = r->cfg.contrast;
+    int rc = try_input_step(r, err);
+    if (rc < 0)
+        return rc;
     if (r->cfg.std <= 0.0f) {
+        /* Measured on what the network is given: the training images after the model's
+         * contrast step (which try_input_step showed applies). */
+        uint8_t *face = malloc((size_t)r->hw);
+        if (!face)
+            return fer_fail(err, -ENOMEM, "out of memory");
         double s = 0.0, s2 = 0.0;
         for (int i = 0; i < r->ntrain; i++) {
-            const uint8_t *p = ds->pixels + (size_t)r->train_idx[i] * r->hw;
+            memcpy(face, ds->pixels + (size_t)r->train_idx[i] * r->hw, (size_t)r->hw);
+            fer_contrast_apply(face, ds->h, ds->w, &r->cfg.contrast);
             for (int k = 0; k < r->hw; k++) {
-                double v = p[k] / 255.0;
+                double v = face[k] / 255.0;
                 s += v;
                 s2 += v * v;
             }
         }
+        free(face);
         double n = (double)r->ntrain * r->hw, mean = s / n;
         r->cfg.mean = (float)mean;
         r->cfg.std = (float)sqrt(fmax(s2 / n - mean * mean, 1e-12));
@@ -275,8 +309,9 @@ static int alloc_buffers(run *r, fer_error *err)
     const size_t bs = (size_t)r->cfg.batch;
     for (int s = 0; s < 2; s++) {
         r->x[s] = malloc(bs * (size_t)r->hw * sizeof(float));
+        r->work[s] = malloc((size_t)r->hw);
         r->y[s] = malloc(bs * sizeof(int));
-        if (!r->x[s] || !r->y[s])
+        if (!r->x[s] || !r->work[s] || !r->y[s])
             return fer_fail(err, -ENOMEM, "out of memory for batch buffers");
     }
     r->probs = malloc(bs * (size_t)r->nclasses * sizeof(float));
@@ -293,6 +328,7 @@ static void run_free(run *r)
     free(r->perm);
     for (int s = 0; s < 2; s++) {
         free(r->x[s]);
+        free(r->work[s]);
         free(r->y[s]);
     }
     free(r->probs);
@@ -443,6 +479,9 @@ static int init_from(run *r, const char *path, fer_error *err)
         memcpy(b->params, a->params, a->params_len * sizeof *a->params);
         r->cfg.mean = m->pre.mean;
         r->cfg.std = m->pre.std;
+        /* The weights were learnt on this input; a different one must be asked for. */
+        if (r->cfg.contrast.mode < 0)
+            r->cfg.contrast = m->pre.contrast;
     }
     fer_model_free(m);
     return rc;
@@ -478,6 +517,14 @@ int fer_train_run(fer_arch *arch, const fer_train_cfg *cfg, const fer_dataset *d
         r.model->net->rng = cfg->seed ^ 0xD1B54A32D192ED03ull;
         if (cfg->init[0] && (rc = init_from(&r, cfg->init, err)) < 0)
             goto out;
+        if (r.cfg.contrast.mode < 0)
+            fer_contrast_init(&r.cfg.contrast, FER_CONTRAST_NONE);
+        if (fer_contrast_check(&r.cfg.contrast) < 0) {
+            rc = fer_fail(err, FER_E_INVAL, "contrast normalisation: invalid setting (clip in "
+                          "[0, %g], 1..%d tiles)", (double)FER_CLAHE_MAX_CLIP,
+                          FER_CLAHE_MAX_TILES);
+            goto out;
+        }
         if ((rc = fer_optim_create(&r.opt, r.model->net, &cfg->opt, err)) < 0)
             goto out;
     } else {

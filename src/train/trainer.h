@@ -31,6 +31,9 @@ typedef struct fer_train_cfg {
     float label_smoothing;
     int class_balanced;      /* weight classes by N / (K * n_c) */
     float mean, std;         /* input normalisation; std == 0: measure on the training split */
+    fer_contrast contrast;   /* the model's contrast step (recorded in its header); mode < 0:
+                                that of the --init model, else none. Resolved before the first
+                                checkpoint, so a resumed run keeps it */
     int max_train, max_val;  /* use only the first N images of a split (0 = all) */
     char data[1024];         /* dataset path, recorded for the model's metadata */
     char command[512];       /* the command line, recorded likewise */

@@ -11,6 +11,8 @@
  */
 #include "vision/preprocess.h"
 
+#include "vision/contrast.h"
+
 #include <errno.h>
 #include <math.h>
 #include <string.h>
@@ -180,9 +182,11 @@ int fer_preprocess_face(float *out, uint8_t *scratch, int c, int h, int w,
              * crop costs less and differs from converting the frame by rounding only. */
             fer_grey_from_bgr(scratch, scratch, n);
         }
-        fer_normalise(out, scratch, (int)n, pre->mean, pre->std);
-        return 0;
+        memcpy(scratch + n, scratch, n);
+        return fer_input_from_face(out, scratch + n, h, w, pre, err);
     }
+    if (pre->contrast.mode != FER_CONTRAST_NONE)
+        return fer_fail(err, -EINVAL, "preprocess: contrast normalisation needs a grey model");
     /* Colour: interleaved BGR to planar R, G, B, one plane at a time. */
     for (int p = 0; p < 3; p++) {
         uint8_t plane[FER_PREPROC_MAX_ROW];
@@ -200,4 +204,16 @@ void fer_normalise(float *out, const uint8_t *in, int count, float mean, float s
     const float a = 1.0f / (255.0f * std), b = -mean / std;
     for (int i = 0; i < count; i++)
         out[i] = (float)in[i] * a + b;
+}
+
+int fer_input_from_face(float *out, uint8_t *face, int h, int w, const fer_preproc *pre,
+                        fer_error *err)
+{
+    int rc = fer_contrast_apply(face, h, w, &pre->contrast);
+    if (rc < 0)
+        return fer_fail(err, rc, "preprocess: contrast \"%s\" (clip %g, %d tiles) cannot apply "
+                        "to a %dx%d face", fer_contrast_name(pre->contrast.mode),
+                        (double)pre->contrast.clip, pre->contrast.tiles, w, h);
+    fer_normalise(out, face, h * w, pre->mean, pre->std);
+    return 0;
 }

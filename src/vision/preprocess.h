@@ -11,8 +11,13 @@
  *      pixel by its covered fraction when shrinking and is bilinear when
  *      enlarging; "linear" is bilinear both ways (pixel centres aligned, edges
  *      repeated, as OpenCV's INTER_LINEAR);
- *   5. rounded to 8 bits and normalised by fer_normalise() below, the one
- *      function training and evaluation use too: (pixel/255 - mean) / std.
+ *   5. rounded to 8 bits; then the model's contrast normalisation, if any
+ *      (none, histeq, clahe: vision/contrast.h), and the scaling
+ *      (pixel/255 - mean) / std: both in fer_input_from_face() below, the one
+ *      function every path uses from the 8-bit face to the network input (the
+ *      pipeline, fer train's augmented and validation images, fer eval, fer
+ *      classify). In the data path (FER2013: 48x48 face crops already) the
+ *      image is the crop at the input size and steps 1-4 are the identity.
  *
  * Plain C, no OpenCV: unit-tested against hand-computed crops.
  */
@@ -29,6 +34,16 @@
 /* The network input from 8-bit pixels: out = (in/255 - mean) / std. Training,
  * evaluation and the pipeline all normalise through this one function. */
 void fer_normalise(float *out, const uint8_t *in, int count, float mean, float std);
+
+/*
+ * The network input (h*w floats) from an 8-bit grey face at the input size (h rows of
+ * w pixels): pre->contrast applied to face IN PLACE, then fer_normalise with pre's
+ * mean and std. Every path that feeds a grey model goes through here, so a model's
+ * contrast step is never assumed, only read from its header. -EINVAL (message in err)
+ * for an invalid contrast setting or a face too small for the CLAHE grid.
+ */
+int fer_input_from_face(float *out, uint8_t *face, int h, int w, const fer_preproc *pre,
+                        fer_error *err);
 
 /* Widest input row (width x channels) the resampler handles. */
 #define FER_PREPROC_MAX_ROW 4096
@@ -58,8 +73,10 @@ int fer_crop_resample(uint8_t *out, int ow, int oh, const fer_image *src, fer_bo
  * All five steps for one face: out receives c x h x w floats (planar; c = 1 grey,
  * or c = 3 for a colour model, planes R, G, B). frame may be grey or BGR; a grey
  * frame for a colour model is -EINVAL, as is c disagreeing with pre->grey.
- * scratch holds h * w * 3 bytes. The 8-bit crop is left in scratch (the pipeline
- * compares it with the previous frame's to skip unchanged faces).
+ * scratch holds h * w * 3 bytes. The 8-bit crop, before any contrast step, is left in
+ * scratch (the pipeline compares it with the previous frame's to skip unchanged
+ * faces); a grey model's contrast step works on a copy in the rest of scratch. A
+ * colour model with a contrast step is -EINVAL (the model loader refuses one).
  */
 int fer_preprocess_face(float *out, uint8_t *scratch, int c, int h, int w,
                         const fer_image *frame, fer_box box, const fer_preproc *pre,
