@@ -16,8 +16,6 @@
 #include "client.h"
 
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +25,7 @@
 
 #include "demand.h"
 #include "dispatch.h"
+#include "limits.h"
 #include "log.h"
 
 static void on_close(uv_handle_t *h);
@@ -148,16 +147,9 @@ static ferd_client *free_slot(ferd *d, int reserve)
 static void read_peer(ferd_client *c)
 {
     uv_os_fd_t fd;
-    struct ucred cr;
-    socklen_t len = sizeof cr;
-    c->uid = c->pid = -1;
-    c->gid = (gid_t)-1;
-    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
-        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0) {
-        c->uid = cr.uid;
-        c->pid = cr.pid;
-        c->gid = cr.gid;
-    }
+    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0)
+        fd = -1;
+    ferd_peer_read(fd, &c->peer);
 }
 
 void ferd_client_accept(ferd *d)
@@ -205,7 +197,7 @@ void ferd_client_accept(ferd *d)
         c->reject = 1;
         d->stats.rejected++;
         log_notice("client %u (uid %lld, pid %lld) refused: %d clients connected, the maximum",
-                   c->id, c->uid, c->pid, d->cfg.max_clients);
+                   c->id, c->peer.uid, c->peer.pid, d->cfg.max_clients);
         ferd_client_error(c, "too_many_clients", "",
                           "too many clients (the maximum is %d); try again later",
                           d->cfg.max_clients);
@@ -216,9 +208,8 @@ void ferd_client_accept(ferd *d)
     }
     d->stats.accepted++;
     d->connected++;
-    c->tokens = d->cfg.request_burst;
-    c->tokens_ns = fer_mono_ns();
-    log_debug("client %u connected (uid %lld, pid %lld)", c->id, c->uid, c->pid);
+    ferd_bucket_init(&c->bucket, d->cfg.request_burst, fer_mono_ns());
+    log_debug("client %u connected (uid %lld, pid %lld)", c->id, c->peer.uid, c->peer.pid);
     ferd_dispatch_greet(c);
     if (c->close_pending)
         return;
@@ -251,8 +242,9 @@ static void on_write(uv_write_t *req, int status)
         return;
     }
     c->sent += n;
-    if (c->soft_since_ns && c->out.bytes <= (size_t)c->d->cfg.output_soft_limit / 2)
-        c->soft_since_ns = 0;
+    ferd_limits lim;
+    ferd_limits_from_config(&lim, &c->d->cfg);
+    ferd_limits_written(&lim, &c->out, &c->soft_since_ns);
     if (c->close_pending)
         return;
     if (c->out.count > 0) {
@@ -291,30 +283,25 @@ int ferd_client_send(ferd_client *c, ferd_msg *m, int droppable)
     ferd *d = c->d;
     if (!c->in_use || c->close_pending || c->closing)
         return FERD_CLOSED;
-    size_t soft = (size_t)d->cfg.output_soft_limit, hard = (size_t)d->cfg.output_hard_limit;
-    /* A stream message is dropped when it does not fit under the soft limit;
-     * an empty queue takes one message whatever its size (below the hard
-     * limit), or a frame larger than the soft limit could never be sent. */
-    if (droppable && (m->len > hard || (c->out.bytes > 0 && c->out.bytes + m->len > soft))) {
+    ferd_limits lim;
+    ferd_limits_from_config(&lim, &d->cfg);
+    switch (ferd_limits_offer(&lim, &c->out, m->len, droppable, &c->soft_since_ns,
+                              fer_mono_ns())) {
+    case FERD_OUT_DROP:
         c->dropped++;
-        if (!c->soft_since_ns)
-            c->soft_since_ns = fer_mono_ns();
         return FERD_DROPPED;
-    }
-    if (c->out.bytes + m->len > hard || ferd_outq_push(&c->out, m) < 0) {
-        if (droppable) {
-            c->dropped++;
-            return FERD_DROPPED;
-        }
+    case FERD_OUT_DISCONNECT:
         d->stats.hard_disconnects++;
         log_notice("client %u (uid %lld, pid %lld): output queue over the hard limit "
-                   "(%zu + %zu > %zu bytes), disconnecting",
-                   c->id, c->uid, c->pid, c->out.bytes, m->len, hard);
+                   "(%zu + %zu > %zu bytes, or %u messages), disconnecting",
+                   c->id, c->peer.uid, c->peer.pid, c->out.bytes, m->len, lim.hard,
+                   c->out.count);
         ferd_client_close(c, "hard output limit");
         return FERD_CLOSED;
+    case FERD_OUT_QUEUE:
+        break;
     }
-    if (c->out.bytes > soft && !c->soft_since_ns)
-        c->soft_since_ns = fer_mono_ns();
+    ferd_outq_push(&c->out, m); /* cannot fail: the verdict checked the slots */
     flush(c);
     return FERD_SENT;
 }
@@ -434,16 +421,17 @@ void ferd_clients_close_all(ferd *d, const char *goodbye_json)
  */
 void ferd_clients_cron(ferd *d, uint64_t now)
 {
-    uint64_t soft_ns = (uint64_t)d->cfg.output_soft_seconds * 1000000000ull;
+    ferd_limits lim;
+    ferd_limits_from_config(&lim, &d->cfg);
     for (int i = 0; i < d->nslots; i++) {
         ferd_client *c = &d->clients[i];
         if (!c->in_use || c->close_pending || c->closing)
             continue;
-        if (soft_ns && c->soft_since_ns && now - c->soft_since_ns >= soft_ns) {
+        if (ferd_limits_expired(&lim, c->soft_since_ns, now)) {
             d->stats.soft_disconnects++;
             log_notice("client %u (uid %lld, pid %lld): output over the soft limit (%lld bytes) "
                        "for %d s, %llu messages dropped; disconnecting",
-                       c->id, c->uid, c->pid, d->cfg.output_soft_limit,
+                       c->id, c->peer.uid, c->peer.pid, d->cfg.output_soft_limit,
                        d->cfg.output_soft_seconds, c->dropped);
             ferd_client_close(c, "soft output limit");
             continue;
@@ -461,64 +449,13 @@ void ferd_clients_cron(ferd *d, uint64_t now)
 
 /* ---- credentials ---- */
 
-/* 1 if uid's user has gid among its groups (primary or supplementary). */
-/* The fallback without SO_PEERGROUPS: the user database's view of the peer's
- * user, which may differ from the connecting process's actual groups. */
-static int user_in_group(uid_t uid, gid_t gid)
-{
-    struct passwd pw, *res = NULL;
-    char buf[4096];
-    if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) != 0 || !res)
-        return 0;
-    if (pw.pw_gid == gid)
-        return 1;
-    gid_t groups[256];
-    int n = 256;
-    if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) < 0)
-        n = 256; /* more groups than we look at: check the first 256 */
-    for (int i = 0; i < n; i++)
-        if (groups[i] == gid)
-            return 1;
-    return 0;
-}
-
-/* 1 if the peer process had gid among its supplementary groups when it
- * connected (SO_PEERGROUPS: the process's real set, so a sandbox that dropped
- * the group is not trusted and a group granted at run time is), 0 if not, -1 if
- * the kernel cannot say (before Linux 4.13). */
-static int peer_in_group(ferd_client *c, gid_t gid)
-{
-    uv_os_fd_t fd;
-    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0)
-        return -1;
-    gid_t small[64], *groups = small;
-    socklen_t len = sizeof small;
-    int rc = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len);
-    if (rc < 0 && errno == ERANGE && len > sizeof small && (groups = malloc(len)) != NULL)
-        rc = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len);
-    int found = rc < 0 ? -1 : 0;
-    for (size_t i = 0; rc == 0 && i < len / sizeof *groups; i++)
-        found |= groups[i] == gid;
-    if (groups != small)
-        free(groups);
-    return found;
-}
-
 int ferd_client_trusted(ferd_client *c, gid_t gid, int *cache)
 {
     if (*cache >= 0)
         return *cache;
-    int ok = 0;
-    if (c->uid >= 0) {
-        if (c->uid == 0 || (uid_t)c->uid == geteuid())
-            ok = 1;
-        else if (gid != (gid_t)-1 && c->gid == gid)
-            ok = 1;
-        else if (gid != (gid_t)-1) {
-            int in = peer_in_group(c, gid);
-            ok = in < 0 ? user_in_group((uid_t)c->uid, gid) : in;
-        }
-    }
-    *cache = ok;
-    return ok;
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0)
+        fd = -1;
+    *cache = ferd_peer_trusted(&c->peer, fd, gid, geteuid());
+    return *cache;
 }

@@ -3,16 +3,8 @@
  * request line buffer, its subscription, its bounded output queue and the
  * limits applied to it.
  *
- * Output policy (redis's client output limits, adapted to a stream that may
- * skip frames):
- *   - a stream message (RESULT, FACE) that would take the queue past
- *     output_soft_limit is dropped for this client and counted; the client's
- *     soft-limit clock starts;
- *   - a client whose queue stays at the soft limit for output_soft_seconds is
- *     disconnected (soft disconnect);
- *   - any message that would take the queue past output_hard_limit (replies
- *     are never dropped, so a client that asks without reading gets there)
- *     disconnects the client at once (hard disconnect).
+ * Output policy: redis's client output limits, adapted to a stream that may
+ * skip frames (limits.h states the rules; this file counts, logs and closes).
  * Clients are never freed inside a callback that is still using them: closing
  * only marks the client, and the reaper (a check handle, after the loop's I/O)
  * calls uv_close; the slot is released in the close callback.
@@ -23,8 +15,10 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "bucket.h"
 #include "ferd.h"
 #include "outq.h"
+#include "peer.h"
 #include "proto/protocol.h"
 
 struct ferd_client {
@@ -42,16 +36,13 @@ struct ferd_client {
     const char *close_reason;
     unsigned id;
 
-    /* Peer credentials (SO_PEERCRED); uid -1 if unknown. */
-    long long uid, pid;
-    gid_t gid;
+    ferd_peer peer;               /* credentials (SO_PEERCRED); uid -1 if unknown */
     int images_ok, reload_ok;     /* -1 not yet decided, else 0/1 */
 
     /* Request input: one line of at most max_line bytes. */
     char *in;
     size_t inlen;
-    double tokens;                /* request rate bucket */
-    uint64_t tokens_ns;
+    ferd_bucket bucket;           /* request rate */
 
     /* Subscription. */
     int watching;
@@ -106,7 +97,7 @@ void ferd_clients_cron(ferd *d, uint64_t now);
 void ferd_clients_close_all(ferd *d, const char *goodbye_json);
 
 /* 1 if c's peer is root, the daemon's own user, or a member of gid
- * ((gid_t)-1: no group). Cached in *cache. */
+ * ((gid_t)-1: no group), as peer.h decides. Cached in *cache. */
 int ferd_client_trusted(ferd_client *c, gid_t gid, int *cache);
 
 /* Subscriptions and POLL waits: demand.h. */

@@ -35,19 +35,12 @@ void ferd_dispatch_greet(ferd_client *c)
     ferd_client_reply(c, json);
 }
 
-/* Token bucket: requests_per_second refill, request_burst capacity. */
+/* The client's token bucket: requests_per_second refill, request_burst capacity. */
 static int rate_ok(ferd_client *c)
 {
     const fer_config *cfg = &c->d->cfg;
-    uint64_t now = fer_mono_ns();
-    c->tokens += (double)(now - c->tokens_ns) * 1e-9 * cfg->requests_per_second;
-    c->tokens_ns = now;
-    if (c->tokens > cfg->request_burst)
-        c->tokens = cfg->request_burst;
-    if (c->tokens < 1.0)
-        return 0;
-    c->tokens -= 1.0;
-    return 1;
+    return ferd_bucket_take(&c->bucket, cfg->requests_per_second, cfg->request_burst,
+                            fer_mono_ns());
 }
 
 static const char *parse_error_code(fer_req_error e)

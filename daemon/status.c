@@ -63,8 +63,8 @@ void ferd_status_fill(ferd *d, fer_status_msg *s)
             continue;
         fer_status_client *e = &s->list[s->nlist++];
         e->id = (int)c->id;
-        e->uid = c->uid;
-        e->pid = c->pid;
+        e->uid = c->peer.uid;
+        e->pid = c->peer.pid;
         e->watching = c->watching;
         e->events = c->watch.events;
         e->image = c->watch.image;
