@@ -15,6 +15,7 @@ PKGS="
     valgrind strace libclang-rt-14-dev
     debootstrap socat
     jq xvfb xauth x11-apps
+    libmosquitto-dev libssl-dev mosquitto mosquitto-clients openssl
 "
 # Update the package lists only when a package is missing, so a second run stays offline.
 missing=""
