@@ -35,10 +35,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc = fer_dataset_load(&ds, path, &o, &err);
     fuzz_note("csv", rc, err.msg);
     if (rc == 0) {
-        int counts[FER_NUM_CLASSES];
+        int counts[FER_NUM_LABELS];
         fer_dataset_counts(ds, -1, counts);
         int total = 0;
-        for (int c = 0; c < FER_NUM_CLASSES; c++)
+        for (int c = 0; c < FER_NUM_LABELS; c++)
             total += counts[c];
         if (total != ds->n || ds->h != o.size || ds->w != o.size)
             fuzz_fail("dataset inconsistent: %d labelled of %d images", total, ds->n);

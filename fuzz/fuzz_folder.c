@@ -75,7 +75,7 @@ static void make_scratch(void)
 static void check_name(const char *name)
 {
     int c = fer_class_parse(name), s = fer_split_parse(name);
-    if (c < -1 || c >= FER_NUM_CLASSES || s < -1 || s > FER_SPLIT_TEST)
+    if (c < -1 || c >= FER_NUM_LABELS || s < -1 || s > FER_SPLIT_TEST)
         fuzz_fail("name parsed out of range: class %d, split %d", c, s);
     char up[256];
     size_t n = strnlen(name, sizeof up - 1);
@@ -167,7 +167,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_note("folder", rc, err.msg);
     if (rc == 0) {
         for (int i = 0; i < ds->n; i++)
-            if (ds->labels[i] >= FER_NUM_CLASSES || ds->split[i] > FER_SPLIT_TEST)
+            if (ds->labels[i] >= FER_NUM_LABELS || ds->split[i] > FER_SPLIT_TEST)
                 fuzz_fail("image %d: label %d split %d", i, ds->labels[i], ds->split[i]);
         if (!o.skip_bad && ds->skipped)
             fuzz_fail("%d images skipped without skip_bad", ds->skipped);

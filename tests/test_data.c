@@ -191,10 +191,11 @@ START_TEST(t_names)
     ck_assert_int_eq(fer_class_parse("neutral"), 6);
     ck_assert_int_eq(fer_class_parse("3"), 3);
     ck_assert_int_eq(fer_class_parse("7"), -1);
-    ck_assert_int_eq(fer_class_parse("contempt"), -1);
+    ck_assert_int_eq(fer_class_parse("Contempt"), FER_LABEL_CONTEMPT);
+    ck_assert_int_eq(fer_class_parse("calm"), -1);
     ck_assert_int_eq(fer_class_parse(""), -1);
     ck_assert_int_eq(fer_class_parse(NULL), -1);
-    for (int c = 0; c < FER_NUM_CLASSES; c++)
+    for (int c = 0; c < FER_NUM_LABELS; c++)
         ck_assert_int_eq(fer_class_parse(fer_class_names[c]), c);
 
     ck_assert_int_eq(fer_split_parse("Training"), FER_SPLIT_TRAIN);
@@ -219,10 +220,10 @@ START_TEST(t_csv_basic)
     assert_rows(ds, rows, 10, 7);
     ck_assert_int_eq(ds->skipped, 0);
 
-    int counts[FER_NUM_CLASSES], expect[FER_NUM_CLASSES] = {0};
+    int counts[FER_NUM_LABELS], expect[FER_NUM_LABELS] = {0};
     fer_dataset_counts(ds, -1, counts);
-    for (int c = 0; c < FER_NUM_CLASSES; c++)
-        ck_assert_int_eq(counts[c], c < 3 ? 2 : 1); /* labels 0..6, 0..2 */
+    for (int c = 0; c < FER_NUM_LABELS; c++)
+        ck_assert_int_eq(counts[c], c < 3 ? 2 : c < 7); /* labels 0..6, 0..2; no contempt */
     for (int i = 0; i < 10; i++)
         if (rows[i].split == FER_SPLIT_VAL)
             expect[rows[i].label]++;
@@ -439,19 +440,28 @@ START_TEST(t_csv_skip_bad)
     fer_dataset *ds = load_ok(at("bad.csv"), 0, 1);
     ck_assert_int_eq(ds->n, 7);
     ck_assert_int_eq(ds->skipped, 3);
+    /* Every data row is numbered, the bad ones too (the FER+ labels align with them). */
+    ck_assert_int_eq(ds->rows, 10);
     int k = 0;
     for (int i = 0; i < 10; i++) {
+        ck_assert_int_eq(ds->row_split[i], bad[i] ? FER_SPLIT_NONE : rows[i].split);
         if (bad[i])
             continue;
         ck_assert_int_eq(ds->labels[k], rows[i].label);
+        ck_assert_int_eq(ds->row[k], i);
         ck_assert_mem_eq(ds->pixels + (size_t)k * NPIX, rows[i].pix, NPIX);
         k++;
     }
     fer_dataset_free(ds);
 
-    /* Bad rows count whichever split was asked for. */
+    /* Bad rows count whichever split was asked for; rows of other splits keep their
+     * Usage in row_split and their number. */
     ds = load_ok(at("bad.csv"), 1u << FER_SPLIT_TEST, 1);
     ck_assert_int_eq(ds->skipped, 3);
+    ck_assert_int_eq(ds->rows, 10);
+    ck_assert_int_eq(ds->row_split[3], rows[3].split);
+    for (int i = 0; i < ds->n; i++)
+        ck_assert_int_eq(rows[ds->row[i]].split, FER_SPLIT_TEST);
     fer_dataset_free(ds);
     free(t.s);
     free(b1), free(b2), free(b3);
@@ -650,13 +660,17 @@ START_TEST(t_folder_basic)
     ck_assert_mem_eq(ds->pixels + 2 * NPIX, g.data, NPIX);
     fer_image_free(&g);
 
-    int counts[FER_NUM_CLASSES];
-    const int test_counts[FER_NUM_CLASSES] = {1, 0, 1, 1, 1, 1, 1};
+    int counts[FER_NUM_LABELS];
+    const int test_counts[FER_NUM_LABELS] = {1, 0, 1, 1, 1, 1, 1, 0};
     fer_dataset_counts(ds, FER_SPLIT_TEST, counts);
     ck_assert_mem_eq(counts, test_counts, sizeof counts);
     fer_dataset_counts(ds, FER_SPLIT_VAL, counts);
-    for (int c = 0; c < FER_NUM_CLASSES; c++)
+    for (int c = 0; c < FER_NUM_LABELS; c++)
         ck_assert_int_eq(counts[c], 0);
+    /* Folders have no source rows. */
+    ck_assert_int_eq(ds->rows, 0);
+    ck_assert_ptr_null(ds->row_split);
+    ck_assert_int_eq(ds->row[0], -1);
     fer_dataset_free(ds);
 
     /* A second load gives the same bytes. */
@@ -703,14 +717,14 @@ END_TEST
 START_TEST(t_folder_unknown_class)
 {
     make_tree();
-    mkdirs("root/train/contempt");
-    put_image("root/train/contempt/z1.png", 48, 48, 1, 0);
-    put_image("root/train/contempt/z2.png", 48, 48, 1, 0);
+    mkdirs("root/train/calm");
+    put_image("root/train/calm/z1.png", 48, 48, 1, 0);
+    put_image("root/train/calm/z2.png", 48, 48, 1, 0);
     fer_dataset *ds = NULL;
     fer_error err = {0};
     ck_assert_int_eq(fer_dataset_load(&ds, at("root"), NULL, &err), FER_E_INVAL);
-    ck_assert_ptr_nonnull(strstr(err.msg, "root/train/contempt"));
-    ck_assert_ptr_nonnull(strstr(err.msg, "unknown class folder 'contempt'"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "root/train/calm"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "unknown class folder 'calm'"));
     ck_assert_ptr_null(ds);
     ds = load_ok(at("root"), 0, 1);
     ck_assert_int_eq(ds->n, 11);

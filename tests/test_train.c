@@ -17,6 +17,7 @@
 #include "data/dataset.h"
 #include "net/model.h"
 #include "train/augment.h"
+#include "train/evaluate.h"
 #include "vision/contrast.h"
 #include "vision/preprocess.h"
 #include "train/metrics.h"
@@ -58,6 +59,33 @@ static fer_dataset *synthetic(int n_train, int n_val, uint64_t seed)
     return ds;
 }
 
+/* The eight FER+ classes, in the canonical label order of data/dataset.h. */
+static const char *tiny8_arch =
+    "[net]\nname = tiny8\ninput = 1x12x12\n"
+    "classes = angry, disgust, fear, happy, sad, surprise, neutral, contempt\n"
+    "[conv]\nfilters = 8\nsize = 3\npad = 1\nbias = 0\n[bn]\n[relu]\n[maxpool]\n"
+    "[conv]\nfilters = 16\nsize = 3\npad = 1\n[relu]\n[gap]\n[dropout]\np = 0.1\n"
+    "[fc]\noutputs = 8\n";
+
+/*
+ * Crowd votes for the synthetic images, as fer_ferplus_apply would leave them: the
+ * pattern's class gets 7 votes, neutral 2, contempt 1, except every tie_every-th
+ * image, where neutral ties with it at 4 and 4 (contempt 2). labels[] becomes the
+ * first top-voted label, as fer_ferplus_apply sets it.
+ */
+static void add_votes(fer_dataset *ds, int tie_every)
+{
+    ds->votes = calloc((size_t)ds->n, FER_NUM_LABELS);
+    for (int i = 0; i < ds->n; i++) {
+        uint8_t *v = ds->votes + (size_t)i * FER_NUM_LABELS;
+        int tie = tie_every && i % tie_every == 0;
+        v[ds->labels[i]] = tie ? 4 : 7;
+        v[6] = tie ? 4 : 2;
+        v[FER_LABEL_CONTEMPT] = tie ? 2 : 1;
+        /* labels[] stays: 0, 3 and 4 all come before neutral (6). */
+    }
+}
+
 static char tmpdir[256];
 
 static void make_tmp(void)
@@ -73,13 +101,18 @@ static void rm_tmp(void)
     ck_assert_int_eq(system(cmd), 0);
 }
 
-static fer_arch *parse_tiny(void)
+static fer_arch *parse_text(const char *text)
 {
     fer_arch *a = NULL;
     fer_error err = {0};
-    int rc = fer_arch_parse(&a, tiny_arch, strlen(tiny_arch), "tiny", &err);
+    int rc = fer_arch_parse(&a, text, strlen(text), "tiny", &err);
     ck_assert_msg(rc == 0, "%s", err.msg);
     return a;
+}
+
+static fer_arch *parse_tiny(void)
+{
+    return parse_text(tiny_arch);
 }
 
 static void quick_cfg(fer_train_cfg *cfg, int epochs)
@@ -418,6 +451,111 @@ START_TEST(training_learns_synthetic)
 }
 END_TEST
 
+/* The votes of image i of ds mapped to a model's outputs, as a top-vote bit mask. */
+static unsigned top_outputs(const fer_dataset *ds, int i, const fer_arch *a)
+{
+    const uint8_t *v = ds->votes + (size_t)i * FER_NUM_LABELS;
+    int best = 0;
+    for (int l = 0; l < FER_NUM_LABELS; l++)
+        best = v[l] > best ? v[l] : best;
+    unsigned mask = 0;
+    for (int k = 0; k < a->nclasses; k++)
+        if (v[fer_class_parse(a->classes[k])] == best)
+            mask |= 1u << k;
+    return mask;
+}
+
+/*
+ * FER+ votes: an 8-class net learns the synthetic patterns from either target; the
+ * model records the label source; evaluation counts ties by the stated rule (checked
+ * against predictions made here, image by image); bad combinations are refused.
+ */
+START_TEST(training_on_votes)
+{
+    make_tmp();
+    fer_dataset *ds = synthetic(480, 96, 3);
+    add_votes(ds, 4);
+    fer_error err = {0};
+    char dir[400], path[512];
+    for (int t = 0; t < 2; t++) {
+        fer_train_cfg cfg;
+        quick_cfg(&cfg, 5);
+        snprintf(cfg.labels, sizeof cfg.labels, "ferplus:/some/where/fer2013new.csv.gz");
+        cfg.target = t ? FER_TARGET_DIST : FER_TARGET_MAJORITY;
+        snprintf(dir, sizeof dir, "%s/%d", tmpdir, t);
+        ck_assert_msg(fer_train_run(parse_text(tiny8_arch), &cfg, ds, dir, NULL, &err) == 0,
+                      "%s", err.msg);
+        snprintf(path, sizeof path, "%s/best.fermodel", dir);
+        fer_model *m = NULL;
+        ck_assert_msg(fer_model_load(&m, path, 16, FER_LOAD_INFER, &err) == 0, "%s", err.msg);
+        ck_assert_msg(m->meta.val_acc > 0.9f, "target %d: val acc %g", t, m->meta.val_acc);
+        ck_assert_str_eq(m->meta.extra, t ? "{\"labels\":\"ferplus:fer2013new.csv.gz\",\"target\":\"dist\"}"
+                                          : "{\"labels\":\"ferplus:fer2013new.csv.gz\",\"target\":\"majority\"}");
+
+        /* Evaluation: a prediction among the tied classes is correct. Predict each
+         * validation image here and count what fer_evaluate must report. */
+        fer_eval_result res;
+        ck_assert_int_eq(fer_evaluate(m, ds, FER_SPLIT_VAL, FER_TTA_NONE, &res, &err), 0);
+        long long ties = 0, ties_ok = 0, ok = 0, n = 0;
+        float x[144];
+        uint8_t face[144];
+        for (int i = 0; i < ds->n; i++) {
+            if (ds->split[i] != FER_SPLIT_VAL)
+                continue;
+            memcpy(face, ds->pixels + (size_t)i * 144, 144);
+            ck_assert_int_eq(fer_input_from_face(x, face, 12, 12, &m->pre, NULL), 0);
+            const float *z = fer_net_forward(m->net, x, 1, 0);
+            int pred = 0;
+            for (int k = 1; k < 8; k++)
+                pred = z[k] > z[pred] ? k : pred;
+            unsigned top = top_outputs(ds, i, m->net->arch);
+            int hit = top >> pred & 1, tie = (top & (top - 1)) != 0;
+            ties += tie;
+            ties_ok += tie && hit;
+            ok += hit;
+            n++;
+        }
+        fer_metrics met;
+        fer_metrics_compute(&met, &res.conf);
+        ck_assert_int_eq(res.ties, ties);
+        ck_assert_int_eq(res.ties, 24); /* every 4th of 96 */
+        ck_assert_int_eq(res.ties_correct, ties_ok);
+        ck_assert_int_eq(met.total, n);
+        ck_assert_int_eq(met.correct, ok);
+        fer_model_free(m);
+    }
+
+    /* Votes need a model with every FER+ class, and a run that names its labels. */
+    fer_train_cfg cfg;
+    quick_cfg(&cfg, 1);
+    snprintf(dir, sizeof dir, "%s/refused", tmpdir);
+    ck_assert_int_eq(fer_train_run(parse_tiny(), &cfg, ds, dir, NULL, &err), FER_E_INVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "no --labels"));
+    snprintf(cfg.labels, sizeof cfg.labels, "ferplus:x.csv");
+    ck_assert_int_eq(fer_train_run(parse_tiny(), &cfg, ds, dir, NULL, &err), FER_E_CLASSES);
+    ck_assert_msg(strstr(err.msg, "'disgust'"), "%s", err.msg);
+
+    /* Resuming with labels of another content is refused, naming both CRCs. */
+    cfg.labels_crc = 0xabc;
+    ck_assert_int_eq(fer_train_run(parse_text(tiny8_arch), &cfg, ds, dir, NULL, &err), 0);
+    cfg.labels_crc = 0xabd;
+    cfg.epochs = 2;
+    ck_assert_int_eq(fer_train_run(NULL, &cfg, ds, dir, NULL, &err), FER_E_INVAL);
+    ck_assert_msg(strstr(err.msg, "00000abc") && strstr(err.msg, "00000abd"), "%s", err.msg);
+    cfg.labels_crc = 0xabc;
+    ck_assert_msg(fer_train_run(NULL, &cfg, ds, dir, NULL, &err) == 0, "%s", err.msg);
+    fer_dataset_free(ds);
+
+    /* And hard labels with a run that names --labels are refused too. */
+    ds = synthetic(64, 16, 4);
+    snprintf(dir, sizeof dir, "%s/refused2", tmpdir);
+    ck_assert_int_eq(fer_train_run(parse_text(tiny8_arch), &cfg, ds, dir, NULL, &err), FER_E_INVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "carries no votes"));
+    fer_dataset_free(ds);
+    rm_tmp();
+}
+END_TEST
+
 static int stop_after;
 static volatile sig_atomic_t stop_flag;
 
@@ -441,18 +579,53 @@ static void read_params(const char *dir, const char *name, float **out, size_t *
     fer_model_free(m);
 }
 
+/*
+ * A variant of a run for the resume test: how it sets up the configuration, the
+ * data and the architecture. Each feature that adds state to a run adds one, so
+ * the test proves its state is in the checkpoint.
+ */
+typedef struct run_variant {
+    const char *name;
+    void (*setup)(fer_train_cfg *cfg, fer_dataset *ds);
+    const char *arch;
+} run_variant;
+
+static void plain_setup(fer_train_cfg *cfg, fer_dataset *ds)
+{
+    (void)cfg, (void)ds;
+}
+
+static void votes_dist_setup(fer_train_cfg *cfg, fer_dataset *ds)
+{
+    add_votes(ds, 5);
+    snprintf(cfg->labels, sizeof cfg->labels, "ferplus:synthetic");
+    cfg->labels_crc = 0x1234;
+    cfg->target = FER_TARGET_DIST;
+}
+
+static const run_variant variants[] = {
+    {"plain", plain_setup, NULL},
+    {"FER+ votes, dist target", votes_dist_setup, NULL},
+};
+
 START_TEST(resume_is_exact)
 {
+    const run_variant *v = &variants[_i];
+    const char *arch = v->arch ? v->arch : tiny8_arch;
+    if (v->setup == plain_setup)
+        arch = tiny_arch;
     fer_dataset *ds = synthetic(160, 32, 9);
     fer_train_cfg cfg;
     quick_cfg(&cfg, 3);
     cfg.threads = 2;
+    v->setup(&cfg, ds);
     fer_error err = {0};
 
     make_tmp();
     char straight[256];
     snprintf(straight, sizeof straight, "%s", tmpdir);
-    ck_assert_msg(fer_train_run(parse_tiny(), &cfg, ds, straight, NULL, &err) == 0, "%s", err.msg);
+    ck_assert_msg(fer_train_run(parse_text(arch), &cfg, ds, straight, NULL, &err) == 0, "%s: %s",
+                  v->name, err.msg);
 
     /* Same run, stopped mid-epoch 2 (batch 14 of 30), then resumed twice over:
      * the second stop lands exactly on an epoch boundary. */
@@ -461,7 +634,7 @@ START_TEST(resume_is_exact)
     stop_after = 14;
     stop_flag = 0;
     fer_train_hooks hooks = {count_batches, NULL, &stop_flag};
-    ck_assert_int_eq(fer_train_run(parse_tiny(), &cfg, ds, resumed, &hooks, &err), 1);
+    ck_assert_int_eq(fer_train_run(parse_text(arch), &cfg, ds, resumed, &hooks, &err), 1);
     stop_after = 6;
     stop_flag = 0;
     ck_assert_msg(fer_train_run(NULL, &cfg, ds, resumed, &hooks, &err) == 1, "%s", err.msg);
@@ -477,7 +650,8 @@ START_TEST(resume_is_exact)
     size_t differ = 0;
     for (size_t i = 0; i < na; i++)
         differ += a[i] != b[i];
-    ck_assert_msg(differ == 0, "%zu of %zu parameters differ after resume", differ, na);
+    ck_assert_msg(differ == 0, "%s: %zu of %zu parameters differ after resume", v->name, differ,
+                  na);
     free(a);
     free(b);
     fer_dataset_free(ds);
@@ -627,7 +801,8 @@ int main(void)
     TCase *r = tcase_create("runs");
     tcase_set_timeout(r, 240);
     tcase_add_test(r, training_learns_synthetic);
-    tcase_add_test(r, resume_is_exact);
+    tcase_add_test(r, training_on_votes);
+    tcase_add_loop_test(r, resume_is_exact, 0, (int)(sizeof variants / sizeof variants[0]));
     tcase_add_test(r, contrast_recorded_resumed_inherited);
     tcase_add_test(r, corrupt_checkpoint_is_refused);
     suite_add_tcase(s, r);

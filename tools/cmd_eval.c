@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "labels.h"
 #include "paths.h"
 #include "train/evaluate.h"
 #include "train/plots.h"
@@ -20,7 +21,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
 "usage: fer eval --data PATH [--model FILE] [--split SPLIT] [--tta none|flip|crops]\n"
-"                [--report DIR] [--json] [--batch N] [--skip-bad]\n"
+"                [--labels ferplus:FILE] [--report DIR] [--json] [--batch N] [--skip-bad]\n"
 "\n"
 "Evaluates a model on one split (default: the test split: PrivateTest for the\n"
 "FER2013 CSV, test/ for an image folder): accuracy, per-class precision, recall\n"
@@ -28,21 +29,44 @@ static void usage(FILE *f)
 "  --model FILE   default: $FER_MODEL, the installed model, models/default.fermodel\n"
 "  --split S      Training|PublicTest|PrivateTest or train|val|test\n"
 "  --tta MODE     test-time augmentation: none (default), flip, crops (10 views)\n"
+"  --labels ferplus:FILE  score against the FER+ votes of FILE (fer2013new.csv[.gz]):\n"
+"                 majority-vote accuracy, where a prediction is correct if it is ANY of\n"
+"                 the top-voted classes of a tied image; the figure with tied images\n"
+"                 left out is printed too. Images whose top vote is unknown or\n"
+"                 not-a-face are dropped and counted\n"
 "  --report DIR   write DIR/confusion.png, confusion.csv and metrics.json\n"
 "  --json         print one single-line JSON object on stdout and nothing else\n");
 }
 
-static cJSON *metrics_json(const fer_metrics *m, const fer_confusion *c, const fer_arch *a,
-                           const char *model, const char *split, const char *tta, double loss)
+/* Accuracy with the tied images (crowd votes) left out; the plain accuracy without votes. */
+static double accuracy_without_ties(const fer_metrics *m, const fer_eval_result *r)
 {
+    long long n = m->total - r->ties;
+    return n > 0 ? (double)(m->correct - r->ties_correct) / (double)n : 0.0;
+}
+
+static cJSON *metrics_json(const fer_metrics *m, const fer_eval_result *r, const fer_arch *a,
+                           const char *model, const char *split, const char *tta,
+                           const char *labels, const fer_ferplus_stats *st)
+{
+    const fer_confusion *c = &r->conf;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "model", model);
     cJSON_AddStringToObject(o, "split", split);
     cJSON_AddStringToObject(o, "tta", tta);
     cJSON_AddNumberToObject(o, "images", (double)m->total);
     cJSON_AddNumberToObject(o, "accuracy", m->accuracy);
+    if (labels) {
+        int s = fer_split_parse(split);
+        cJSON_AddStringToObject(o, "labels", labels);
+        cJSON_AddStringToObject(o, "tie_rule", "correct if any of the tied top-voted classes");
+        cJSON_AddNumberToObject(o, "ties", (double)r->ties);
+        cJSON_AddNumberToObject(o, "accuracy_no_ties", accuracy_without_ties(m, r));
+        cJSON_AddNumberToObject(o, "dropped_unknown", st->unknown[s]);
+        cJSON_AddNumberToObject(o, "dropped_not_face", st->nf[s]);
+    }
     cJSON_AddNumberToObject(o, "macro_f1", m->macro_f1);
-    cJSON_AddNumberToObject(o, "loss", loss);
+    cJSON_AddNumberToObject(o, "loss", r->loss);
     cJSON *classes = cJSON_AddArrayToObject(o, "classes");
     cJSON *per = cJSON_AddObjectToObject(o, "per_class");
     cJSON *cm = cJSON_AddArrayToObject(o, "confusion");
@@ -61,15 +85,23 @@ static cJSON *metrics_json(const fer_metrics *m, const fer_confusion *c, const f
     return o;
 }
 
-static void print_tables(const fer_metrics *m, const fer_confusion *c, const fer_arch *a,
-                         const char *split, const char *tta, double loss, long long skipped)
+static void print_tables(const fer_metrics *m, const fer_eval_result *r, const fer_arch *a,
+                         const char *split, const char *tta, const char *labels)
 {
+    const fer_confusion *c = &r->conf;
     const int k = m->nclasses;
     printf("split %s, %lld images, TTA %s\n", split, m->total, tta);
-    if (skipped)
-        printf("(%lld images of classes the model does not have were skipped)\n", skipped);
-    printf("accuracy  %.4f  (%.2f%%)\nmacro-F1  %.4f\nloss      %.4f\n\n", m->accuracy,
-           100.0 * m->accuracy, m->macro_f1, loss);
+    if (r->skipped)
+        printf("(%lld images of classes the model does not have were skipped)\n", r->skipped);
+    if (labels)
+        printf("labels %s: majority vote; an image whose top vote several classes share\n"
+               "(%lld here) counts as correct if the prediction is any of them\n", labels,
+               r->ties);
+    printf("accuracy  %.4f  (%.2f%%)\n", m->accuracy, 100.0 * m->accuracy);
+    if (labels)
+        printf("accuracy  %.4f  (%.2f%%) with the %lld tied images left out\n",
+               accuracy_without_ties(m, r), 100.0 * accuracy_without_ties(m, r), r->ties);
+    printf("macro-F1  %.4f\nloss      %.4f\n\n", m->macro_f1, r->loss);
     printf("%-10s %9s %9s %9s %8s\n", "class", "precision", "recall", "F1", "support");
     for (int i = 0; i < k; i++) {
         if (m->present[i])
@@ -147,10 +179,11 @@ int fer_cmd_eval(int argc, char **argv)
         {"split", required_argument, 0, 's'}, {"tta", required_argument, 0, 't'},
         {"report", required_argument, 0, 'r'}, {"json", no_argument, 0, 'j'},
         {"batch", required_argument, 0, 'b'}, {"skip-bad", no_argument, 0, 'k'},
+        {"labels", required_argument, 0, 'l'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
     };
     const char *model_arg = NULL, *data = NULL, *split_name = "test", *tta_name = "none",
-               *report = NULL;
+               *report = NULL, *labels = NULL;
     int json = 0, batch = 64, skip_bad = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -163,6 +196,7 @@ int fer_cmd_eval(int argc, char **argv)
         case 'j': json = 1; break;
         case 'b': batch = atoi(optarg); break;
         case 'k': skip_bad = 1; break;
+        case 'l': labels = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -202,6 +236,9 @@ int fer_cmd_eval(int argc, char **argv)
         return 1;
     }
     int rc = 1;
+    fer_ferplus_stats st = {0};
+    if (labels && fer_tool_apply_labels(ds, labels, "fer eval", &st) < 0)
+        goto out;
     fer_eval_result res;
     fer_set_threads(1);
     if (fer_evaluate(m, ds, split, tta, &res, &err) < 0) {
@@ -214,13 +251,13 @@ int fer_cmd_eval(int argc, char **argv)
         fprintf(stderr, "fer eval: %s has no images in split %s\n", data, split_name);
         goto out;
     }
-    cJSON *o = metrics_json(&met, &res.conf, m->net->arch, model_path, split_name, tta_name, res.loss);
+    cJSON *o = metrics_json(&met, &res, m->net->arch, model_path, split_name, tta_name, labels, &st);
     char *line = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (json)
         printf("%s\n", line);
     else
-        print_tables(&met, &res.conf, m->net->arch, split_name, tta_name, res.loss, res.skipped);
+        print_tables(&met, &res, m->net->arch, split_name, tta_name, labels);
     if (report && write_report(report, &met, &res.conf, m->net->arch, line, split_name, &err) < 0) {
         fprintf(stderr, "fer eval: %s\n", err.msg);
         free(line);

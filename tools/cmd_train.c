@@ -15,7 +15,9 @@
 
 #include "commands.h"
 #include "data/dataset.h"
+#include "labels.h"
 #include "paths.h"
+#include "train/checkpoint.h"
 #include "train/trainer.h"
 #include "util/fileio.h"
 
@@ -50,6 +52,11 @@ static void usage(FILE *f)
 "  --warmup E           cosine warm-up epochs (2)   --min-lr F cosine floor (0)\n"
 "  --step-epochs N      step period (10)  --gamma F step factor (0.1)\n"
 "  --patience N         plateau patience (3)  --factor F plateau factor (0.5)\n"
+"  --labels ferplus:FILE  train on the FER+ votes of FILE (fer2013new.csv[.gz], row-\n"
+"                       aligned with --data): 8 classes, so --arch ferplus; rows whose\n"
+"                       top vote is unknown or not-a-face are dropped and counted\n"
+"  --ferplus-target majority|dist  the top-voted class (a tie: equal shares of the\n"
+"                       tied ones) or the distribution of the 8 emotions' votes (majority)\n"
 "  --smoothing F        label smoothing (0.1)\n"
 "  --class-balanced     weight the loss by inverse class frequency\n"
 "  --no-augment         no augmentation at all\n"
@@ -117,7 +124,8 @@ enum {
     O_NO_NESTEROV, O_WD, O_WD_ALL, O_SCHED, O_WARMUP, O_MIN_LR, O_STEP_EPOCHS, O_GAMMA,
     O_PATIENCE, O_FACTOR, O_SMOOTHING, O_BALANCED, O_NO_AUG, O_FLIP, O_SHIFT, O_ROTATE,
     O_SCALE_MIN, O_SCALE_MAX, O_BRIGHT, O_CONTRAST, O_ERASE, O_MAX_TRAIN, O_MAX_VAL,
-    O_SKIP_BAD, O_QUIET, O_DATA, O_OUT, O_HELP, O_CONTRAST_MODE, O_CLAHE_CLIP, O_CLAHE_TILES
+    O_SKIP_BAD, O_QUIET, O_DATA, O_OUT, O_HELP, O_CONTRAST_MODE, O_CLAHE_CLIP, O_CLAHE_TILES,
+    O_LABELS, O_TARGET
 };
 
 static const struct option options[] = {
@@ -143,6 +151,7 @@ static const struct option options[] = {
     {"clahe-tiles", required_argument, 0, O_CLAHE_TILES},
     {"max-train", required_argument, 0, O_MAX_TRAIN}, {"max-val", required_argument, 0, O_MAX_VAL},
     {"skip-bad", no_argument, 0, O_SKIP_BAD}, {"quiet", no_argument, 0, O_QUIET},
+    {"labels", required_argument, 0, O_LABELS}, {"ferplus-target", required_argument, 0, O_TARGET},
     {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0},
 };
 
@@ -164,8 +173,8 @@ int fer_cmd_train(int argc, char **argv)
 {
     fer_train_cfg cfg;
     fer_train_cfg_default(&cfg);
-    const char *data = NULL, *out = NULL, *arch_name = "default";
-    int resume = 0, skip_bad = 0, quiet = 0, clahe_opts = 0, c, idx;
+    const char *data = NULL, *out = NULL, *arch_name = "default", *labels = NULL;
+    int resume = 0, skip_bad = 0, quiet = 0, clahe_opts = 0, target_set = 0, c, idx;
     double v;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", options, &idx)) != -1) {
@@ -239,6 +248,15 @@ int fer_cmd_train(int argc, char **argv)
         case O_MAX_VAL: NUM(0, 1e9); cfg.max_val = (int)v; break;
         case O_SKIP_BAD: skip_bad = 1; break;
         case O_QUIET: quiet = 1; break;
+        case O_LABELS: labels = optarg; break;
+        case O_TARGET:
+            if ((idx = fer_target_parse(optarg)) < 0) {
+                fprintf(stderr, "fer train: --ferplus-target: '%s' is not majority or dist\n", optarg);
+                return 2;
+            }
+            cfg.target = (fer_target)idx;
+            target_set = 1;
+            break;
         case 'h':
         case O_HELP: usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -261,6 +279,12 @@ int fer_cmd_train(int argc, char **argv)
         fprintf(stderr, "fer train: --scale-min is above --scale-max\n");
         return 2;
     }
+    if (target_set && !labels && !resume) {
+        fprintf(stderr, "fer train: --ferplus-target needs --labels ferplus:FILE\n");
+        return 2;
+    }
+    if (labels)
+        snprintf(cfg.labels, sizeof cfg.labels, "%s", labels);
     snprintf(cfg.data, sizeof cfg.data, "%s", data);
     size_t len = 0;
     for (int i = 0; i < argc && len < sizeof cfg.command - 1; i++)
@@ -269,6 +293,18 @@ int fer_cmd_train(int argc, char **argv)
 
     fer_error err = {0};
     fer_arch *arch = NULL;
+    if (resume && !labels) {
+        /* The checkpoint's settings win, its label source included: read it first. */
+        fer_train_cfg saved;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/checkpoint.ferckpt", out);
+        if (fer_ckpt_peek(path, &saved, &err) < 0) {
+            fprintf(stderr, "fer train: %s\n", err.msg);
+            return 1;
+        }
+        if (saved.labels[0])
+            snprintf(cfg.labels, sizeof cfg.labels, "%s", saved.labels);
+    }
     if (!resume) {
         char path[4096];
         if (fer_find_arch(arch_name, path, sizeof path) < 0) {
@@ -291,6 +327,15 @@ int fer_cmd_train(int argc, char **argv)
     }
     if (ds->skipped)
         fprintf(stderr, "fer train: skipped %d bad rows or images\n", ds->skipped);
+    if (cfg.labels[0]) {
+        fer_ferplus_stats st;
+        if (fer_tool_apply_labels(ds, cfg.labels, "fer train", &st) < 0) {
+            fer_dataset_free(ds);
+            fer_arch_free(arch);
+            return 1;
+        }
+        cfg.labels_crc = st.crc;
+    }
 
     /* A run killed mid-write (kill -9, power cut) leaves its temporary beside the
      * checkpoint; nothing else would ever remove it. */

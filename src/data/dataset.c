@@ -1,11 +1,12 @@
 /*
  * dataset.c — class and split names, the in-memory dataset, and the loader entry point.
  *
- * A fer_dataset is three parallel arrays (pixels, labels, split) grown
- * geometrically while a reader appends images, then trimmed to size. Labels are
- * always canonical FER2013 indices: folder datasets name their classes in many
- * ways ("anger", "Happiness", "surprised"), so every name goes through one alias
- * table here, and a model trained on FER2013 evaluates any of them directly.
+ * A fer_dataset is four parallel arrays (pixels, labels, split, source row)
+ * grown geometrically while a reader appends images, then trimmed to size.
+ * Labels are always canonical indices (FER2013's seven, then contempt): folder
+ * datasets name their classes in many ways ("anger", "Happiness", "surprised"),
+ * so every name goes through one alias table here, and a model trained on
+ * FER2013 evaluates any of them directly.
  *
  * fer_dataset_load validates the options once and dispatches on what the path
  * is: a directory is an image-folder tree (folder.c), anything else a CSV read
@@ -22,12 +23,13 @@
 
 #include "data/loaders.h"
 
-const char *const fer_class_names[FER_NUM_CLASSES] = {
-    "angry", "disgust", "fear", "happy", "sad", "surprise", "neutral",
+const char *const fer_class_names[FER_NUM_LABELS] = {
+    "angry", "disgust", "fear", "happy", "sad", "surprise", "neutral", "contempt",
 };
 
 /* Names seen in the wild for each class: FER2013 exports, CK+/AffectNet-style
- * folders, and the adjective/noun variants people type. Matched case-insensitively. */
+ * folders, and the adjective/noun variants people type. Matched case-insensitively.
+ * Contempt is FER+'s (and CK+'s, AffectNet's) eighth class. */
 static const struct {
     const char *name;
     int label;
@@ -39,6 +41,7 @@ static const struct {
     {"sad", 4},      {"sadness", 4},
     {"surprise", 5}, {"surprised", 5},
     {"neutral", 6},
+    {"contempt", 7}, {"contemptuous", 7},
 };
 
 static const struct {
@@ -81,17 +84,20 @@ void fer_dataset_free(fer_dataset *ds)
     free(ds->pixels);
     free(ds->labels);
     free(ds->split);
+    free(ds->row);
+    free(ds->row_split);
+    free(ds->votes);
     free(ds);
 }
 
-void fer_dataset_counts(const fer_dataset *ds, int split, int counts[FER_NUM_CLASSES])
+void fer_dataset_counts(const fer_dataset *ds, int split, int counts[FER_NUM_LABELS])
 {
-    for (int c = 0; c < FER_NUM_CLASSES; c++)
+    for (int c = 0; c < FER_NUM_LABELS; c++)
         counts[c] = 0;
     if (!ds)
         return;
     for (int i = 0; i < ds->n; i++)
-        if ((split < 0 || ds->split[i] == split) && ds->labels[i] < FER_NUM_CLASSES)
+        if ((split < 0 || ds->split[i] == split) && ds->labels[i] < FER_NUM_LABELS)
             counts[ds->labels[i]]++;
 }
 
@@ -126,6 +132,10 @@ int fer_dataset_reserve(fer_dataset *ds, int *cap, int need, const char *path,
     if (!p)
         return fer_fail(err, -ENOMEM, "%s: out of memory for %zu images", path, want);
     ds->split = p;
+    int32_t *r = realloc(ds->row, want * sizeof *r);
+    if (!r)
+        return fer_fail(err, -ENOMEM, "%s: out of memory for %zu images", path, want);
+    ds->row = r;
     *cap = (int)want;
     return 0;
 }
@@ -137,7 +147,9 @@ static void trim(fer_dataset *ds)
         free(ds->pixels);
         free(ds->labels);
         free(ds->split);
+        free(ds->row);
         ds->pixels = ds->labels = ds->split = NULL;
+        ds->row = NULL;
         return;
     }
     size_t n = (size_t)ds->n;
@@ -148,6 +160,11 @@ static void trim(fer_dataset *ds)
         ds->labels = p;
     if ((p = realloc(ds->split, n)))
         ds->split = p;
+    int32_t *r = realloc(ds->row, n * sizeof *r);
+    if (r)
+        ds->row = r;
+    if (ds->rows > 0 && (p = realloc(ds->row_split, (size_t)ds->rows)))
+        ds->row_split = p;
 }
 
 /*

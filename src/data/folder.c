@@ -162,6 +162,7 @@ static int load_class(fer_dataset *ds, int *cap, const char *dir, int label, int
             memcpy(ds->pixels + (size_t)ds->n * per, img.data, per);
             ds->labels[ds->n] = (uint8_t)label;
             ds->split[ds->n] = (uint8_t)split;
+            ds->row[ds->n] = -1;
             ds->n++;
         }
         fer_image_free(&img);
@@ -182,7 +183,7 @@ static int load_split(fer_dataset *ds, int *cap, const char *dir, int split,
 {
     listing l;
     char path[PATH_MAX];
-    const char *cls[FER_NUM_CLASSES] = {0};
+    const char *cls[FER_NUM_LABELS] = {0};
     int rc = list_dir(&l, dir, err);
     for (int i = 0; rc == 0 && i < l.n; i++) {
         const char *name = l.e[i]->d_name;
@@ -197,7 +198,7 @@ static int load_split(fer_dataset *ds, int *cap, const char *dir, int split,
             if (!opts->skip_bad) {
                 rc = fer_fail(err, FER_E_INVAL,
                               "%s: unknown class folder '%s' (expected angry, disgust, fear, "
-                              "happy, sad, surprise, neutral or an alias of one)",
+                              "happy, sad, surprise, neutral, contempt or an alias of one)",
                               path, name);
                 break;
             }
@@ -213,7 +214,7 @@ static int load_split(fer_dataset *ds, int *cap, const char *dir, int split,
         }
         cls[label] = name;
     }
-    for (int c = 0; rc == 0 && c < FER_NUM_CLASSES; c++) {
+    for (int c = 0; rc == 0 && c < FER_NUM_LABELS; c++) {
         if (!cls[c])
             continue;
         if ((rc = join(path, dir, cls[c], err)) == 0)

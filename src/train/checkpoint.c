@@ -67,6 +67,11 @@ static cJSON *cfg_to_json(const fer_train_cfg *c)
     cJSON_AddNumberToObject(o, "max_val", c->max_val);
     cJSON_AddStringToObject(o, "data", c->data);
     cJSON_AddStringToObject(o, "command", c->command);
+    if (c->labels[0]) {
+        cJSON_AddStringToObject(o, "labels", c->labels);
+        add_hex(o, "labels_crc", c->labels_crc);
+        cJSON_AddStringToObject(o, "target", fer_target_name(c->target));
+    }
     cJSON *op = cJSON_AddObjectToObject(o, "optim");
     cJSON_AddNumberToObject(op, "kind", c->opt.kind);
     cJSON_AddNumberToObject(op, "momentum", c->opt.momentum);
@@ -204,6 +209,27 @@ static void str(const cJSON *o, const char *k, char *dst, size_t n, int *ok)
     snprintf(dst, n, "%s", v->valuestring);
 }
 
+/*
+ * Keys added after version 1 are optional, absent meaning the feature was off, so
+ * the checkpoints of runs started by an older build still resume; a present key of
+ * the wrong type is still malformed.
+ */
+static int cfg_optional_from_json(fer_train_cfg *c, const cJSON *o)
+{
+    int ok = 1;
+    if (cJSON_GetObjectItemCaseSensitive(o, "labels")) {
+        char target[16] = "";
+        str(o, "labels", c->labels, sizeof c->labels, &ok);
+        c->labels_crc = (uint32_t)hex(o, "labels_crc", &ok);
+        str(o, "target", target, sizeof target, &ok);
+        int t = fer_target_parse(target);
+        if (t < 0)
+            return 0;
+        c->target = (fer_target)t;
+    }
+    return ok;
+}
+
 static int cfg_from_json(fer_train_cfg *c, const cJSON *o)
 {
     int ok = 1;
@@ -274,7 +300,7 @@ static int cfg_from_json(fer_train_cfg *c, const cJSON *o)
     if (c->epochs < 1 || c->epochs > FER_MAX_EPOCHS || c->batch < 1 || c->batch > 65536 ||
         (unsigned)c->opt.kind > FER_OPT_ADAMW || (unsigned)s->kind > FER_SCHED_PLATEAU)
         return 0;
-    return ok;
+    return ok && cfg_optional_from_json(c, o);
 }
 
 static int state_from_json(fer_train_state *st, long long *optim_steps, const cJSON *j)
@@ -400,5 +426,53 @@ out:
         *o = NULL;
         *m = NULL;
     }
+    return rc;
+}
+
+/*
+ * Reads the magic, version and JSON at the start of the file only: a checkpoint of
+ * a large net is hundreds of MB, and the caller wants its settings before loading
+ * data. The CRC covers the whole file, so it is not checked here; fer_ckpt_load,
+ * which always follows, checks it.
+ */
+int fer_ckpt_peek(const char *path, fer_train_cfg *cfg, fer_error *err)
+{
+    memset(cfg, 0, sizeof *cfg);
+    FILE *f = fopen(path, "rbe");
+    if (!f)
+        return fer_fail(err, -errno, "%s: %s", path, strerror(errno));
+    uint8_t head[16];
+    char *json = NULL;
+    cJSON *root = NULL;
+    int rc;
+    if (fread(head, 1, sizeof head, f) != sizeof head || memcmp(head, CKPT_MAGIC, 8) != 0) {
+        rc = fer_fail(err, FER_E_INVAL, "%s: not a ferd training checkpoint", path);
+        goto out;
+    }
+    if (get_u32(head + 8) != CKPT_VERSION) {
+        rc = fer_fail(err, FER_E_VERSION, "%s: checkpoint version %u, this build reads %u", path,
+                      get_u32(head + 8), CKPT_VERSION);
+        goto out;
+    }
+    const size_t json_len = get_u32(head + 12);
+    if (json_len > (64u << 20) || !(json = malloc(json_len + 1))) {
+        rc = fer_fail(err, json_len > (64u << 20) ? FER_E_HEADER : -ENOMEM,
+                      "%s: checkpoint header of %zu bytes", path, json_len);
+        goto out;
+    }
+    if (fread(json, 1, json_len, f) != json_len) {
+        rc = fer_fail(err, FER_E_TRUNCATED, "%s: truncated", path);
+        goto out;
+    }
+    root = cJSON_ParseWithLength(json, json_len);
+    if (!root || !cfg_from_json(cfg, cJSON_GetObjectItemCaseSensitive(root, "config"))) {
+        rc = fer_fail(err, FER_E_HEADER, "%s: malformed checkpoint header", path);
+        goto out;
+    }
+    rc = 0;
+out:
+    cJSON_Delete(root);
+    free(json);
+    fclose(f);
     return rc;
 }

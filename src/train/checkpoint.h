@@ -38,4 +38,9 @@ int fer_ckpt_save(const char *path, const fer_train_cfg *cfg, const fer_train_st
 int fer_ckpt_load(const char *path, fer_train_cfg *cfg, fer_train_state *st, fer_model **m,
                   fer_optim **o, fer_error *err);
 
+/* Reads only the configuration of the checkpoint at path into cfg (zeroed first),
+ * without checking the CRC: `fer train --resume` needs the run's label source
+ * before it loads the data that fer_ckpt_load then checks. */
+int fer_ckpt_peek(const char *path, fer_train_cfg *cfg, fer_error *err);
+
 #endif

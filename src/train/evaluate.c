@@ -12,6 +12,7 @@
 
 #include "nn/layers.h"
 #include "train/augment.h"
+#include "train/targets.h"
 #include "vision/preprocess.h"
 
 /* View v of an h x w image into out: v bit 0 mirrors, v >> 1 picks a shift. */
@@ -42,25 +43,17 @@ int fer_evaluate(fer_model *m, const fer_dataset *ds, int split, fer_tta tta,
     if (ds->h != a->in_h || ds->w != a->in_w || a->in_c != 1)
         return fer_fail(err, FER_E_INVAL, "data is %dx%d grey, the model wants %dx%dx%d", ds->h,
                         ds->w, a->in_c, a->in_h, a->in_w);
-    int map[FER_NUM_CLASSES];
-    for (int c = 0; c < FER_NUM_CLASSES; c++)
-        map[c] = -1;
-    for (int i = 0; i < C && i < a->nclasses; i++) {
-        int c = fer_class_parse(a->classes[i]);
-        if (c >= 0)
-            map[c] = i;
-    }
-    if (a->nclasses == 0)
-        for (int i = 0; i < C && i < FER_NUM_CLASSES; i++)
-            map[i] = i;
+    fer_label_map map;
+    fer_label_map_init(&map, a, C, 0, 0, NULL);
     float *x = malloc((size_t)bs * hw * sizeof(float));
     float *view = malloc((size_t)bs * hw * sizeof(float));
     float *probs = malloc((size_t)bs * C * sizeof(float));
     float *avg = malloc((size_t)bs * C * sizeof(float));
     int *idx = malloc((size_t)bs * sizeof(int));
     uint8_t *face = malloc((size_t)hw);
-    if (!x || !view || !probs || !avg || !idx || !face) {
-        free(x), free(view), free(probs), free(avg), free(idx), free(face);
+    unsigned *ok = malloc((size_t)bs * sizeof(unsigned));
+    if (!x || !view || !probs || !avg || !idx || !face || !ok) {
+        free(x), free(view), free(probs), free(avg), free(idx), free(face), free(ok);
         return fer_fail(err, -ENOMEM, "evaluation: out of memory");
     }
     double loss = 0.0;
@@ -70,16 +63,18 @@ int fer_evaluate(fer_model *m, const fer_dataset *ds, int split, fer_tta tta,
         if (i < ds->n) {
             if (split >= 0 && ds->split[i] != split)
                 continue;
-            if (map[ds->labels[i]] < 0) {
+            unsigned correct = fer_target_correct(ds, i, &map);
+            if (!correct) {
                 res->skipped++;
                 continue;
             }
             memcpy(face, ds->pixels + (size_t)i * hw, (size_t)hw);
             int rc = fer_input_from_face(x + (size_t)n * hw, face, ds->h, ds->w, &m->pre, err);
             if (rc < 0) {
-                free(x), free(view), free(probs), free(avg), free(idx), free(face);
+                free(x), free(view), free(probs), free(avg), free(idx), free(face), free(ok);
                 return rc;
             }
+            ok[n] = correct;
             idx[n++] = i;
         }
         if (n == bs || (i == ds->n && n > 0)) {
@@ -98,18 +93,27 @@ int fer_evaluate(fer_model *m, const fer_dataset *ds, int split, fer_tta tta,
             }
             for (int k = 0; k < n; k++) {
                 const float *p = avg + (size_t)k * C;
-                int truth = map[ds->labels[idx[k]]], pred = 0;
+                int pred = 0, ntrue = __builtin_popcount(ok[k]);
                 for (int c = 1; c < C; c++)
                     if (p[c] > p[pred])
                         pred = c;
-                fer_confusion_add(&res->conf, truth, pred);
-                loss += -log(fmax((double)p[truth], 1e-12));
+                const int hit = ok[k] >> pred & 1;
+                fer_confusion_add(&res->conf, hit ? pred : __builtin_ctz(ok[k]), pred);
+                if (ntrue > 1) {
+                    res->ties++;
+                    res->ties_correct += hit;
+                }
+                double l = 0.0;
+                for (int c = 0; c < C; c++)
+                    if (ok[k] >> c & 1)
+                        l -= log(fmax((double)p[c], 1e-12));
+                loss += l / ntrue;
                 counted++;
             }
             n = 0;
         }
     }
     res->loss = counted ? loss / (double)counted : 0.0;
-    free(x), free(view), free(probs), free(avg), free(idx), free(face);
+    free(x), free(view), free(probs), free(avg), free(idx), free(face), free(ok);
     return 0;
 }

@@ -27,6 +27,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "train/checkpoint.h"
 #include "train/plots.h"
 #include "vision/contrast.h"
@@ -60,12 +62,15 @@ typedef struct run {
     int *train_idx, ntrain;
     int *val_idx, nval;
     int *perm;
-    int label_map[FER_NUM_CLASSES]; /* dataset class -> model output, -1 if absent */
+    fer_label_map map;       /* dataset label -> model output */
     float class_w[FER_MAX_CLASSES];
     int use_w;
-    float *x[2];
-    uint8_t *work[2];  /* one face's bytes for the input step, per batch slot */
-    int *y[2];
+    int soft;                /* 1: the loss takes target distributions (q), not labels (y) */
+    float *x[2];             /* (batch, hw) inputs */
+    uint8_t *work[2];        /* one face's bytes for the input step, per batch slot */
+    int *y[2];               /* (batch) hard labels as model outputs (hard loss, weights) */
+    float *q[2];             /* (batch, nclasses) target distributions, when soft */
+    unsigned *ok[2];         /* (batch) the outputs counted correct (targets.h) */
     float *probs, *dlogits;
 } run;
 
@@ -88,17 +93,28 @@ static void shuffle(int *perm, const int *src, int n, uint64_t seed, int epoch)
     }
 }
 
+/* Labels, correct-answer masks and (soft runs) targets of images idx[0..n) into slot. */
+static void fill_targets(run *r, int slot, const int *idx, int n)
+{
+    for (int i = 0; i < n; i++) {
+        r->y[slot][i] = r->map.out[r->ds->labels[idx[i]]];
+        r->ok[slot][i] = fer_target_correct(r->ds, idx[i], &r->map);
+        if (r->soft)
+            fer_target_fill(r->q[slot] + (size_t)i * r->nclasses, r->ds, idx[i], &r->map,
+                            r->cfg.target);
+    }
+}
+
 static void prepare(run *r, int epoch, int b, int slot)
 {
     const int bs = r->cfg.batch;
-    for (int i = 0; i < bs; i++) {
-        int idx = r->perm[b * bs + i];
-        /* Cannot fail: setup_data tried the model's input step on this image size. */
+    const int *idx = r->perm + (size_t)b * bs;
+    /* Cannot fail: setup_data tried the model's input step on this image size. */
+    for (int i = 0; i < bs; i++)
         fer_augment_apply(r->x[slot] + (size_t)i * r->hw, r->work[slot],
-                          r->ds->pixels + (size_t)idx * r->hw, r->ds->h, r->ds->w, &r->cfg.aug,
-                          &r->model->pre, fer_augment_seed(r->cfg.seed, epoch, idx));
-        r->y[slot][i] = r->label_map[r->ds->labels[idx]];
-    }
+                          r->ds->pixels + (size_t)idx[i] * r->hw, r->ds->h, r->ds->w, &r->cfg.aug,
+                          &r->model->pre, fer_augment_seed(r->cfg.seed, epoch, idx[i]));
+    fill_targets(r, slot, idx, bs);
 }
 
 static void *prep_main(void *arg)
@@ -136,7 +152,17 @@ static int argmax(const float *v, int n)
     return best;
 }
 
-/* Loss and accuracy on the validation split (no augmentation, no smoothing). */
+/* Predictions among probs (n, C) that are a correct answer of their image. */
+static long long count_correct(const run *r, const unsigned *ok, int n)
+{
+    long long correct = 0;
+    for (int i = 0; i < n; i++)
+        correct += ok[i] >> argmax(r->probs + (size_t)i * r->nclasses, r->nclasses) & 1;
+    return correct;
+}
+
+/* Loss and accuracy on the validation split (no augmentation, no smoothing, no class
+ * weights; with votes the loss is against the run's kind of target). */
 static void validate(run *r, double *loss_out, double *acc_out)
 {
     fer_net *net = r->model->net;
@@ -145,17 +171,19 @@ static void validate(run *r, double *loss_out, double *acc_out)
     long long correct = 0;
     for (int start = 0; start < r->nval; start += bs) {
         int n = r->nval - start < bs ? r->nval - start : bs;
+        const int *idx = r->val_idx + start;
         for (int i = 0; i < n; i++) {
-            int idx = r->val_idx[start + i];
-            memcpy(r->work[0], r->ds->pixels + (size_t)idx * r->hw, (size_t)r->hw);
+            memcpy(r->work[0], r->ds->pixels + (size_t)idx[i] * r->hw, (size_t)r->hw);
             fer_input_from_face(r->x[0] + (size_t)i * r->hw, r->work[0], r->ds->h, r->ds->w,
                                 &r->model->pre, NULL);
-            r->y[0][i] = r->label_map[r->ds->labels[idx]];
         }
+        fill_targets(r, 0, idx, n);
         const float *logits = fer_net_forward(net, r->x[0], n, 0);
-        loss += (double)fer_cross_entropy(NULL, r->probs, logits, r->y[0], NULL, 0.0f, r->nclasses, n) * n;
-        for (int i = 0; i < n; i++)
-            correct += argmax(r->probs + (size_t)i * r->nclasses, r->nclasses) == r->y[0][i];
+        loss += n * (double)(r->soft ? fer_soft_cross_entropy(NULL, r->probs, logits, r->q[0], NULL,
+                                                              0.0f, r->nclasses, n)
+                                     : fer_cross_entropy(NULL, r->probs, logits, r->y[0], NULL,
+                                                         0.0f, r->nclasses, n));
+        correct += count_correct(r, r->ok[0], n);
     }
     *loss_out = r->nval ? loss / r->nval : -1.0;
     *acc_out = r->nval ? (double)correct / r->nval : -1.0;
@@ -241,22 +269,23 @@ static int setup_data(run *r, fer_error *err)
     if (ds->h != a->in_h || ds->w != a->in_w || a->in_c != 1)
         return fer_fail(err, FER_E_INVAL, "data is %dx%d grey, the architecture wants %dx%dx%d",
                         ds->h, ds->w, a->in_c, a->in_h, a->in_w);
-    for (int c = 0; c < FER_NUM_CLASSES; c++)
-        r->label_map[c] = -1;
-    for (int i = 0; i < r->nclasses; i++) {
-        int c = a->nclasses ? fer_class_parse(a->classes[i]) : i;
-        if (c < 0 || c >= FER_NUM_CLASSES)
-            return fer_fail(err, FER_E_CLASSES, "model class '%s' is not a FER2013 class",
-                            a->nclasses ? a->classes[i] : "?");
-        r->label_map[c] = i;
-    }
+    if (!ds->votes != !r->cfg.labels[0])
+        return fer_fail(err, FER_E_INVAL, "%s", ds->votes
+                        ? "the data carries crowd votes but the run names no --labels"
+                        : "the run was started with --labels, but the data carries no votes");
+    /* Votes spread over all eight FER+ classes: a model without one of them could
+     * never be trained towards the whole target. */
+    int rc = fer_label_map_init(&r->map, a, r->nclasses,
+                                ds->votes ? (1u << FER_NUM_LABELS) - 1 : 0, 1, err);
+    if (rc < 0)
+        return rc;
     r->train_idx = malloc((size_t)ds->n * sizeof(int));
     r->val_idx = malloc((size_t)ds->n * sizeof(int));
     r->perm = malloc((size_t)ds->n * sizeof(int));
     if (!r->train_idx || !r->val_idx || !r->perm)
         return fer_fail(err, -ENOMEM, "out of memory for the index lists");
     for (int i = 0; i < ds->n; i++) {
-        if (r->label_map[ds->labels[i]] < 0)
+        if (r->map.out[ds->labels[i]] < 0)
             continue;
         if (ds->split[i] == FER_SPLIT_TRAIN && (!r->cfg.max_train || r->ntrain < r->cfg.max_train))
             r->train_idx[r->ntrain++] = i;
@@ -267,7 +296,7 @@ static int setup_data(run *r, fer_error *err)
         return fer_fail(err, FER_E_INVAL, "%d training images, fewer than one batch of %d",
                         r->ntrain, r->cfg.batch);
     r->model->pre.contrast = r->cfg.contrast;
-    int rc = try_input_step(r, err);
+    rc = try_input_step(r, err);
     if (rc < 0)
         return rc;
     if (r->cfg.std <= 0.0f) {
@@ -296,7 +325,7 @@ static int setup_data(run *r, fer_error *err)
     if (r->cfg.class_balanced) {
         long long count[FER_MAX_CLASSES] = {0};
         for (int i = 0; i < r->ntrain; i++)
-            count[r->label_map[ds->labels[r->train_idx[i]]]]++;
+            count[r->map.out[ds->labels[r->train_idx[i]]]]++;
         for (int c = 0; c < r->nclasses; c++)
             r->class_w[c] = count[c] ? (float)r->ntrain / ((float)r->nclasses * (float)count[c]) : 0.0f;
         r->use_w = 1;
@@ -311,7 +340,9 @@ static int alloc_buffers(run *r, fer_error *err)
         r->x[s] = malloc(bs * (size_t)r->hw * sizeof(float));
         r->work[s] = malloc((size_t)r->hw);
         r->y[s] = malloc(bs * sizeof(int));
-        if (!r->x[s] || !r->work[s] || !r->y[s])
+        r->ok[s] = malloc(bs * sizeof(unsigned));
+        r->q[s] = malloc(bs * (size_t)r->nclasses * sizeof(float));
+        if (!r->x[s] || !r->work[s] || !r->y[s] || !r->ok[s] || !r->q[s])
             return fer_fail(err, -ENOMEM, "out of memory for batch buffers");
     }
     r->probs = malloc(bs * (size_t)r->nclasses * sizeof(float));
@@ -330,6 +361,8 @@ static void run_free(run *r)
         free(r->x[s]);
         free(r->work[s]);
         free(r->y[s]);
+        free(r->ok[s]);
+        free(r->q[s]);
     }
     free(r->probs);
     free(r->dlogits);
@@ -379,8 +412,11 @@ static int train_epoch(run *r, fer_error *err)
             prep_start(&job, r, st->epoch, b + 1, slot ^ 1);
         float lr = fer_sched_lr(&r->cfg.sched, (long)st->step);
         const float *logits = fer_net_forward(net, r->x[slot], bs, 1);
-        float loss = fer_cross_entropy(r->dlogits, r->probs, logits, r->y[slot],
-                                       r->use_w ? r->class_w : NULL, r->cfg.label_smoothing, C, bs);
+        const float *w = r->use_w ? r->class_w : NULL;
+        float loss = r->soft ? fer_soft_cross_entropy(r->dlogits, r->probs, logits, r->q[slot], w,
+                                                      r->cfg.label_smoothing, C, bs)
+                             : fer_cross_entropy(r->dlogits, r->probs, logits, r->y[slot], w,
+                                                 r->cfg.label_smoothing, C, bs);
         if (!isfinite(loss)) {
             prep_wait(&job);
             return fer_fail(err, FER_E_INVAL,
@@ -391,8 +427,7 @@ static int train_epoch(run *r, fer_error *err)
         fer_net_backward(net, r->dlogits, NULL, bs);
         fer_optim_step(r->opt, lr);
         st->loss_sum += (double)loss * bs;
-        for (int i = 0; i < bs; i++)
-            st->correct += argmax(r->probs + (size_t)i * C, C) == r->y[slot][i];
+        st->correct += count_correct(r, r->ok[slot], bs);
         st->seen += bs;
         st->batch = b + 1;
         st->step++;
@@ -449,11 +484,37 @@ static int train_epoch(run *r, fer_error *err)
     return 0;
 }
 
-static const char *dataset_name(const char *path)
+static const char *base_name(const char *path)
 {
     const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
+    return base ? base + 1 : path;
+}
+
+static const char *dataset_name(const char *path)
+{
+    const char *base = base_name(path);
     return strncasecmp(base, "fer2013", 7) == 0 ? "FER2013" : base;
+}
+
+/* meta.extra: what the run trained towards beyond the dataset itself, for `fer info`
+ * and the model card. File names only: the model travels, the folders do not. */
+static void set_meta_extra(run *r)
+{
+    fer_meta *m = &r->model->meta;
+    cJSON *o = cJSON_CreateObject();
+    if (r->cfg.labels[0]) {
+        const char *colon = strchr(r->cfg.labels, ':');
+        char spec[1100];
+        snprintf(spec, sizeof spec, "%.*s:%s", colon ? (int)(colon - r->cfg.labels) : 0,
+                 r->cfg.labels, base_name(colon ? colon + 1 : r->cfg.labels));
+        cJSON_AddStringToObject(o, "labels", spec);
+        cJSON_AddStringToObject(o, "target", fer_target_name(r->cfg.target));
+    }
+    char *text = cJSON_GetArraySize(o) ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (text && strlen(text) < sizeof m->extra)
+        snprintf(m->extra, sizeof m->extra, "%s", text);
+    free(text);
 }
 
 /* Starts r's fresh net from the weights of the model at path (--init), which must
@@ -538,9 +599,18 @@ int fer_train_run(fer_arch *arch, const fer_train_cfg *cfg, const fer_dataset *d
         if ((rc = fer_ckpt_load(path, &r.cfg, r.st, &r.model, &r.opt, err)) < 0)
             goto out;
         r.model->net->rng = r.st->net_rng;
+        if (cfg->labels_crc != r.cfg.labels_crc) {
+            rc = fer_fail(err, FER_E_INVAL, "%s: the run was trained on labels %s (CRC %08x); "
+                          "these labels (CRC %08x) differ", path,
+                          r.cfg.labels[0] ? r.cfg.labels : "from the data", r.cfg.labels_crc,
+                          cfg->labels_crc);
+            goto out;
+        }
     }
     snprintf(r.model->meta.dataset, sizeof r.model->meta.dataset, "%.63s", dataset_name(r.cfg.data));
     r.nclasses = r.model->net->layers[r.model->net->nlayers - 1].oc;
+    r.soft = ds->votes != NULL;
+    set_meta_extra(&r);
     if ((rc = setup_data(&r, err)) < 0 || (rc = alloc_buffers(&r, err)) < 0)
         goto out;
     r.cfg.sched.epochs = r.cfg.epochs;

@@ -16,6 +16,7 @@
 #include "train/history.h"
 #include "train/optim.h"
 #include "train/schedule.h"
+#include "train/targets.h"
 
 #define FER_MAX_EPOCHS 10000
 
@@ -40,6 +41,11 @@ typedef struct fer_train_cfg {
     char init[1024];         /* a .fermodel of the same architecture whose weights (and
                                 normalisation) start the run: fine-tuning; "" = random.
                                 Used only at the start, so not kept in checkpoints */
+    char labels[1024];       /* "" = the data's own labels; "ferplus:FILE" = the dataset
+                                carries FER+ votes (fer_ferplus_apply) from FILE */
+    uint32_t labels_crc;     /* fer_ferplus_stats.crc of those labels: a resumed run
+                                refuses labels whose content changed */
+    fer_target target;       /* with votes: majority or dist */
 } fer_train_cfg;
 
 void fer_train_cfg_default(fer_train_cfg *cfg);
@@ -68,7 +74,9 @@ typedef struct fer_train_hooks {
  *   best.fermodel       the model with the best validation accuracy so far
  *   last.fermodel       the model after the last finished epoch
  *   history.csv, curves.png  after every epoch
- * ds holds the training split and, optionally, the validation split.
+ * ds holds the training split and, optionally, the validation split; with crowd votes
+ * (ds->votes) cfg->labels names them and the model must have every FER+ class. On
+ * resume the checkpoint's configuration wins, but cfg->labels_crc must match its labels.
  * Returns 0 when all epochs are done, 1 when stopped through hooks->stop (after writing a
  * checkpoint), or a negative error. */
 int fer_train_run(fer_arch *arch, const fer_train_cfg *cfg, const fer_dataset *ds,
