@@ -325,6 +325,45 @@ START_TEST(t_pipeline_still_frames)
 }
 END_TEST
 
+/* Caller-given boxes: tracked like detections (the same box keeps its id), reported
+ * in the caller's order; a still frame after them does not repeat their result. */
+START_TEST(t_pipeline_given_boxes)
+{
+    fer_model *m = tu_random_model(8);
+    fer_pipeline *p = pipeline(m, NULL);
+    fer_image face = tu_face();
+    fer_frame f = {0};
+    fer_frame_result r1, r2, r3;
+    fer_error err = {0};
+    scene(&f, &face, 100, 60, 1);
+    process(p, &f, &r1);
+    ck_assert_int_eq(r1.nfaces, 1);
+    fer_box boxes[2] = {{10, 150, 40, 40}, r1.faces[0].box};
+    ck_assert_int_eq(fer_pipeline_process_boxes(p, &f, boxes, 2, &r2, &err), 0);
+    check_scores(&r2);
+    ck_assert_int_eq(r2.nfaces, 2);
+    ck_assert_mem_eq(&r2.faces[0].box, &boxes[0], sizeof boxes[0]);
+    ck_assert_mem_eq(&r2.faces[1].box, &boxes[1], sizeof boxes[1]);
+    ck_assert_int_eq(r2.faces[1].id, r1.faces[0].id);
+    ck_assert_int_eq(r2.faces[0].events & FER_FACE_NEW, FER_FACE_NEW);
+    /* The same pixels again through the search: a fresh result, the detected face only. */
+    process(p, &f, &r3);
+    ck_assert_int_eq(r3.nfaces, 1);
+    ck_assert_float_ge(fer_box_iou(r3.faces[0].box, r1.faces[0].box), 0.7f);
+    fer_pipeline_stats st;
+    fer_pipeline_get_stats(p, &st);
+    ck_assert_int_eq(st.still_frames, 0);
+    fer_box bad = {0, 0, 5, 0};
+    ck_assert_int_eq(fer_pipeline_process_boxes(p, &f, &bad, 1, &r2, &err), -EINVAL);
+    ck_assert_int_eq(fer_pipeline_process_boxes(p, &f, boxes, FER_RESULT_MAX_FACES + 1, &r2,
+                                                &err), -EINVAL);
+    fer_frame_free(&f);
+    fer_image_free(&face);
+    fer_pipeline_free(p);
+    fer_model_free(m);
+}
+END_TEST
+
 static void largest(fer_pipeline_opts *o)
 {
     o->largest_only = 1;
@@ -416,6 +455,7 @@ static Suite *vision_suite(void)
     tcase_add_test(tc, t_pipeline_tracks_a_face);
     tcase_add_test(tc, t_pipeline_new_face_and_end);
     tcase_add_test(tc, t_pipeline_still_frames);
+    tcase_add_test(tc, t_pipeline_given_boxes);
     tcase_add_test(tc, t_pipeline_largest_and_swap);
     tcase_add_test(tc, t_pipeline_errors);
     suite_add_tcase(s, tc);

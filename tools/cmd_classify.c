@@ -159,17 +159,7 @@ int fer_cmd_classify(int argc, char **argv)
     const char *model_arg = NULL, *annotate = NULL;
     unsigned json_flags = 0;
     fer_pipeline_opts po;
-    fer_pipeline_opts_default(&po);
-    /* Stills: search everything every time, at a width that keeps large photos
-     * quick but small faces findable; nothing to track, smooth or skip. */
-    po.detect_width = 640;
-    po.min_neighbors = 4;
-    po.min_face = 24;
-    po.full_every = 1;
-    po.track_search = 0;
-    po.still_threshold = 0;
-    po.face_threshold = 0;
-    po.tracker.alpha = 0;
+    fer_pipeline_opts_still(&po); /* the same settings as libferclassify */
 
     int c, li = 0;
     optind = 1;

@@ -74,6 +74,21 @@ void fer_pipeline_opts_default(fer_pipeline_opts *o)
     fer_tracker_opts_default(&o->tracker);
 }
 
+void fer_pipeline_opts_still(fer_pipeline_opts *o)
+{
+    fer_pipeline_opts_default(o);
+    /* Search everything every time, at a width that keeps large photos quick but
+     * small faces findable; nothing to track, smooth or skip. */
+    o->detect_width = 640;
+    o->min_neighbors = 4;
+    o->min_face = 24;
+    o->full_every = 1;
+    o->track_search = 0;
+    o->still_threshold = 0;
+    o->face_threshold = 0;
+    o->tracker.alpha = 0;
+}
+
 static double ms_since(uint64_t t0)
 {
     return (double)(fer_mono_ns() - t0) / 1e6;
@@ -451,6 +466,53 @@ static void fill_header(const fer_pipeline *p, const fer_frame *frame, fer_frame
         snprintf(res->classes[c], sizeof res->classes[c], "%s", p->model->net->arch->classes[c]);
 }
 
+/*
+ * The part of a frame after its faces are known, shared by detected and given
+ * boxes: hits[0 .. n) (in report order) go through the tracker, are cut out and
+ * classified in batches, and fill res. t_start is when the frame's processing
+ * began, t_find when the face search did (timing).
+ */
+static int track_and_classify(fer_pipeline *p, const fer_frame *frame, const fer_box *hits,
+                              int n, uint64_t t_start, uint64_t t_find, fer_frame_result *res,
+                              fer_error *err)
+{
+    int slot[MAX_HITS], is_new[MAX_HITS], ended[FER_TRACK_MAX], nended = 0;
+    fer_tracker_update(&p->tracker, hits, n, slot, is_new, ended, &nended);
+    p->stats.last_detect_ms = ms_since(t_find);
+    res->detect_ms = ms_since(t_start);
+
+    uint64_t t0 = fer_mono_ns();
+    float probs[FER_RESULT_MAX_FACES][FER_RESULT_MAX_CLASSES];
+    const fer_image *src = p->c == 1 ? &p->grey : &frame->img;
+    int rc = classify(p, src, hits, slot, n, probs, err);
+    if (rc < 0)
+        return rc;
+
+    fill_header(p, frame, res);
+    res->nfaces = n;
+    for (int i = 0; i < n; i++) {
+        fer_face_result *f = &res->faces[i];
+        f->id = slot[i] >= 0 ? p->tracker.tracks[slot[i]].id : 0;
+        f->box = hits[i];
+        memcpy(f->scores, probs[i], sizeof(float) * (size_t)p->k);
+        f->label = 0;
+        for (int c = 1; c < p->k; c++)
+            if (probs[i][c] > probs[i][f->label])
+                f->label = c;
+        f->prob = probs[i][f->label];
+        f->events = is_new[i] ? FER_FACE_NEW : 0;
+        fer_tracker_observe(&p->tracker, slot[i], probs[i], p->k, f);
+    }
+    res->nended = nended < FER_RESULT_MAX_ENDED ? nended : FER_RESULT_MAX_ENDED;
+    memcpy(res->ended, ended, sizeof(int) * (size_t)res->nended);
+    res->has_scores = 1;
+    res->classify_ms = ms_since(t0);
+    res->total_ms = ms_since(t_start);
+    p->last = *res;
+    p->have_last = 1;
+    return 0;
+}
+
 int fer_pipeline_process(fer_pipeline *p, const fer_frame *frame, fer_frame_result *res,
                          fer_error *err)
 {
@@ -503,39 +565,42 @@ int fer_pipeline_process(fer_pipeline *p, const fer_frame *frame, fer_frame_resu
     int cap = p->o.largest_only ? 1 : p->o.max_faces;
     if (n > cap)
         n = cap;
-    int slot[MAX_HITS], is_new[MAX_HITS], ended[FER_TRACK_MAX], nended = 0;
-    fer_tracker_update(&p->tracker, hits, n, slot, is_new, ended, &nended);
-    p->stats.last_detect_ms = ms_since(t0);
-    res->detect_ms = ms_since(t_start);
+    return track_and_classify(p, frame, hits, n, t_start, t0, res, err);
+}
 
-    t0 = fer_mono_ns();
-    float probs[FER_RESULT_MAX_FACES][FER_RESULT_MAX_CLASSES];
-    const fer_image *src = p->c == 1 ? &p->grey : &frame->img;
-    rc = classify(p, src, hits, slot, n, probs, err);
+int fer_pipeline_process_boxes(fer_pipeline *p, const fer_frame *frame, const fer_box *boxes,
+                               int n, fer_frame_result *res, fer_error *err)
+{
+    const uint64_t t_start = fer_mono_ns();
+    memset(res, 0, sizeof *res);
+    if (!frame || !frame->img.data || frame->img.w <= 0 || frame->img.h <= 0)
+        return fer_fail(err, -EINVAL, "pipeline: empty frame");
+    if (n < 0 || n > FER_RESULT_MAX_FACES || (n > 0 && !boxes))
+        return fer_fail(err, -EINVAL, "pipeline: %d boxes given (0 to %d)", n,
+                        FER_RESULT_MAX_FACES);
+    for (int i = 0; i < n; i++) {
+        const fer_box b = boxes[i];
+        /* A box must hold pixels of the frame: the crop repeats edge pixels beyond
+         * it, so a box wholly outside would classify a smear of the border. */
+        if (b.w < 1 || b.h < 1 || b.x >= frame->img.w || b.y >= frame->img.h ||
+            (long long)b.x + b.w <= 0 || (long long)b.y + b.h <= 0 || b.w > 1000000 ||
+            b.h > 1000000)
+            return fer_fail(err, -EINVAL, "pipeline: box %d (%d,%d %dx%d) is empty or outside "
+                            "the %dx%d frame", i, b.x, b.y, b.w, b.h, frame->img.w,
+                            frame->img.h);
+    }
+    if (p->grey.data && (p->grey.w != frame->img.w || p->grey.h != frame->img.h))
+        fer_pipeline_reset(p);
+    int rc = fer_image_to_grey(&p->grey, &frame->img, err);
     if (rc < 0)
         return rc;
-
-    fill_header(p, frame, res);
-    res->nfaces = n;
-    for (int i = 0; i < n; i++) {
-        fer_face_result *f = &res->faces[i];
-        f->id = slot[i] >= 0 ? p->tracker.tracks[slot[i]].id : 0;
-        f->box = hits[i];
-        memcpy(f->scores, probs[i], sizeof(float) * (size_t)p->k);
-        f->label = 0;
-        for (int c = 1; c < p->k; c++)
-            if (probs[i][c] > probs[i][f->label])
-                f->label = c;
-        f->prob = probs[i][f->label];
-        f->events = is_new[i] ? FER_FACE_NEW : 0;
-        fer_tracker_observe(&p->tracker, slot[i], probs[i], p->k, f);
-    }
-    res->nended = nended < FER_RESULT_MAX_ENDED ? nended : FER_RESULT_MAX_ENDED;
-    memcpy(res->ended, ended, sizeof(int) * (size_t)res->nended);
-    res->has_scores = 1;
-    res->classify_ms = ms_since(t0);
-    res->total_ms = ms_since(t_start);
-    p->last = *res;
-    p->have_last = 1;
-    return 0;
+    p->stats.frames++;
+    p->stats.last_grey_ms = ms_since(t_start);
+    /* This frame never entered the still test's grid: the next fer_pipeline_process
+     * must not compare against a grid older than the result it would repeat. */
+    p->grid_w = p->grid_h = 0;
+    fer_box hits[FER_RESULT_MAX_FACES];
+    if (n > 0)
+        memcpy(hits, boxes, sizeof(fer_box) * (size_t)n);
+    return track_and_classify(p, frame, hits, n, t_start, fer_mono_ns(), res, err);
 }

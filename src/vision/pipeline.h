@@ -56,6 +56,11 @@ typedef struct fer_pipeline_opts {
 } fer_pipeline_opts;
 
 void fer_pipeline_opts_default(fer_pipeline_opts *o);
+/* The settings for unrelated still images (`fer classify`, libferclassify): a full
+ * search of each image at detect_width 640, min_neighbors 4, min_face 24; no region
+ * searches, still test, score reuse or smoothing (so "smoothed" equals the raw label).
+ * Call fer_pipeline_reset between images so no track carries over. */
+void fer_pipeline_opts_still(fer_pipeline_opts *o);
 
 /* Loads the cascade and binds model (borrowed; it must outlive the pipeline or be
  * swapped out first). Errors: those of fer_detector_load, -EINVAL for options out
@@ -73,6 +78,16 @@ int fer_pipeline_set_model(fer_pipeline *p, fer_model *model, fer_error *err);
  * frame. Errors: -EINVAL (empty frame), -ENOMEM, FER_E_INVAL (OpenCV failed). */
 int fer_pipeline_process(fer_pipeline *p, const fer_frame *frame, fer_frame_result *res,
                          fer_error *err);
+
+/*
+ * Processes one frame whose faces the caller found: boxes[0 .. n) (n <=
+ * FER_RESULT_MAX_FACES; each at least 1x1 and overlapping the frame) are tracked,
+ * cut out, classified and reported in the order given, exactly as detected faces
+ * are; no search runs and max_faces/largest_only do not apply. -EINVAL for an empty
+ * frame or a bad box (the message names its index), else as fer_pipeline_process.
+ */
+int fer_pipeline_process_boxes(fer_pipeline *p, const fer_frame *frame, const fer_box *boxes,
+                               int n, fer_frame_result *res, fer_error *err);
 
 /* Forgets tracks and the last frame (a new source, or a still image unrelated to the
  * previous one). Ended ids are not reported. */
