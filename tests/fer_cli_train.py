@@ -5,8 +5,8 @@ The real `fer` binary on small files this script writes into a temporary folder:
 FER2013-style CSV of 48x48 random images and a FER+ vote file row-aligned with it.
 It checks what the C unit tests cannot see: the option parsing, the counts printed
 per split, the JSON of `fer eval --labels`, that `--resume` takes the label source
-from the checkpoint, and that bad combinations fail with a message naming the file
-and line. Run by meson (suite 'unit') with FER_BIN set; stdlib only.
+from the checkpoint, distillation's options reaching the model, and that bad
+combinations fail with a message naming the file and line. Run by meson (suite 'unit') with FER_BIN set; stdlib only.
 """
 import gzip
 import json
@@ -143,6 +143,26 @@ def main():
         check("bad.csv:51: usage PublicTest, but the data's row 50 is Training" in p.stderr,
               "misaligned labels: %s", p.stderr)
 
+        # Distillation from the model just trained (8 classes, like the student) ...
+        kd = os.path.join(d, "kd")
+        run("train", "--data", data, "--labels", spec, "--arch", "ferplus", "--out", kd,
+            "--epochs", "1", "--batch", "16", "--quiet", "--teacher", model + "," + model,
+            "--kd-temp", "3", "--kd-weight", "0.25", "--kd-flip")
+        info = run("info", os.path.join(kd, "best.fermodel")).stdout
+        check('"teachers":[{"file":"best.fermodel","crc32":"' in info and
+              '"kd_temp":3,"kd_weight":0.25,"kd_flip":true' in info,
+              "meta.extra lacks the teachers:\n%s", info)
+        # ... and a 7-class teacher refused, naming its file.
+        seven = os.path.join(d, "seven.fermodel")
+        src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models",
+                           "default.fermodel")
+        with open(src, "rb") as f, open(seven, "wb") as g:
+            g.write(f.read())
+        p = run("train", "--data", data, "--labels", spec, "--arch", "ferplus", "--out",
+                os.path.join(d, "kd7"), "--epochs", "1", "--teacher", seven, expect=1)
+        check("seven.fermodel" in p.stderr and "classes" in p.stderr,
+              "a teacher with other classes: %s", p.stderr)
+
         # Bad combinations.
         p = run("train", "--data", data, "--out", os.path.join(d, "x"), "--ferplus-target",
                 "dist", expect=2)
@@ -153,6 +173,12 @@ def main():
         p = run("train", "--data", data, "--labels", spec, "--out", os.path.join(d, "x"),
                 "--epochs", "1", expect=1)
         check("'contempt'" in p.stderr, "a 7-class arch with FER+ labels: %s", p.stderr)
+        p = run("train", "--data", data, "--out", os.path.join(d, "x"), "--kd-temp", "2",
+                expect=2)
+        check("need --teacher" in p.stderr, "%s", p.stderr)
+        p = run("train", "--data", data, "--out", os.path.join(d, "x"), "--teacher", "a,,b",
+                expect=2)
+        check("an empty path" in p.stderr, "%s", p.stderr)
     print("ok")
 
 

@@ -57,6 +57,11 @@ static void usage(FILE *f)
 "                       top vote is unknown or not-a-face are dropped and counted\n"
 "  --ferplus-target majority|dist  the top-voted class (a tie: equal shares of the\n"
 "                       tied ones) or the distribution of the 8 emotions' votes (majority)\n"
+"  --teacher A,B,...    knowledge distillation from these .fermodel files (any\n"
+"                       architecture with the student's classes; up to 8): the loss\n"
+"                       becomes (1-W) CE + W T^2 KL(teachers_T || student_T)\n"
+"  --kd-temp T (4)      --kd-weight W (0.5)\n"
+"  --kd-flip            average each teacher over the image and its mirror image\n"
 "  --smoothing F        label smoothing (0.1)\n"
 "  --class-balanced     weight the loss by inverse class frequency\n"
 "  --no-augment         no augmentation at all\n"
@@ -125,7 +130,7 @@ enum {
     O_PATIENCE, O_FACTOR, O_SMOOTHING, O_BALANCED, O_NO_AUG, O_FLIP, O_SHIFT, O_ROTATE,
     O_SCALE_MIN, O_SCALE_MAX, O_BRIGHT, O_CONTRAST, O_ERASE, O_MAX_TRAIN, O_MAX_VAL,
     O_SKIP_BAD, O_QUIET, O_DATA, O_OUT, O_HELP, O_CONTRAST_MODE, O_CLAHE_CLIP, O_CLAHE_TILES,
-    O_LABELS, O_TARGET
+    O_LABELS, O_TARGET, O_TEACHER, O_KD_TEMP, O_KD_WEIGHT, O_KD_FLIP
 };
 
 static const struct option options[] = {
@@ -152,8 +157,33 @@ static const struct option options[] = {
     {"max-train", required_argument, 0, O_MAX_TRAIN}, {"max-val", required_argument, 0, O_MAX_VAL},
     {"skip-bad", no_argument, 0, O_SKIP_BAD}, {"quiet", no_argument, 0, O_QUIET},
     {"labels", required_argument, 0, O_LABELS}, {"ferplus-target", required_argument, 0, O_TARGET},
+    {"teacher", required_argument, 0, O_TEACHER}, {"kd-temp", required_argument, 0, O_KD_TEMP},
+    {"kd-weight", required_argument, 0, O_KD_WEIGHT}, {"kd-flip", no_argument, 0, O_KD_FLIP},
     {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0},
 };
+
+/* Appends the comma-separated .fermodel paths of list to cfg's teachers. */
+static int add_teachers(fer_train_cfg *cfg, const char *list)
+{
+    const char *p = list;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == 0 || len >= sizeof cfg->teachers[0]) {
+            fprintf(stderr, "fer train: --teacher: '%s': %s\n", list,
+                    len ? "a path is too long" : "an empty path");
+            return -1;
+        }
+        if (cfg->nteachers == FER_MAX_TEACHERS) {
+            fprintf(stderr, "fer train: --teacher: more than %d teachers\n", FER_MAX_TEACHERS);
+            return -1;
+        }
+        snprintf(cfg->teachers[cfg->nteachers++], sizeof cfg->teachers[0], "%.*s", (int)len, p);
+        if (!comma)
+            return 0;
+        p = comma + 1;
+    }
+}
 
 /* Strict number parsing: the whole argument must be a number in [lo, hi]. */
 static int num_arg(const char *opt, const char *s, double lo, double hi, double *out)
@@ -174,7 +204,7 @@ int fer_cmd_train(int argc, char **argv)
     fer_train_cfg cfg;
     fer_train_cfg_default(&cfg);
     const char *data = NULL, *out = NULL, *arch_name = "default", *labels = NULL;
-    int resume = 0, skip_bad = 0, quiet = 0, clahe_opts = 0, target_set = 0, c, idx;
+    int resume = 0, skip_bad = 0, quiet = 0, clahe_opts = 0, target_set = 0, kd_opts = 0, c, idx;
     double v;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", options, &idx)) != -1) {
@@ -249,6 +279,13 @@ int fer_cmd_train(int argc, char **argv)
         case O_SKIP_BAD: skip_bad = 1; break;
         case O_QUIET: quiet = 1; break;
         case O_LABELS: labels = optarg; break;
+        case O_TEACHER:
+            if (add_teachers(&cfg, optarg) < 0)
+                return 2;
+            break;
+        case O_KD_TEMP: NUM(0.05, 100); cfg.kd_temp = (float)v; kd_opts = 1; break;
+        case O_KD_WEIGHT: NUM(0, 1); cfg.kd_weight = (float)v; kd_opts = 1; break;
+        case O_KD_FLIP: cfg.kd_flip = 1; kd_opts = 1; break;
         case O_TARGET:
             if ((idx = fer_target_parse(optarg)) < 0) {
                 fprintf(stderr, "fer train: --ferplus-target: '%s' is not majority or dist\n", optarg);
@@ -285,6 +322,10 @@ int fer_cmd_train(int argc, char **argv)
     }
     if (labels)
         snprintf(cfg.labels, sizeof cfg.labels, "%s", labels);
+    if (kd_opts && !cfg.nteachers && !resume) {
+        fprintf(stderr, "fer train: --kd-temp, --kd-weight and --kd-flip need --teacher\n");
+        return 2;
+    }
     snprintf(cfg.data, sizeof cfg.data, "%s", data);
     size_t len = 0;
     for (int i = 0; i < argc && len < sizeof cfg.command - 1; i++)

@@ -70,15 +70,15 @@ static float sample(const uint8_t *in, int h, int w, float x, float y)
     return v;
 }
 
-int fer_augment_apply(float *out, uint8_t *work, const uint8_t *in, int h, int w,
-                      const fer_augment *a, const fer_preproc *pre, uint64_t rng)
+void fer_augment_pixels(float *pix, fer_erase_box *box, const uint8_t *in, int h, int w,
+                        const fer_augment *a, uint64_t rng)
 {
     const int n = h * w;
-    const float mean = pre->mean, std = pre->std;
-    const int contrast = pre->contrast.mode != FER_CONTRAST_NONE;
+    memset(box, 0, sizeof *box);
     if (!a->enabled) {
-        memcpy(work, in, (size_t)n);
-        return fer_input_from_face(out, work, h, w, pre, NULL);
+        for (int i = 0; i < n; i++)
+            pix[i] = (float)in[i];
+        return;
     }
     /* Draw every parameter up front, in a fixed order, so the stream is reproducible. */
     int flip = fer_rng_uniform(&rng) < a->flip;
@@ -96,7 +96,6 @@ int fer_augment_apply(float *out, uint8_t *work, const uint8_t *in, int h, int w
     /* Inverse map: output (u, v) relative to the centre -> source (x, y). */
     const float cx = (float)(w - 1) * 0.5f, cy = (float)(h - 1) * 0.5f;
     const float c = cosf(ang) / scale, s = sinf(ang) / scale;
-    const float a1 = 1.0f / (255.0f * std), b1 = -mean / std;
     double sum = 0.0;
     for (int v = 0; v < h; v++) {
         for (int u = 0; u < w; u++) {
@@ -105,32 +104,52 @@ int fer_augment_apply(float *out, uint8_t *work, const uint8_t *in, int h, int w
             if (flip)
                 x = -x;
             float p = sample(in, h, w, x + cx, y + cy);
-            out[v * w + u] = p;
+            pix[v * w + u] = p;
             sum += p;
         }
     }
     /* Contrast about the image mean, then brightness, clamped to the 8-bit range. */
     const float m = (float)(sum / n);
     for (int i = 0; i < n; i++) {
-        float p = (out[i] - m) * gain + m + bright;
-        p = p < 0.0f ? 0.0f : p > 255.0f ? 255.0f : p;
-        if (contrast)
-            work[i] = (uint8_t)(p + 0.5f); /* rounded as the pipeline rounds its crop */
-        else
-            out[i] = p * a1 + b1;
-    }
-    if (contrast) {
-        int rc = fer_input_from_face(out, work, h, w, pre, NULL);
-        if (rc < 0)
-            return rc;
+        float p = (pix[i] - m) * gain + m + bright;
+        pix[i] = p < 0.0f ? 0.0f : p > 255.0f ? 255.0f : p;
     }
     if (erase) {
         int eh = (int)lroundf(sqrtf(ea * er)), ew = (int)lroundf(sqrtf(ea / er));
         if (eh > 0 && ew > 0 && eh < h && ew < w) {
-            int y0 = (int)(eu * (float)(h - eh + 1)), x0 = (int)(ev * (float)(w - ew + 1));
-            for (int y = y0; y < y0 + eh; y++)
-                memset(out + y * w + x0, 0, (size_t)ew * sizeof(float));
+            box->y0 = (int)(eu * (float)(h - eh + 1));
+            box->x0 = (int)(ev * (float)(w - ew + 1));
+            box->h = eh;
+            box->w = ew;
         }
     }
+}
+
+int fer_augment_finish(float *out, uint8_t *work, const float *pix, const fer_erase_box *box,
+                       int h, int w, const fer_preproc *pre)
+{
+    const int n = h * w;
+    if (pre->contrast.mode != FER_CONTRAST_NONE) {
+        for (int i = 0; i < n; i++)
+            work[i] = (uint8_t)(pix[i] + 0.5f); /* rounded as the pipeline rounds its crop */
+        int rc = fer_input_from_face(out, work, h, w, pre, NULL);
+        if (rc < 0)
+            return rc;
+    } else {
+        /* fer_normalise's arithmetic, on the unrounded pixels. */
+        const float a1 = 1.0f / (255.0f * pre->std), b1 = -pre->mean / pre->std;
+        for (int i = 0; i < n; i++)
+            out[i] = pix[i] * a1 + b1;
+    }
+    for (int y = box->y0; y < box->y0 + box->h; y++)
+        memset(out + y * w + box->x0, 0, (size_t)box->w * sizeof(float));
     return 0;
+}
+
+int fer_augment_apply(float *out, uint8_t *work, const uint8_t *in, int h, int w,
+                      const fer_augment *a, const fer_preproc *pre, uint64_t rng)
+{
+    fer_erase_box box;
+    fer_augment_pixels(out, &box, in, h, w, a, rng);
+    return fer_augment_finish(out, work, out, &box, h, w, pre);
 }

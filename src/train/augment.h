@@ -47,9 +47,25 @@ void fer_augment_none(fer_augment *a);
 /* out (h*w floats) = input step of pre (augment(in (h*w bytes))), as described above;
  * work holds h*w bytes (used with a contrast step only). rng is the sample's own
  * state; with a->enabled == 0 it is not used. Returns 0, or -EINVAL if pre's contrast
- * step cannot apply to an h x w face (fer_input_from_face). */
+ * step cannot apply to an h x w face (fer_input_from_face). The same as
+ * fer_augment_pixels then fer_augment_finish. */
 int fer_augment_apply(float *out, uint8_t *work, const uint8_t *in, int h, int w,
                       const fer_augment *a, const fer_preproc *pre, uint64_t rng);
+
+/* The rectangle random erasing blanks (h == 0: none). */
+typedef struct fer_erase_box {
+    int x0, y0, w, h;
+} fer_erase_box;
+
+/* The two halves of fer_augment_apply, for distillation, where one augmented image
+ * goes to several networks, each with its own input step (contrast, mean, std):
+ * fer_augment_pixels draws the augmentation (warp and jitter into pix, h*w floats in
+ * [0, 255], not yet rounded; the erase box) and depends on no model; then
+ * fer_augment_finish makes one model's input from it (out may be pix itself). */
+void fer_augment_pixels(float *pix, fer_erase_box *box, const uint8_t *in, int h, int w,
+                        const fer_augment *a, uint64_t rng);
+int fer_augment_finish(float *out, uint8_t *work, const float *pix, const fer_erase_box *box,
+                       int h, int w, const fer_preproc *pre);
 
 /* The per-sample seed of image `index` in epoch `epoch` of a run seeded `seed`. */
 uint64_t fer_augment_seed(uint64_t seed, int epoch, int index);

@@ -72,6 +72,18 @@ static cJSON *cfg_to_json(const fer_train_cfg *c)
         add_hex(o, "labels_crc", c->labels_crc);
         cJSON_AddStringToObject(o, "target", fer_target_name(c->target));
     }
+    if (c->nteachers > 0) {
+        cJSON *t = cJSON_AddArrayToObject(o, "teachers");
+        for (int i = 0; i < c->nteachers && i < FER_MAX_TEACHERS; i++) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "path", c->teachers[i]);
+            add_hex(e, "crc32", c->teacher_crc[i]);
+            cJSON_AddItemToArray(t, e);
+        }
+        cJSON_AddNumberToObject(o, "kd_temp", c->kd_temp);
+        cJSON_AddNumberToObject(o, "kd_weight", c->kd_weight);
+        cJSON_AddNumberToObject(o, "kd_flip", c->kd_flip);
+    }
     cJSON *op = cJSON_AddObjectToObject(o, "optim");
     cJSON_AddNumberToObject(op, "kind", c->opt.kind);
     cJSON_AddNumberToObject(op, "momentum", c->opt.momentum);
@@ -226,6 +238,22 @@ static int cfg_optional_from_json(fer_train_cfg *c, const cJSON *o)
         if (t < 0)
             return 0;
         c->target = (fer_target)t;
+    }
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "teachers");
+    if (t) {
+        if (!cJSON_IsArray(t) || cJSON_GetArraySize(t) < 1 ||
+            cJSON_GetArraySize(t) > FER_MAX_TEACHERS)
+            return 0;
+        const cJSON *e;
+        c->nteachers = 0;
+        cJSON_ArrayForEach(e, t) {
+            str(e, "path", c->teachers[c->nteachers], sizeof c->teachers[0], &ok);
+            c->teacher_crc[c->nteachers] = (uint32_t)hex(e, "crc32", &ok);
+            c->nteachers++;
+        }
+        c->kd_temp = (float)num(o, "kd_temp", &ok);
+        c->kd_weight = (float)num(o, "kd_weight", &ok);
+        c->kd_flip = (int)num(o, "kd_flip", &ok);
     }
     return ok;
 }

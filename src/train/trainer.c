@@ -48,6 +48,8 @@ void fer_train_cfg_default(fer_train_cfg *cfg)
     fer_augment_default(&cfg->aug);
     fer_contrast_init(&cfg->contrast, -1);
     cfg->label_smoothing = 0.1f;
+    cfg->kd_temp = 4.0f;
+    cfg->kd_weight = 0.5f;
 }
 
 typedef struct run {
@@ -72,6 +74,10 @@ typedef struct run {
     float *q[2];             /* (batch, nclasses) target distributions, when soft */
     unsigned *ok[2];         /* (batch) the outputs counted correct (targets.h) */
     float *probs, *dlogits;
+    fer_teachers *teach;     /* NULL without distillation */
+    float *tin[2][FER_MAX_TEACHERS]; /* (batch, hw) each teacher's inputs */
+    float *pix[2];           /* (hw) one augmented image before any input step */
+    float *tprobs;           /* (batch, nclasses) the teachers' softened average */
 } run;
 
 typedef struct prep_job {
@@ -105,15 +111,28 @@ static void fill_targets(run *r, int slot, const int *idx, int n)
     }
 }
 
+/* The augmented batch b of epoch into slot: the student's inputs and, with teachers,
+ * each teacher's input from the same augmented image. Cannot fail: setup tried every
+ * network's input step on this image size. */
 static void prepare(run *r, int epoch, int b, int slot)
 {
-    const int bs = r->cfg.batch;
+    const int bs = r->cfg.batch, h = r->ds->h, w = r->ds->w;
     const int *idx = r->perm + (size_t)b * bs;
-    /* Cannot fail: setup_data tried the model's input step on this image size. */
-    for (int i = 0; i < bs; i++)
-        fer_augment_apply(r->x[slot] + (size_t)i * r->hw, r->work[slot],
-                          r->ds->pixels + (size_t)idx[i] * r->hw, r->ds->h, r->ds->w, &r->cfg.aug,
-                          &r->model->pre, fer_augment_seed(r->cfg.seed, epoch, idx[i]));
+    for (int i = 0; i < bs; i++) {
+        const uint8_t *src = r->ds->pixels + (size_t)idx[i] * r->hw;
+        const uint64_t seed = fer_augment_seed(r->cfg.seed, epoch, idx[i]);
+        float *x = r->x[slot] + (size_t)i * r->hw;
+        if (!r->teach) {
+            fer_augment_apply(x, r->work[slot], src, h, w, &r->cfg.aug, &r->model->pre, seed);
+            continue;
+        }
+        fer_erase_box box;
+        fer_augment_pixels(r->pix[slot], &box, src, h, w, &r->cfg.aug, seed);
+        fer_augment_finish(x, r->work[slot], r->pix[slot], &box, h, w, &r->model->pre);
+        for (int t = 0; t < r->teach->n; t++)
+            fer_augment_finish(r->tin[slot][t] + (size_t)i * r->hw, r->work[slot], r->pix[slot],
+                               &box, h, w, &r->teach->m[t]->pre);
+    }
     fill_targets(r, slot, idx, bs);
 }
 
@@ -242,16 +261,20 @@ static int save_checkpoint(run *r, fer_error *err)
     return fer_ckpt_save(path, &r->cfg, r->st, r->model, r->opt, err);
 }
 
-/* The model's input step once on the first training image, so that a contrast setting
- * the image size cannot take fails here with its reason, never inside the batch thread. */
-static int try_input_step(run *r, fer_error *err)
+/* A network's input step once on the first training image, so that a contrast setting
+ * the image size cannot take fails here with its reason, never inside the batch thread.
+ * who names the network in the message ("" for the student). */
+static int try_input_step(run *r, const fer_preproc *pre, const char *who, fer_error *err)
 {
     uint8_t *face = malloc((size_t)r->hw);
     float *x = malloc((size_t)r->hw * sizeof(float));
     int rc = -ENOMEM;
     if (face && x) {
         memcpy(face, r->ds->pixels + (size_t)r->train_idx[0] * r->hw, (size_t)r->hw);
-        rc = fer_input_from_face(x, face, r->ds->h, r->ds->w, &r->model->pre, err);
+        fer_error e = {0};
+        rc = fer_input_from_face(x, face, r->ds->h, r->ds->w, pre, &e);
+        if (rc < 0)
+            fer_fail(err, rc, "%s%s%s", who, who[0] ? ": " : "", e.msg);
     } else {
         fer_fail(err, rc, "out of memory");
     }
@@ -296,9 +319,11 @@ static int setup_data(run *r, fer_error *err)
         return fer_fail(err, FER_E_INVAL, "%d training images, fewer than one batch of %d",
                         r->ntrain, r->cfg.batch);
     r->model->pre.contrast = r->cfg.contrast;
-    rc = try_input_step(r, err);
-    if (rc < 0)
+    if ((rc = try_input_step(r, &r->model->pre, "", err)) < 0)
         return rc;
+    for (int t = 0; r->teach && t < r->teach->n; t++)
+        if ((rc = try_input_step(r, &r->teach->m[t]->pre, r->cfg.teachers[t], err)) < 0)
+            return rc;
     if (r->cfg.std <= 0.0f) {
         /* Measured on what the network is given: the training images after the model's
          * contrast step (which try_input_step showed applies). */
@@ -349,6 +374,18 @@ static int alloc_buffers(run *r, fer_error *err)
     r->dlogits = malloc(bs * (size_t)r->nclasses * sizeof(float));
     if (!r->probs || !r->dlogits)
         return fer_fail(err, -ENOMEM, "out of memory for batch buffers");
+    if (!r->teach)
+        return 0;
+    r->tprobs = malloc(bs * (size_t)r->nclasses * sizeof(float));
+    if (!r->tprobs)
+        return fer_fail(err, -ENOMEM, "out of memory for batch buffers");
+    for (int s = 0; s < 2; s++) {
+        if (!(r->pix[s] = malloc((size_t)r->hw * sizeof(float))))
+            return fer_fail(err, -ENOMEM, "out of memory for batch buffers");
+        for (int t = 0; t < r->teach->n; t++)
+            if (!(r->tin[s][t] = malloc(bs * (size_t)r->hw * sizeof(float))))
+                return fer_fail(err, -ENOMEM, "out of memory for batch buffers");
+    }
     return 0;
 }
 
@@ -363,9 +400,14 @@ static void run_free(run *r)
         free(r->y[s]);
         free(r->ok[s]);
         free(r->q[s]);
+        free(r->pix[s]);
+        for (int t = 0; t < FER_MAX_TEACHERS; t++)
+            free(r->tin[s][t]);
     }
     free(r->probs);
     free(r->dlogits);
+    free(r->tprobs);
+    fer_teachers_free(r->teach);
     fer_optim_free(r->opt);
     fer_model_free(r->model);
     free(r->st);
@@ -394,12 +436,34 @@ static void report(run *r, int phase, double t0, const fer_history_row *row, int
     r->hooks->progress(r->hooks->ctx, &p);
 }
 
+/* The training loss of the batch in slot, whose logits the student just computed;
+ * writes its gradient to r->dlogits (and the T = 1 probabilities to r->probs). */
+static float step_loss(run *r, int slot, const float *logits)
+{
+    const int bs = r->cfg.batch, C = r->nclasses;
+    const float *w = r->use_w ? r->class_w : NULL;
+    float loss = r->soft ? fer_soft_cross_entropy(r->dlogits, r->probs, logits, r->q[slot], w,
+                                                  r->cfg.label_smoothing, C, bs)
+                         : fer_cross_entropy(r->dlogits, r->probs, logits, r->y[slot], w,
+                                             r->cfg.label_smoothing, C, bs);
+    if (!r->teach)
+        return loss;
+    /* (1-W) CE + W T^2 KL: the hard part's gradient is scaled here, the distillation
+     * term adds its own. */
+    const float kw = r->cfg.kd_weight;
+    fer_teachers_predict(r->teach, r->tprobs, r->tin[slot], bs, r->cfg.kd_temp, r->cfg.kd_flip);
+    for (int k = 0; k < bs * C; k++)
+        r->dlogits[k] *= 1.0f - kw;
+    return (1.0f - kw) * loss +
+           fer_distill_loss(r->dlogits, logits, r->tprobs, r->cfg.kd_temp, kw, C, bs);
+}
+
 /* One epoch from st->batch on. Returns 0 at its end, 1 if stopped, or an error. */
 static int train_epoch(run *r, fer_error *err)
 {
     fer_train_state *st = r->st;
     fer_net *net = r->model->net;
-    const int bs = r->cfg.batch, nb = r->ntrain / bs, C = r->nclasses;
+    const int bs = r->cfg.batch, nb = r->ntrain / bs;
     const double t0 = fer_mono_s() - st->elapsed;
     shuffle(r->perm, r->train_idx, r->ntrain, r->cfg.seed, st->epoch);
     prep_job job = {0};
@@ -412,11 +476,7 @@ static int train_epoch(run *r, fer_error *err)
             prep_start(&job, r, st->epoch, b + 1, slot ^ 1);
         float lr = fer_sched_lr(&r->cfg.sched, (long)st->step);
         const float *logits = fer_net_forward(net, r->x[slot], bs, 1);
-        const float *w = r->use_w ? r->class_w : NULL;
-        float loss = r->soft ? fer_soft_cross_entropy(r->dlogits, r->probs, logits, r->q[slot], w,
-                                                      r->cfg.label_smoothing, C, bs)
-                             : fer_cross_entropy(r->dlogits, r->probs, logits, r->y[slot], w,
-                                                 r->cfg.label_smoothing, C, bs);
+        float loss = step_loss(r, slot, logits);
         if (!isfinite(loss)) {
             prep_wait(&job);
             return fer_fail(err, FER_E_INVAL,
@@ -484,6 +544,36 @@ static int train_epoch(run *r, fer_error *err)
     return 0;
 }
 
+/* Loads the run's teachers, recording their CRCs in a fresh run and checking them
+ * against the recorded ones in a resumed run. */
+static int load_teachers(run *r, int fresh, fer_error *err)
+{
+    const int n = r->cfg.nteachers;
+    if (n == 0)
+        return 0;
+    if (n < 0 || n > FER_MAX_TEACHERS || !(r->cfg.kd_temp > 0.0f) ||
+        !(r->cfg.kd_weight >= 0.0f && r->cfg.kd_weight <= 1.0f))
+        return fer_fail(err, FER_E_INVAL, "distillation: %d teachers, temperature %g, weight %g "
+                        "(1..%d teachers, T > 0, 0 <= W <= 1)", n, (double)r->cfg.kd_temp,
+                        (double)r->cfg.kd_weight, FER_MAX_TEACHERS);
+    const char *paths[FER_MAX_TEACHERS];
+    uint32_t crc[FER_MAX_TEACHERS];
+    for (int t = 0; t < n; t++)
+        paths[t] = r->cfg.teachers[t];
+    int rc = fer_teachers_load(&r->teach, paths, n, r->model->net->arch, r->cfg.batch, crc, err);
+    if (rc < 0)
+        return rc;
+    for (int t = 0; t < n; t++) {
+        if (fresh)
+            r->cfg.teacher_crc[t] = crc[t];
+        else if (crc[t] != r->cfg.teacher_crc[t])
+            return fer_fail(err, FER_E_INVAL, "%s: the teacher changed since the run started "
+                            "(CRC %08x, the checkpoint has %08x)", paths[t], crc[t],
+                            r->cfg.teacher_crc[t]);
+    }
+    return 0;
+}
+
 static const char *base_name(const char *path)
 {
     const char *base = strrchr(path, '/');
@@ -510,7 +600,29 @@ static void set_meta_extra(run *r)
         cJSON_AddStringToObject(o, "labels", spec);
         cJSON_AddStringToObject(o, "target", fer_target_name(r->cfg.target));
     }
+    if (r->cfg.nteachers) {
+        cJSON *t = cJSON_AddArrayToObject(o, "teachers");
+        for (int i = 0; i < r->cfg.nteachers; i++) {
+            cJSON *e = cJSON_CreateObject();
+            char crc[16];
+            snprintf(crc, sizeof crc, "%08x", r->cfg.teacher_crc[i]);
+            cJSON_AddStringToObject(e, "file", base_name(r->cfg.teachers[i]));
+            cJSON_AddStringToObject(e, "crc32", crc);
+            cJSON_AddItemToArray(t, e);
+        }
+        cJSON_AddNumberToObject(o, "kd_temp", round(r->cfg.kd_temp * 1e6) / 1e6);
+        cJSON_AddNumberToObject(o, "kd_weight", round(r->cfg.kd_weight * 1e6) / 1e6);
+        cJSON_AddBoolToObject(o, "kd_flip", r->cfg.kd_flip);
+    }
     char *text = cJSON_GetArraySize(o) ? cJSON_PrintUnformatted(o) : NULL;
+    if (text && strlen(text) >= sizeof m->extra && cJSON_HasObjectItem(o, "teachers")) {
+        /* Long teacher names: keep their CRCs, which identify them anyway. */
+        cJSON *t = cJSON_GetObjectItem(o, "teachers"), *e;
+        cJSON_ArrayForEach(e, t)
+            cJSON_DeleteItemFromObject(e, "file");
+        free(text);
+        text = cJSON_PrintUnformatted(o);
+    }
     cJSON_Delete(o);
     if (text && strlen(text) < sizeof m->extra)
         snprintf(m->extra, sizeof m->extra, "%s", text);
@@ -610,6 +722,8 @@ int fer_train_run(fer_arch *arch, const fer_train_cfg *cfg, const fer_dataset *d
     snprintf(r.model->meta.dataset, sizeof r.model->meta.dataset, "%.63s", dataset_name(r.cfg.data));
     r.nclasses = r.model->net->layers[r.model->net->nlayers - 1].oc;
     r.soft = ds->votes != NULL;
+    if ((rc = load_teachers(&r, arch != NULL, err)) < 0)
+        goto out;
     set_meta_extra(&r);
     if ((rc = setup_data(&r, err)) < 0 || (rc = alloc_buffers(&r, err)) < 0)
         goto out;

@@ -13,6 +13,7 @@
 #include "data/dataset.h"
 #include "net/model.h"
 #include "train/augment.h"
+#include "train/distill.h"
 #include "train/history.h"
 #include "train/optim.h"
 #include "train/schedule.h"
@@ -46,6 +47,15 @@ typedef struct fer_train_cfg {
     uint32_t labels_crc;     /* fer_ferplus_stats.crc of those labels: a resumed run
                                 refuses labels whose content changed */
     fer_target target;       /* with votes: majority or dist */
+    /* Knowledge distillation (train/distill.h): loss = (1-W) CE(target) +
+     * W T^2 KL(teachers_T || student_T). nteachers == 0: off. */
+    int nteachers;
+    char teachers[FER_MAX_TEACHERS][512]; /* .fermodel paths */
+    uint32_t teacher_crc[FER_MAX_TEACHERS]; /* their CRC-32s, set by the trainer at the start;
+                                               a resumed run refuses a teacher that changed */
+    float kd_temp;           /* T (4) */
+    float kd_weight;         /* W (0.5) */
+    int kd_flip;             /* 1: average each teacher over the image and its mirror */
 } fer_train_cfg;
 
 void fer_train_cfg_default(fer_train_cfg *cfg);
