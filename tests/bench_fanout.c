@@ -42,6 +42,7 @@
 
 #include "cv/image.h"
 #include "cv/video_write.h"
+#include "ferd_harness.h"
 #include "util/clock.h"
 
 #define MAXC 512
@@ -92,40 +93,21 @@ static void make_clip(const char *path, const char *face_png, double fps)
 static pid_t ferd_pid;
 static char dir[256];
 
+/* ferd on conf through the tests' harness (tests/ferd_harness.h): it dies with
+ * the benchmark, and READY=1 is waited for with a deadline. */
+static fh_daemon ferd_d;
+
 static pid_t start_ferd(const char *ferd, const char *conf)
 {
-    char notify[100];
-    snprintf(notify, sizeof notify, "%.90s/notify", dir);
-    int nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", notify);
-    if (nfd < 0 || bind(nfd, (struct sockaddr *)&sa, sizeof sa) < 0)
-        die("notify socket");
-    pid_t pid = fork();
-    if (pid == 0) {
-        setenv("NOTIFY_SOCKET", notify, 1);
-        execl(ferd, "ferd", "--config", conf, (char *)NULL);
-        _exit(127);
+    const char *args[] = {"--config", conf, NULL};
+    fh_opts o = {.bin = ferd, .args = args, .listen_fd = -1, .wait = FH_WAIT_READY,
+                 .timeout_ms = 30000};
+    char msg[2048];
+    if (fh_start(&ferd_d, dir, NULL, &o, msg, sizeof msg) < 0) {
+        fprintf(stderr, "bench_fanout: %s\n", msg);
+        exit(1);
     }
-    char buf[512];
-    uint64_t t0 = fer_mono_ns();
-    for (;;) {
-        struct pollfd p = {nfd, POLLIN, 0};
-        if (poll(&p, 1, 500) > 0) {
-            ssize_t n = recv(nfd, buf, sizeof buf - 1, 0);
-            if (n > 0) {
-                buf[n] = '\0';
-                if (strstr(buf, "READY=1"))
-                    break;
-            }
-        }
-        if (fer_mono_ns() - t0 > 30000000000ull || waitpid(pid, NULL, WNOHANG) == pid) {
-            fprintf(stderr, "bench_fanout: ferd did not become ready\n");
-            exit(1);
-        }
-    }
-    close(nfd);
-    return pid;
+    return ferd_d.pid;
 }
 
 /* utime + stime in clock ticks of a /proc stat file. */
@@ -446,10 +428,8 @@ int main(int argc, char **argv)
             printf("STATUS clients: %.*s\n", (int)(strchr(cl, '}') - cl + 1), cl);
         close(s);
     }
-    kill(ferd_pid, SIGTERM);
-    int st;
-    waitpid(ferd_pid, &st, 0);
-    printf("ferd exit status %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    int st = fh_stop(&ferd_d, 30000);
+    printf("ferd exit status %d\n", st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ferd_harness.h"
 #include "util/clock.h"
 
 char cu_dir[256];
@@ -357,45 +358,6 @@ int fs_wait(pid_t pid, int timeout_ms)
 
 /* ---- running programs ---- */
 
-static void apply_env(const char *const env[])
-{
-    for (int i = 0; env && env[i]; i++) {
-        const char *eq = strchr(env[i], '=');
-        if (!eq)
-            continue;
-        char key[256];
-        snprintf(key, sizeof key, "%.*s", (int)(eq - env[i]), env[i]);
-        if (eq[1])
-            setenv(key, eq + 1, 1);
-        else
-            unsetenv(key);
-    }
-}
-
-pid_t cu_spawn(char *const argv[], const char *const env[], const char *out, const char *err)
-{
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        setpgid(0, 0);
-        /* A daemon or client started by a test that fails dies with it. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        apply_env(env);
-        int in = open("/dev/null", O_RDONLY);
-        int o = open(out ? out : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(err ? err : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (in < 0 || o < 0 || e < 0)
-            _exit(126);
-        dup2(in, 0);
-        dup2(o, 1);
-        dup2(e, 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
 static void append(char **buf, size_t *len, size_t *cap, const char *data, size_t n)
 {
     if (*len + n + 1 > *cap) {
@@ -417,19 +379,9 @@ void cu_run(char *const argv[], const char *const env[], int timeout_ms, cu_run_
     int po[2], pe[2];
     ck_assert_int_eq(pipe2(po, O_CLOEXEC), 0);
     ck_assert_int_eq(pipe2(pe, O_CLOEXEC), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        apply_env(env);
-        int in = open("/dev/null", O_RDONLY);
-        dup2(in, 0);
-        dup2(po[1], 1);
-        dup2(pe[1], 2);
-        execv(argv[0], argv);
-        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
+    /* The harness's rules: it dies with the test, and is killed at the deadline. */
+    pid_t pid = fh_spawn_fds(argv, env, po[1], pe[1], -1);
+    ck_assert_int_gt(pid, 0);
     close(po[1]);
     close(pe[1]);
     size_t ocap = 0, ecap = 0;
@@ -466,8 +418,12 @@ void cu_run(char *const argv[], const char *const env[], int timeout_ms, cu_run_
     for (int i = 0; i < 2; i++)
         if (p[i].fd >= 0)
             close(p[i].fd);
-    int st;
-    waitpid(pid, &st, 0);
+    int st = fh_wait_pid(pid, 5000);
+    if (st == -1) {
+        kill(pid, SIGKILL);
+        st = fh_wait_pid(pid, 5000);
+        killed = 1;
+    }
     res->status = killed ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 

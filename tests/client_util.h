@@ -77,11 +77,7 @@ typedef struct cu_run_result {
  */
 void cu_run(char *const argv[], const char *const env[], int timeout_ms, cu_run_result *res);
 void cu_run_free(cu_run_result *res);
-/* Starts argv in the background with stdout/stderr to the given files (NULL:
- * /dev/null), in its own process group; returns its pid. It is killed when
- * the calling process ends (PR_SET_PDEATHSIG), so a failing test leaves no
- * daemon behind. */
-pid_t cu_spawn(char *const argv[], const char *const env[], const char *out, const char *err);
+/* Programs that run in the background: fh_spawn (ferd_harness.h). */
 /* Number of lines in s. */
 int cu_count_lines(const char *s);
 

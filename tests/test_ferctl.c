@@ -29,12 +29,13 @@
 #include <unistd.h>
 
 #include "client_util.h"
+#include "ferd_harness.h"
 #include "cv/image.h"
 #include "ferclient.h"
 #include "proto/protocol.h"
 
-/* The shared daemon. */
-static pid_t ferd_pid = -1;
+/* The shared daemon (started in Check's parent, so it serves every test). */
+static fh_daemon shared_ferd;
 static int ferd_up;
 
 static const char *env_or_fail(const char *name)
@@ -42,13 +43,6 @@ static const char *env_or_fail(const char *name)
     const char *v = getenv(name);
     ck_assert_msg(v && v[0], "%s is not set (meson sets it)", name);
     return v;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
 }
 
 /* The source clip: the demo clip of the repository. */
@@ -60,48 +54,25 @@ static const char *demo_clip(void)
     return path;
 }
 
-/* Starts ferd on sock (in cu_dir) and waits until it answers. */
-static pid_t start_ferd(const char *sock, const char *log)
+/* Starts ferd on sock (in cu_dir; its log is PREFIXferd.log there) and waits
+ * for READY=1. */
+static void start_ferd(fh_daemon *d, const char *sock, const char *prefix)
 {
-    char *argv[] = {(char *)env_or_fail("FERD_BIN"),
-                    (char *)"--source", (char *)demo_clip(),
-                    (char *)"--socket", (char *)sock,
-                    (char *)"--model", (char *)cu_path("model.fermodel"),
-                    (char *)"--set", (char *)"allow_images=yes",
-                    (char *)"--log-level", (char *)"info",
-                    NULL};
-    static const char *const env[] = {"NOTIFY_SOCKET=", "LISTEN_FDS=", "LISTEN_PID=", NULL};
-    pid_t pid = cu_spawn(argv, env, NULL, log);
-    int64_t end = fer_mono_ms() + 30000;
-    while (fer_mono_ms() < end) {
-        int st;
-        ck_assert_msg(waitpid(pid, &st, WNOHANG) == 0, "ferd exited at start (see %s)", log);
-        fer_client *c;
-        if (fer_client_open(&c, sock, 1000, NULL) == 0) {
-            fer_client_close(c);
-            return pid;
-        }
-        sleep_ms(100);
-    }
-    kill(pid, SIGKILL);
-    ck_abort_msg("ferd did not listen on %s within 30 s", sock);
-    return -1;
+    const char *args[] = {"--source", demo_clip(), "--socket", sock,
+                          "--model", cu_path("model.fermodel"), "--set", "allow_images=yes",
+                          "--log-level", "info", NULL};
+    fh_opts o = {.bin = env_or_fail("FERD_BIN"), .args = args, .listen_fd = -1, .sock = sock,
+                 .wait = FH_WAIT_READY, .timeout_ms = 30000};
+    char msg[2048];
+    int rc = fh_start(d, cu_dir, prefix, &o, msg, sizeof msg);
+    ck_assert_msg(rc == 0, "%s", msg);
 }
 
-/* SIGTERM and the exit status (0 is an orderly stop). */
-static int stop_ferd(pid_t pid)
+/* SIGTERM and the exit status (0 is an orderly stop; -1: killed at 15 s). */
+static int stop_ferd(fh_daemon *d)
 {
-    kill(pid, SIGTERM);
-    int64_t end = fer_mono_ms() + 15000;
-    int st;
-    while (fer_mono_ms() < end) {
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        sleep_ms(20);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    return -1;
+    int st = fh_stop(d, 15000);
+    return st == -1 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 static void shared_setup(void)
@@ -115,15 +86,15 @@ static void shared_setup(void)
     cu_run(mk, NULL, 60000, &r);
     ck_assert_msg(r.status == 0, "make_model: %s", r.err);
     cu_run_free(&r);
-    ferd_pid = start_ferd(cu_path("ferd.sock"), cu_path("ferd.log"));
+    start_ferd(&shared_ferd, cu_path("ferd.sock"), NULL);
     ferd_up = 1;
 }
 
 static void shared_teardown(void)
 {
-    if (ferd_pid > 0)
-        stop_ferd(ferd_pid);
-    ferd_pid = -1;
+    if (ferd_up)
+        stop_ferd(&shared_ferd);
+    ferd_up = 0;
     cu_cleanup();
 }
 
@@ -169,13 +140,12 @@ START_TEST(t_status)
     need_daemon();
     cu_run_result r;
     /* Right after start the source may still be opening. */
-    int64_t end = fer_mono_ms() + 10000;
+    fh_deadline dl = fh_deadline_in(10000);
     for (;;) {
         ferctl(&r, cu_path("ferd.sock"), NULL, "status", NULL);
-        if (strstr(r.out, "demo.avi (video): streaming") || fer_mono_ms() > end)
+        if (strstr(r.out, "demo.avi (video): streaming") || !fh_deadline_wait(&dl, 200))
             break;
         cu_run_free(&r);
-        sleep_ms(200);
     }
     ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
     ck_assert_str_eq(r.err, "");
@@ -375,15 +345,14 @@ END_TEST
 /* Waits until file contains needle. */
 static int wait_for_text(const char *file, const char *needle, int timeout_ms)
 {
-    int64_t end = fer_mono_ms() + timeout_ms;
-    while (fer_mono_ms() < end) {
+    fh_deadline dl = fh_deadline_in(timeout_ms);
+    do {
         char *s = cu_read_file(file, NULL);
         int found = s && strstr(s, needle);
         free(s);
         if (found)
             return 1;
-        sleep_ms(50);
-    }
+    } while (fh_deadline_wait(&dl, 50));
     return 0;
 }
 
@@ -403,16 +372,13 @@ static void fail_with(const char *file, const char *fmt, ...)
 /* Waits for pid; its exit code, or -1 after timeout_ms (then killed). */
 static int wait_exit(pid_t pid, int timeout_ms)
 {
-    int64_t end = fer_mono_ms() + timeout_ms;
-    int st;
-    while (fer_mono_ms() < end) {
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        sleep_ms(20);
+    int st = fh_wait_pid(pid, timeout_ms);
+    if (st == -1) {
+        kill(pid, SIGKILL);
+        fh_wait_pid(pid, 5000);
+        return -1;
     }
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 START_TEST(t_daemon_stops_mid_watch)
@@ -420,17 +386,18 @@ START_TEST(t_daemon_stops_mid_watch)
     need_daemon();
     char sock[512];
     snprintf(sock, sizeof sock, "%s", cu_path("stop.sock"));
-    pid_t d = start_ferd(sock, cu_path("stop-ferd.log"));
+    static fh_daemon d;
+    start_ferd(&d, sock, "stop-");
     char *argv[] = {(char *)env_or_fail("FERCTL"), (char *)"--socket", (char *)sock,
                     (char *)"watch", (char *)"--json", NULL};
-    pid_t w = cu_spawn(argv, NULL, cu_path("w.out"), cu_path("w.err"));
+    pid_t w = fh_spawn(argv, NULL, cu_path("w.out"), cu_path("w.err"), -1);
     if (!wait_for_text(cu_path("w.out"), "\"class\":\"RESULT\"", 20000)) {
         char *out = cu_read_file(cu_path("w.out"), NULL);
         fprintf(stderr, "ferctl's stdout: %s\n", out ? out : "(missing)");
         free(out);
         fail_with(cu_path("w.err"), "no RESULT from the second daemon");
     }
-    ck_assert_int_eq(stop_ferd(d), 0);
+    ck_assert_int_eq(stop_ferd(&d), 0);
     ck_assert_int_eq(wait_exit(w, 10000), 3);
     /* One line: lost, with the daemon's SHUTDOWN message in it. */
     char *err = cu_read_file(cu_path("w.err"), NULL);
@@ -440,33 +407,31 @@ START_TEST(t_daemon_stops_mid_watch)
     free(err);
 
     /* --reconnect: the watch survives a restart of the daemon. */
-    d = start_ferd(sock, cu_path("stop-ferd2.log"));
+    start_ferd(&d, sock, "stop2-");
     char *argv2[] = {(char *)env_or_fail("FERCTL"), (char *)"--socket", (char *)sock,
                      (char *)"watch", (char *)"--json", (char *)"--reconnect",
                      (char *)"--count", (char *)"1000000", (char *)"--timeout", (char *)"60",
                      NULL};
-    w = cu_spawn(argv2, NULL, cu_path("r.out"), cu_path("r.err"));
+    w = fh_spawn(argv2, NULL, cu_path("r.out"), cu_path("r.err"), -1);
     ck_assert(wait_for_text(cu_path("r.out"), "\"class\":\"RESULT\"", 20000));
-    ck_assert_int_eq(stop_ferd(d), 0);
+    ck_assert_int_eq(stop_ferd(&d), 0);
     ck_assert(wait_for_text(cu_path("r.err"), "reconnecting", 10000));
-    d = start_ferd(sock, cu_path("stop-ferd3.log"));
+    start_ferd(&d, sock, "stop3-");
     ck_assert(wait_for_text(cu_path("r.err"), "reconnected", 20000));
     /* Results flow again: a second VERSION, then RESULTs after it. */
-    int64_t end = fer_mono_ms() + 20000;
+    fh_deadline dl = fh_deadline_in(20000);
     int resumed = 0;
-    while (!resumed && fer_mono_ms() < end) {
+    do {
         char *out = cu_read_file(cu_path("r.out"), NULL);
         const char *second = out ? strstr(out, "\"class\":\"VERSION\"") : NULL;
         second = second ? strstr(second + 1, "\"class\":\"VERSION\"") : NULL;
         resumed = second && strstr(second, "\"class\":\"RESULT\"");
         free(out);
-        if (!resumed)
-            sleep_ms(100);
-    }
+    } while (!resumed && fh_deadline_wait(&dl, 100));
     ck_assert_msg(resumed, "no results after reconnecting");
     kill(w, SIGTERM);
     wait_exit(w, 5000);
-    ck_assert_int_eq(stop_ferd(d), 0);
+    ck_assert_int_eq(stop_ferd(&d), 0);
 }
 END_TEST
 
@@ -594,34 +559,23 @@ static int xwd_decode(const uint8_t *d, size_t n, fer_image *img)
     return 0;
 }
 
-/* Starts Xvfb on a free display (-displayfd) with a white root window. */
+/* Starts Xvfb on a free display (-displayfd 3, our pipe) with a white root window. */
 static pid_t start_xvfb(int *display)
 {
     int fds[2];
     ck_assert_int_eq(pipe(fds), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        close(fds[0]);
-        char fd[16];
-        snprintf(fd, sizeof fd, "%d", fds[1]);
-        int null = open("/dev/null", O_RDWR);
-        dup2(null, 0);
-        dup2(null, 1);
-        dup2(null, 2);
-        execl("/usr/bin/Xvfb", "Xvfb", "-displayfd", fd, "-screen", "0", "1024x768x24", "-wr",
-              "-nolisten", "tcp", "-noreset", (char *)NULL);
-        _exit(127);
-    }
+    char *argv[] = {(char *)"/usr/bin/Xvfb", (char *)"-displayfd", (char *)"3", (char *)"-screen",
+                    (char *)"0", (char *)"1024x768x24", (char *)"-wr", (char *)"-nolisten",
+                    (char *)"tcp", (char *)"-noreset", NULL};
+    pid_t pid = fh_spawn(argv, NULL, NULL, NULL, fds[1]);
+    ck_assert_int_gt(pid, 0);
     close(fds[1]);
     char buf[32] = "";
     size_t len = 0;
     struct pollfd p = {.fd = fds[0], .events = POLLIN};
-    int64_t end = fer_mono_ms() + 15000;
-    while (!strchr(buf, '\n') && len < sizeof buf - 1 && fer_mono_ms() < end) {
-        if (poll(&p, 1, 500) <= 0)
+    fh_deadline dl = fh_deadline_in(15000);
+    while (!strchr(buf, '\n') && len < sizeof buf - 1 && fh_deadline_left(&dl) > 0) {
+        if (poll(&p, 1, fh_deadline_left(&dl)) <= 0)
             continue;
         ssize_t r = read(fds[0], buf + len, sizeof buf - 1 - len);
         if (r <= 0)
@@ -672,8 +626,8 @@ START_TEST(t_view_screenshot)
     char *argv[] = {(char *)env_or_fail("FERCTL"), (char *)"--socket",
                     (char *)cu_path("ferd.sock"), (char *)"view", (char *)"--timeout",
                     (char *)"15", NULL};
-    int64_t started = fer_mono_ms();
-    pid_t v = cu_spawn(argv, env, cu_path("view.out"), cu_path("view.err"));
+    fh_deadline shots = fh_deadline_in(12000);
+    pid_t v = fh_spawn(argv, env, cu_path("view.out"), cu_path("view.err"), -1);
 
     /* Screenshots until one shows the frame with a face drawn (the clip has a
      * second without faces), for at most 12 s. */
@@ -681,8 +635,7 @@ START_TEST(t_view_screenshot)
     fer_image best = {0};
     double covered = 0;
     long dark = 0;
-    sleep_ms(1500);
-    while (fer_mono_ms() < started + 12000) {
+    do {
         char *xa[] = {(char *)"/usr/bin/xwd", (char *)"-root", (char *)"-silent",
                       (char *)"-display", disp, (char *)"-out", (char *)xwd_file, NULL};
         cu_run_result r;
@@ -699,8 +652,7 @@ START_TEST(t_view_screenshot)
         best = img;
         if (covered > 0.25 && dark > 2000)
             break;
-        sleep_ms(700);
-    }
+    } while (fh_deadline_wait(&shots, 700));
     /* Keep the last screenshot for people to look at. */
     const char *shot_dir = getenv("FERCTL_SHOT_DIR");
     char shot[1024];

@@ -3,7 +3,14 @@
 A scratch directory, a random-weight model, a short clip, and the real ferd
 started on a temporary socket with its own configuration file, waited for on
 a NOTIFY_SOCKET (READY=1) as systemd would, and measured from /proc (RSS, open
-descriptors). Clients speak protocol v1 (proto/PROTOCOL.md) as plain JSON
+descriptors).
+
+Daemon is the Python wrapper of the tests' one harness, tests/ferd_harness.h,
+and keeps its rules: the daemon dies with the process that started it
+(PR_SET_PDEATHSIG, in its own process group); start-up and every wait poll a
+condition with a deadline; every notification is kept, in order; and however a
+script ends (a failed check, an exception, SIGTERM from meson's timeout), the
+daemon is killed and its sockets are removed. Clients speak protocol v1 (proto/PROTOCOL.md) as plain JSON
 lines over the Unix socket, as any program may.
 
 Python standard library only (/usr/bin/python3), so the scripts run wherever
@@ -13,6 +20,7 @@ FER_SOURCE_ROOT.
 """
 
 import atexit
+import ctypes
 import json
 import os
 import shutil
@@ -176,6 +184,28 @@ def _kill_leftovers():
 atexit.register(_kill_leftovers)
 
 
+def _exit_on_sigterm(signum, frame):
+    # meson ends a test that ran out of time with SIGTERM; exiting through
+    # SystemExit runs the atexit handler above, which the default action skips.
+    raise SystemExit(128 + signum)
+
+
+if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
+def _dies_with(parent):
+    """A preexec_fn: the child gets SIGKILL when the thread that started it
+    ends (ferd_harness.c's rule 1), and gives up if that already happened."""
+    def setup():
+        if _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0 or os.getppid() != parent:
+            os._exit(126)
+    return setup
+
+
 def stacks(pid):
     """Every thread's stack of a running process, through gdb (when installed)."""
     gdb = shutil.which("gdb")
@@ -240,9 +270,16 @@ class Daemon:
             env.pop(k, None)
         env.update(env_extra or {})
         self.logf = open(self.logpath, "ab")
+        dies_with = _dies_with(os.getpid())
+
+        def setup():
+            dies_with()
+            if preexec:
+                preexec()
         self.proc = subprocess.Popen([self.binary, "--config", self.conf] + self.argv_extra,
                                      stdout=self.logf, stderr=self.logf, env=env,
-                                     preexec_fn=preexec)
+                                     stdin=subprocess.DEVNULL, preexec_fn=setup,
+                                     start_new_session=True)
         _STARTED.append(self)
         if wait_ready and read_notes:
             self.wait_note("READY=1", timeout)
@@ -251,8 +288,8 @@ class Daemon:
         return self
 
     def wait_serving(self, timeout):
-        t0 = now()
-        while now() - t0 < timeout:
+        deadline = now() + timeout
+        while now() < deadline:
             if self.proc.poll() is not None:
                 raise Failure("ferd exited during start-up (status %s); log:\n%s"
                               % (self.proc.returncode, self.log_text()))
@@ -260,7 +297,7 @@ class Daemon:
                 self.status()
                 return
             except (OSError, Failure):
-                time.sleep(0.1)
+                time.sleep(min(0.1, max(0.0, deadline - now())))
         raise Failure("ferd did not answer STATUS within %.0f s; log:\n%s"
                       % (timeout, self.log_text()))
 
@@ -278,15 +315,18 @@ class Daemon:
                 return
             self.notes.extend(data.decode(errors="replace").split("\n"))
 
-    def wait_note(self, note, timeout):
-        t0 = now()
-        while now() - t0 < timeout:
-            if note in self.notes:
-                return
+    def wait_note(self, note, timeout, start=0):
+        """Waits until note is among the notifications from index start on (they
+        are all kept, in order); returns its index."""
+        deadline = now() + timeout
+        while now() < deadline:
+            for i in range(start, len(self.notes)):
+                if self.notes[i] == note:
+                    return i
             if self.proc.poll() is not None:
                 raise Failure("ferd exited during start-up (status %s); log:\n%s"
                               % (self.proc.returncode, self.log_text()))
-            time.sleep(0.05)
+            time.sleep(min(0.05, max(0.0, deadline - now())))
         raise Failure("no %s from ferd within %.0f s; log:\n%s" % (note, timeout, self.log_text()))
 
     def log_text(self):
@@ -328,9 +368,17 @@ class Daemon:
         self.notify.close()
 
     def kill(self):
+        """However a script ends: SIGKILL, reaped, and both sockets removed
+        (a killed ferd cannot remove its own)."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        for path in (self.sock, self.notify_path):
+            try:
+                if os.path.exists(path):
+                    os.unlink(path)
+            except OSError:
+                pass
 
     def client(self, timeout=10.0, greet=True):
         return Client(self.sock, timeout, greet)
