@@ -206,15 +206,16 @@ START_TEST(non_integer_scale_within_one_level)
 }
 END_TEST
 
-/* Softmax of the model's forward pass on one input. */
+/* The model's probabilities (its temperature applied) for one input. */
 static void scores_of(float *out, fer_model *m, const float *x)
 {
     const float *logits = fer_net_forward(m->net, x, 1, 0);
     ck_assert_ptr_nonnull(logits);
-    fer_softmax(out, logits, m->net->arch->nclasses, 1);
+    fer_model_probs(m, out, logits, 1);
 }
 
-/* The real pipeline and fer_evaluate take the contrast step from the model. */
+/* The real pipeline and fer_evaluate take the contrast step and the calibration
+ * temperature from the model. */
 START_TEST(every_path_reads_the_model)
 {
     tu_setup();
@@ -222,6 +223,7 @@ START_TEST(every_path_reads_the_model)
     face48(face);
     fer_dataset *ds = csv_with(face, 3);
     fer_model *m = tu_random_model(4);
+    m->calib.temperature = 0.37f; /* random weights give near-uniform scores: sharpen */
     const int K = m->net->arch->nclasses;
     fer_image frame = frame_with(face, 4, 220, 120);
     fer_pipeline *pl = NULL;
@@ -251,6 +253,16 @@ START_TEST(every_path_reads_the_model)
         losses[mode] = er.loss;
         ck_assert_double_eq_tol(er.loss, -log((double)want[3]), 1e-6);
     }
+    /* The temperature is read too: at T = 1 the same face scores differently. */
+    fer_contrast_init(&m->pre.contrast, FER_CONTRAST_NONE);
+    m->calib.temperature = 1.0f;
+    fer_pipeline_reset(pl);
+    fer_frame fr = {.img = frame, .seq = 2};
+    fer_frame_result res;
+    ck_assert_msg(fer_pipeline_process(pl, &fr, &res, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(res.nfaces, 1);
+    ck_assert_msg(memcmp(res.faces[0].scores, seen[0], sizeof(float) * (size_t)K),
+                  "the pipeline ignored the temperature");
     for (int a = 0; a < 3; a++)
         for (int b = a + 1; b < 3; b++) {
             ck_assert_msg(memcmp(seen[a], seen[b], sizeof(float) * (size_t)K),

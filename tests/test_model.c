@@ -436,6 +436,17 @@ static void edit_clahe_tiles(cJSON *j)
     set_pre(j, "clahe_clip", cJSON_CreateNumber(2));
     set_pre(j, "clahe_tiles", cJSON_CreateNumber(17));
 }
+static void edit_calib_temperature(cJSON *j)
+{
+    cJSON *c = cJSON_AddObjectToObject(j, "calibration");
+    cJSON_AddNumberToObject(c, "temperature", 0);
+}
+static void edit_calib_figure(cJSON *j)
+{
+    cJSON *c = cJSON_AddObjectToObject(j, "calibration");
+    cJSON_AddNumberToObject(c, "temperature", 1.5);
+    cJSON_AddStringToObject(c, "nll_after", "low");
+}
 static void edit_meta_type(cJSON *j)
 {
     cJSON_ReplaceItemInObject(cJSON_GetObjectItem(j, "meta"), "epochs", cJSON_CreateString("30"));
@@ -455,6 +466,9 @@ static const edit_case edits[] = {
     {"field of the wrong type", edit_classes_type, FER_E_HEADER, "not an array"},
     {"bad preprocess value", edit_resize, FER_E_HEADER, "preprocess.resize"},
     {"bad meta type", edit_meta_type, FER_E_HEADER, "meta.epochs"},
+    {"calibration temperature 0", edit_calib_temperature, FER_E_HEADER,
+     "calibration.temperature"},
+    {"calibration figure not a number", edit_calib_figure, FER_E_HEADER, "calibration.nll_after"},
     {"unknown contrast step", edit_contrast_name, FER_E_HEADER, "preprocess.contrast is not one"},
     {"contrast step on colour", edit_contrast_colour, FER_E_HEADER, "needs a grey model"},
     {"clahe without clip", edit_clahe_no_clip, FER_E_HEADER, "preprocess.clahe_clip"},
@@ -668,6 +682,56 @@ START_TEST(test_contrast_round_trip)
 }
 END_TEST
 
+/* The calibration block: absent on a model without one (and read as T = 1), written
+ * and read back exactly with its figures, and a bad temperature refused on save. */
+START_TEST(test_calibration_round_trip)
+{
+    fer_model *m = make_model(0);
+    fer_error err = {0};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    memset(&m->calib, 0, sizeof m->calib); /* a zeroed model: no calibration */
+    ck_assert_int_eq(fer_model_save_mem(m, &buf, &len, &err), 0);
+    cJSON *j = header_of(buf);
+    ck_assert(!cJSON_HasObjectItem(j, "calibration"));
+    cJSON_Delete(j);
+    fer_model *l = NULL;
+    ck_assert_int_eq(fer_model_load_mem(&l, buf, len, "c", 1, 0, &err), 0);
+    ck_assert_float_eq(l->calib.temperature, 1.0f);
+    ck_assert_str_eq(l->calib.split, "");
+    fer_model_free(l);
+    free(buf);
+
+    fer_calibration_init(&m->calib);
+    m->calib.temperature = 1.37f;
+    strcpy(m->calib.split, "PublicTest");
+    m->calib.nll_before = 0.95f;
+    m->calib.nll_after = 0.91f;
+    m->calib.ece_before = 0.041f;
+    m->calib.ece_after = 0.012f;
+    ck_assert_int_eq(fer_model_save_mem(m, &buf, &len, &err), 0);
+    ck_assert_int_eq(fer_model_load_mem(&l, buf, len, "c", 1, 0, &err), 0);
+    ck_assert_float_eq(l->calib.temperature, 1.37f);
+    ck_assert_str_eq(l->calib.split, "PublicTest");
+    ck_assert_float_eq(l->calib.nll_before, 0.95f);
+    ck_assert_float_eq(l->calib.nll_after, 0.91f);
+    ck_assert_float_eq(l->calib.ece_before, 0.041f);
+    ck_assert_float_eq(l->calib.ece_after, 0.012f);
+    /* fer_model_probs applies it: logits (0, 0, 1.37 ln 2) give p2 = 2 p0. */
+    float z[3] = {0.0f, 0.0f, 1.37f * logf(2.0f)}, p[3];
+    fer_model_probs(l, p, z, 1);
+    ck_assert_float_eq_tol(p[2], 0.5f, 1e-6f);
+    ck_assert_float_eq_tol(p[0], 0.25f, 1e-6f);
+    fer_model_free(l);
+    free(buf);
+
+    m->calib.temperature = 1000.0f;
+    ck_assert_int_eq(fer_model_save_mem(m, &buf, &len, &err), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "temperature"));
+    fer_model_free(m);
+}
+END_TEST
+
 START_TEST(test_defaults)
 {
     fer_preproc p;
@@ -696,6 +760,7 @@ static Suite *model_suite(void)
     tcase_add_test(tc, test_defaults);
     tcase_add_test(tc, test_round_trip);
     tcase_add_test(tc, test_contrast_round_trip);
+    tcase_add_test(tc, test_calibration_round_trip);
     tcase_add_test(tc, test_atomic_save);
     tcase_add_test(tc, test_folded_logits);
     suite_add_tcase(s, tc);

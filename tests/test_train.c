@@ -16,7 +16,9 @@
 #include "cv/image.h"
 #include "data/dataset.h"
 #include "net/model.h"
+#include "nn/layers.h"
 #include "train/augment.h"
+#include "train/calibrate.h"
 #include "train/evaluate.h"
 #include "vision/contrast.h"
 #include "vision/preprocess.h"
@@ -203,6 +205,70 @@ END_TEST
 
 /* ---- metrics -------------------------------------------------------------------- */
 
+/* Softmax at a temperature, ECE, NLL and the temperature fit on cases worked by hand. */
+START_TEST(calibration_hand_computed)
+{
+    /* softmax([0, ln 4] / 2) = softmax([0, ln 2]) = (1/3, 2/3); T = 1 is plain softmax. */
+    const float z[2] = {0.0f, logf(4.0f)};
+    float p[2], q[2];
+    fer_softmax_t(p, z, 2.0f, 2, 1);
+    ck_assert_float_eq_tol(p[0], 1.0f / 3.0f, 1e-6f);
+    ck_assert_float_eq_tol(p[1], 2.0f / 3.0f, 1e-6f);
+    fer_softmax_t(p, z, 1.0f, 2, 1);
+    fer_softmax(q, z, 2, 1);
+    ck_assert_mem_eq(p, q, sizeof p);
+
+    /* ECE: confidences 0.95 (right), 0.95 (wrong) in bin (14/15, 1]: |0.5 - 0.95| * 2/4;
+     * 0.65, 0.65 (both right) in bin (9/15, 10/15]: |1 - 0.65| * 2/4. ECE = 0.225 + 0.175. */
+    fer_reliability r;
+    fer_reliability_init(&r);
+    ck_assert_double_eq(fer_reliability_ece(&r), 0.0);
+    const float a[2] = {0.95f, 0.05f}, b[2] = {0.35f, 0.65f};
+    fer_reliability_add(&r, a, 2, 1u << 0);
+    fer_reliability_add(&r, a, 2, 1u << 1);
+    fer_reliability_add(&r, b, 2, 1u << 1);
+    fer_reliability_add(&r, b, 2, 1u << 1);
+    ck_assert_int_eq(r.count[14], 2);
+    ck_assert_int_eq(r.count[9], 2);
+    ck_assert_double_eq_tol(fer_reliability_ece(&r), 0.4, 1e-6);
+
+    /* Temperature fit, two classes: every sample has logits (2, 0), three of four are
+     * class 0. The NLL is least where sigmoid(2 / T) = 3/4, at T = 2 / ln 3; there the
+     * NLL is the entropy -(3/4 ln 3/4 + 1/4 ln 1/4) and the ECE 0 (confidence 3/4,
+     * accuracy 3/4). At T = 1: confidence sigmoid(2), ECE sigmoid(2) - 3/4. */
+    const float logits[8] = {2, 0, 2, 0, 2, 0, 2, 0};
+    const unsigned labels[4] = {1, 1, 1, 2}; /* bit masks: class 0, 0, 0, 1 */
+    double t, nll, ece;
+    fer_error err = {0};
+    ck_assert_int_eq(fer_fit_temperature(logits, labels, 4, 2, &t, &err), 0);
+    ck_assert_double_eq_tol(t, 2.0 / log(3.0), 1e-6);
+    fer_calibration_score(logits, labels, 4, 2, t, &nll, &ece);
+    ck_assert_double_eq_tol(nll, -(0.75 * log(0.75) + 0.25 * log(0.25)), 1e-9);
+    ck_assert_double_eq_tol(ece, 0.0, 1e-6);
+    fer_calibration_score(logits, labels, 4, 2, 1.0, &nll, &ece);
+    const double s2 = 1.0 / (1.0 + exp(-2.0));
+    ck_assert_double_eq_tol(nll, -(0.75 * log(s2) + 0.25 * log(1.0 - s2)), 1e-6);
+    ck_assert_double_eq_tol(ece, s2 - 0.75, 1e-6);
+    /* Overconfident logits are softened (T > 1), underconfident sharpened (T < 1). */
+    const float sharp[8] = {8, 0, 8, 0, 8, 0, 8, 0}, flat[8] = {0.1f, 0, 0.1f, 0, 0.1f, 0, 0.1f, 0};
+    ck_assert_int_eq(fer_fit_temperature(sharp, labels, 4, 2, &t, &err), 0);
+    ck_assert_double_eq_tol(t, 8.0 / log(3.0), 1e-5);
+    ck_assert_int_eq(fer_fit_temperature(flat, labels, 4, 2, &t, &err), 0);
+    ck_assert_double_eq_tol(t, 0.1 / log(3.0), 1e-5);
+    /* A tie (both classes correct) costs the mean of the two -log p: with logits (2, 0)
+     * and T = 1, (lse - 2 + lse - 0) / 2 where lse = ln(e^2 + 1). */
+    const unsigned tie[1] = {3};
+    fer_calibration_score(logits, tie, 1, 2, 1.0, &nll, &ece);
+    ck_assert_double_eq_tol(nll, log(exp(2.0) + 1.0) - 1.0, 1e-6);
+    ck_assert_double_eq_tol(ece, 1.0 - s2, 1e-6); /* top class counted right */
+    /* Bad input is refused with the reason. */
+    const unsigned bad[4] = {1, 1, 4, 2};
+    ck_assert_int_eq(fer_fit_temperature(logits, bad, 4, 2, &t, &err), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "sample 2"));
+    ck_assert_int_eq(fer_fit_temperature(logits, labels, 0, 2, &t, &err), -EINVAL);
+}
+END_TEST
+
 START_TEST(metrics_hand_computed)
 {
     /* 3 classes. true\pred:  a: 3 1 0 | b: 1 2 1 | c: 0 0 0 (absent)
@@ -315,6 +381,24 @@ START_TEST(training_learns_synthetic)
     ck_assert_msg(fer_model_load(&m, path, 16, FER_LOAD_INFER, &err) == 0, "%s", err.msg);
     ck_assert(m->meta.val_acc > 0.9f);
     ck_assert_int_eq(strcmp(m->net->arch->classes[1], "happy"), 0);
+    /* Calibrating it on the validation split: the NLL does not rise, accuracy does not
+     * move, and fer_evaluate reports the fit's before and after figures. */
+    fer_eval_result before, after;
+    ck_assert_msg(fer_evaluate(m, ds, FER_SPLIT_VAL, FER_TTA_NONE, &before, &err) == 0, "%s",
+                  err.msg);
+    ck_assert_msg(fer_calibrate_model(m, ds, FER_SPLIT_VAL, "val", &err) == 0, "%s", err.msg);
+    ck_assert_str_eq(m->calib.split, "val");
+    ck_assert(m->calib.temperature >= 0.05f && m->calib.temperature <= 20.0f);
+    ck_assert_float_le(m->calib.nll_after, m->calib.nll_before);
+    ck_assert_double_eq_tol(before.loss, m->calib.nll_before, 1e-4);
+    ck_assert_double_eq_tol(before.ece, m->calib.ece_before, 1e-4);
+    ck_assert_msg(fer_evaluate(m, ds, FER_SPLIT_VAL, FER_TTA_NONE, &after, &err) == 0, "%s",
+                  err.msg);
+    ck_assert_double_eq_tol(after.loss, m->calib.nll_after, 1e-4);
+    ck_assert_double_eq_tol(after.ece, m->calib.ece_after, 1e-4);
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            ck_assert_int_eq(before.conf.m[i][j], after.conf.m[i][j]);
     fer_model_free(m);
     fer_image img = {0};
     snprintf(path, sizeof path, "%s/curves.png", tmpdir);
@@ -486,6 +570,7 @@ int main(void)
     tcase_add_test(t, augment_deterministic_and_flip_exact);
     tcase_add_test(t, augment_applies_contrast_after_the_warp);
     tcase_add_test(t, metrics_hand_computed);
+    tcase_add_test(t, calibration_hand_computed);
     tcase_add_test(t, plots_are_real_pngs);
     suite_add_tcase(s, t);
     TCase *r = tcase_create("runs");

@@ -1,6 +1,7 @@
 /*
  * cmd_eval.c — `fer eval`: a model on one split; tables on stdout, or one JSON
- * line with --json; --report DIR adds confusion.png, confusion.csv, metrics.json.
+ * line with --json; --report DIR adds confusion.png, reliability.png,
+ * confusion.csv, metrics.json.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -25,7 +26,9 @@ static void usage(FILE *f)
 "\n"
 "Evaluates a model on one split (default: the test split: PrivateTest for the\n"
 "FER2013 CSV, test/ for an image folder): accuracy, per-class precision, recall\n"
-"and F1, macro-F1, and the confusion matrix (counts and row-normalised).\n"
+"and F1, macro-F1, the negative log-likelihood (NLL) and expected calibration\n"
+"error (ECE, 15 bins) of the model's probabilities (its calibration temperature\n"
+"applied), and the confusion matrix (counts and row-normalised).\n"
 "  --model FILE   default: $FER_MODEL, the installed model, models/default.fermodel\n"
 "  --split S      Training|PublicTest|PrivateTest or train|val|test\n"
 "  --tta MODE     test-time augmentation: none (default), flip, crops (10 views)\n"
@@ -34,8 +37,10 @@ static void usage(FILE *f)
 "                 the top-voted classes of a tied image; the figure with tied images\n"
 "                 left out is printed too. Images whose top vote is unknown or\n"
 "                 not-a-face are dropped and counted\n"
-"  --report DIR   write DIR/confusion.png, confusion.csv and metrics.json\n"
-"  --json         print one single-line JSON object on stdout and nothing else\n");
+"  --report DIR   write DIR/confusion.png, reliability.png, confusion.csv and\n"
+"                 metrics.json\n"
+"  --json         print one single-line JSON object on stdout and nothing else:\n"
+"                 accuracy, macro_f1, nll, ece, temperature, per_class, confusion\n");
 }
 
 /* Accuracy with the tied images (crowd votes) left out; the plain accuracy without votes. */
@@ -47,7 +52,7 @@ static double accuracy_without_ties(const fer_metrics *m, const fer_eval_result 
 
 static cJSON *metrics_json(const fer_metrics *m, const fer_eval_result *r, const fer_arch *a,
                            const char *model, const char *split, const char *tta,
-                           const char *labels, const fer_ferplus_stats *st)
+                           const char *labels, const fer_ferplus_stats *st, float temperature)
 {
     const fer_confusion *c = &r->conf;
     cJSON *o = cJSON_CreateObject();
@@ -66,7 +71,10 @@ static cJSON *metrics_json(const fer_metrics *m, const fer_eval_result *r, const
         cJSON_AddNumberToObject(o, "dropped_not_face", st->nf[s]);
     }
     cJSON_AddNumberToObject(o, "macro_f1", m->macro_f1);
-    cJSON_AddNumberToObject(o, "loss", r->loss);
+    cJSON_AddNumberToObject(o, "nll", r->loss);
+    cJSON_AddNumberToObject(o, "ece", r->ece);
+    cJSON_AddNumberToObject(o, "temperature", temperature);
+    cJSON_AddNumberToObject(o, "loss", r->loss); /* the NLL, under its earlier name */
     cJSON *classes = cJSON_AddArrayToObject(o, "classes");
     cJSON *per = cJSON_AddObjectToObject(o, "per_class");
     cJSON *cm = cJSON_AddArrayToObject(o, "confusion");
@@ -86,7 +94,8 @@ static cJSON *metrics_json(const fer_metrics *m, const fer_eval_result *r, const
 }
 
 static void print_tables(const fer_metrics *m, const fer_eval_result *r, const fer_arch *a,
-                         const char *split, const char *tta, const char *labels)
+                         const char *split, const char *tta, const char *labels,
+                         float temperature)
 {
     const fer_confusion *c = &r->conf;
     const int k = m->nclasses;
@@ -101,7 +110,8 @@ static void print_tables(const fer_metrics *m, const fer_eval_result *r, const f
     if (labels)
         printf("accuracy  %.4f  (%.2f%%) with the %lld tied images left out\n",
                accuracy_without_ties(m, r), 100.0 * accuracy_without_ties(m, r), r->ties);
-    printf("macro-F1  %.4f\nloss      %.4f\n\n", m->macro_f1, r->loss);
+    printf("macro-F1  %.4f\nNLL       %.4f\nECE       %.4f  (%d bins; temperature %g)\n\n",
+           m->macro_f1, r->loss, r->ece, FER_RELIABILITY_BINS, (double)temperature);
     printf("%-10s %9s %9s %9s %8s\n", "class", "precision", "recall", "F1", "support");
     for (int i = 0; i < k; i++) {
         if (m->present[i])
@@ -133,7 +143,8 @@ static void print_tables(const fer_metrics *m, const fer_eval_result *r, const f
 }
 
 static int write_report(const char *dir, const fer_metrics *m, const fer_confusion *c,
-                        const fer_arch *a, const char *json, const char *split, fer_error *err)
+                        const fer_reliability *rel, const fer_arch *a, const char *json,
+                        const char *split, fer_error *err)
 {
     char path[4096];
     if (mkdir(dir, 0755) < 0 && errno != EEXIST)
@@ -169,7 +180,11 @@ static int write_report(const char *dir, const fer_metrics *m, const fer_confusi
     snprintf(title, sizeof title, "%s on %s: accuracy %.1f%%, macro-F1 %.3f", a->name, split,
              100.0 * m->accuracy, m->macro_f1);
     snprintf(path, sizeof path, "%s/confusion.png", dir);
-    return fer_plot_confusion(path, c, a->classes, title, err);
+    if ((rc = fer_plot_confusion(path, c, a->classes, title, err)) < 0)
+        return rc;
+    snprintf(title, sizeof title, "%s on %s: reliability", a->name, split);
+    snprintf(path, sizeof path, "%s/reliability.png", dir);
+    return fer_plot_reliability(path, rel, title, err);
 }
 
 int fer_cmd_eval(int argc, char **argv)
@@ -251,14 +266,17 @@ int fer_cmd_eval(int argc, char **argv)
         fprintf(stderr, "fer eval: %s has no images in split %s\n", data, split_name);
         goto out;
     }
-    cJSON *o = metrics_json(&met, &res, m->net->arch, model_path, split_name, tta_name, labels, &st);
+    const float temp = m->calib.temperature > 0.0f ? m->calib.temperature : 1.0f;
+    cJSON *o = metrics_json(&met, &res, m->net->arch, model_path, split_name, tta_name, labels, &st,
+                            temp);
     char *line = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (json)
         printf("%s\n", line);
     else
-        print_tables(&met, &res, m->net->arch, split_name, tta_name, labels);
-    if (report && write_report(report, &met, &res.conf, m->net->arch, line, split_name, &err) < 0) {
+        print_tables(&met, &res, m->net->arch, split_name, tta_name, labels, temp);
+    if (report &&
+        write_report(report, &met, &res.conf, &res.rel, m->net->arch, line, split_name, &err) < 0) {
         fprintf(stderr, "fer eval: %s\n", err.msg);
         free(line);
         goto out;

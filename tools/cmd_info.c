@@ -208,6 +208,19 @@ static int info_model(const char *path)
            (double)p->margin, p->square ? "square" : "box-shaped",
            p->grey ? "grey" : "colour", p->resize, (double)p->mean, (double)p->std);
     print_contrast(&p->contrast, a->in_h, a->in_w);
+    const fer_calibration *cal = &m->calib;
+    if (cal->split[0] || (cal->temperature > 0.0f && cal->temperature != 1.0f)) {
+        printf("calibration    temperature %g", (double)cal->temperature);
+        if (cal->split[0])
+            printf(", fitted on %s", cal->split);
+        if (cal->nll_before >= 0.0f && cal->nll_after >= 0.0f)
+            printf(": NLL %.4f -> %.4f", (double)cal->nll_before, (double)cal->nll_after);
+        if (cal->ece_before >= 0.0f && cal->ece_after >= 0.0f)
+            printf(", ECE %.4f -> %.4f", (double)cal->ece_before, (double)cal->ece_after);
+        printf("\n");
+    } else {
+        printf("calibration    none (temperature 1)\n");
+    }
     const fer_meta *t = &m->meta;
     if (t->dataset[0])
         printf("dataset        %s\n", t->dataset);

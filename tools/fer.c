@@ -17,6 +17,7 @@ static const command commands[] = {
     {"info", fer_cmd_info, "describe a .fermodel or architecture file: layers, shapes, parameters, MACs"},
     {"train", fer_cmd_train, "train a network on FER2013 (CSV, CSV.gz or image folders)"},
     {"eval", fer_cmd_eval, "evaluate a model: accuracy, per-class metrics, confusion matrix"},
+    {"calibrate", fer_cmd_calibrate, "fit a model's probability temperature on PublicTest and store it"},
     {"classify", fer_cmd_classify, "find and classify the faces in images: one JSON line per image"},
     {"bench", fer_cmd_bench, "time the engine: sgemm peak, latency, per-layer GFLOPS, training"},
     {"bench-pipeline", fer_bench_pipeline, "time the vision pipeline per frame against the origin's way"},

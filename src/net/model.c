@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "net/model_bytes.h"
+#include "nn/layers.h"
 #include "util/fileio.h"
 
 /* Larger than any model ferd could build (the activation and weight limits of net.h). */
@@ -66,6 +67,20 @@ void fer_meta_init(fer_meta *m)
     memset(m, 0, sizeof *m);
     m->val_acc = -1.0f;
     m->test_acc = -1.0f;
+}
+
+void fer_calibration_init(fer_calibration *c)
+{
+    memset(c, 0, sizeof *c);
+    c->temperature = 1.0f;
+    c->nll_before = c->nll_after = c->ece_before = c->ece_after = -1.0f;
+}
+
+void fer_model_probs(const fer_model *m, float *probs, const float *logits, int n)
+{
+    const fer_net *net = m->net;
+    const float t = m->calib.temperature > 0.0f ? m->calib.temperature : 1.0f;
+    fer_softmax_t(probs, logits, t, net->layers[net->nlayers - 1].oc, n);
 }
 
 void fer_model_free(fer_model *m)

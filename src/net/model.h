@@ -49,11 +49,30 @@ typedef struct fer_meta {
     char extra[1024];      /* free-form JSON object text, "" = none */
 } fer_meta;
 
+/* Temperature scaling (docs/MODEL_FORMAT.md "calibration"): probabilities are
+ * softmax(logits / temperature). The figures say what the fit did on its split. */
+#define FER_CALIB_T_MIN 0.01f
+#define FER_CALIB_T_MAX 100.0f
+typedef struct fer_calibration {
+    float temperature;     /* 1 = uncalibrated; 0 (a zeroed model) is read as 1 */
+    char split[16];        /* split it was fitted on; "" = no calibration recorded */
+    float nll_before, nll_after, ece_before, ece_after; /* < 0 = absent */
+} fer_calibration;
+
 typedef struct fer_model {
     fer_net *net;          /* owns the arch */
     fer_preproc pre;
     fer_meta meta;
+    fer_calibration calib;
 } fer_model;
+
+/* No calibration: temperature 1, figures absent. */
+void fer_calibration_init(fer_calibration *c);
+
+/* The model's probabilities from its logits (n rows of its class count): softmax at the
+ * model's temperature. Every path that turns a model's logits into probabilities (the
+ * pipeline and so ferd and fer classify, fer eval) goes through here. */
+void fer_model_probs(const fer_model *m, float *probs, const float *logits, int n);
 
 /* Default preprocessing and empty metadata. */
 void fer_preproc_default(fer_preproc *p);

@@ -293,6 +293,29 @@ static int check_header(loader *ld)
             return fer_fail(err, FER_E_HEADER, "%s: header: meta.extra is not an object", o);
     }
 
+    const cJSON *cal = cJSON_GetObjectItemCaseSensitive(root, "calibration");
+    if (cal) {
+        float t;
+        if (!cJSON_IsObject(cal))
+            return fer_fail(err, FER_E_HEADER, "%s: header: \"calibration\" is not an object", o);
+        if (json_float(cJSON_GetObjectItemCaseSensitive(cal, "temperature"), &t) < 0 ||
+            !(t >= FER_CALIB_T_MIN && t <= FER_CALIB_T_MAX))
+            return fer_fail(err, FER_E_HEADER, "%s: header: calibration.temperature missing or "
+                            "not a number in [%g, %g]", o, (double)FER_CALIB_T_MIN,
+                            (double)FER_CALIB_T_MAX);
+        const cJSON *sp = cJSON_GetObjectItemCaseSensitive(cal, "split");
+        if (sp && !cJSON_IsString(sp))
+            return fer_fail(err, FER_E_HEADER, "%s: header: calibration.split is not a string", o);
+        static const char *const fig_keys[] = {"nll_before", "nll_after", "ece_before", "ece_after"};
+        for (size_t k = 0; k < 4; k++) {
+            const cJSON *f = cJSON_GetObjectItemCaseSensitive(cal, fig_keys[k]);
+            float v;
+            if (f && (json_float(f, &v) < 0 || v < 0.0f))
+                return fer_fail(err, FER_E_HEADER, "%s: header: calibration.%s is not a "
+                                "non-negative number", o, fig_keys[k]);
+        }
+    }
+
     const cJSON *tensors = cJSON_GetObjectItemCaseSensitive(root, "tensors");
     if (!tensors)
         return fer_fail(err, FER_E_HEADER, "%s: header: \"tensors\" missing", o);
@@ -434,6 +457,22 @@ static int check_classes(loader *ld, fer_arch *a)
     return 0;
 }
 
+/* Fills c from the (already checked) header: absent = no calibration. */
+static void read_calibration(const cJSON *root, fer_calibration *c)
+{
+    fer_calibration_init(c);
+    const cJSON *cal = cJSON_GetObjectItemCaseSensitive(root, "calibration");
+    if (!cal)
+        return;
+    json_float(cJSON_GetObjectItemCaseSensitive(cal, "temperature"), &c->temperature);
+    const cJSON *sp = cJSON_GetObjectItemCaseSensitive(cal, "split");
+    copy_trunc(c->split, sizeof c->split, sp ? sp->valuestring : "?");
+    json_float(cJSON_GetObjectItemCaseSensitive(cal, "nll_before"), &c->nll_before);
+    json_float(cJSON_GetObjectItemCaseSensitive(cal, "nll_after"), &c->nll_after);
+    json_float(cJSON_GetObjectItemCaseSensitive(cal, "ece_before"), &c->ece_before);
+    json_float(cJSON_GetObjectItemCaseSensitive(cal, "ece_after"), &c->ece_after);
+}
+
 /* Fills pre and meta from the (already checked) header. */
 static void read_pre_meta(const cJSON *root, fer_preproc *p, fer_meta *m)
 {
@@ -546,6 +585,7 @@ int fer_model_load_mem(fer_model **out, const void *buf, size_t len, const char 
     for (int j = 0; j < nrefs; j++)
         load_floats(refs[j].data, ld.buf + ld.data_off + where[j], refs[j].count);
     read_pre_meta(ld.root, &m->pre, &m->meta);
+    read_calibration(ld.root, &m->calib);
     if (flags & FER_LOAD_INFER)
         fer_net_fold_bn(m->net);
     *out = m;

@@ -75,6 +75,12 @@ static int check_saveable(const fer_model *m, const char *path, fer_error *err)
         return fer_fail(err, -EINVAL, "%s: invalid contrast normalisation (none, histeq or clahe "
                         "with clip in [0, %g] and 1..%d tiles; grey models only)", path,
                         (double)FER_CLAHE_MAX_CLIP, FER_CLAHE_MAX_TILES);
+    const fer_calibration *cal = &m->calib;
+    if (cal->temperature != 0.0f &&
+        !(cal->temperature >= FER_CALIB_T_MIN && cal->temperature <= FER_CALIB_T_MAX))
+        return fer_fail(err, -EINVAL, "%s: invalid calibration temperature %g (%g to %g)", path,
+                        (double)cal->temperature, (double)FER_CALIB_T_MIN,
+                        (double)FER_CALIB_T_MAX);
     const fer_meta *t = &m->meta;
     if (t->epochs < 0 || !(t->val_acc <= 1.0f) || !(t->test_acc <= 1.0f))
         return fer_fail(err, -EINVAL, "%s: invalid metadata (epochs >= 0, accuracies <= 1)",
@@ -138,6 +144,19 @@ static char *build_header(const fer_model *m, const fer_tensor_ref *refs, int nr
             goto out;
         }
         if (add(me, "extra", x))
+            goto out;
+    }
+
+    // Calibration: written when fitted (a split named) or a temperature other than 1 set.
+    const fer_calibration *c = &m->calib;
+    if (c->split[0] || (c->temperature > 0.0f && c->temperature != 1.0f)) {
+        cJSON *ca = cJSON_AddObjectToObject(root, "calibration");
+        if (!ca || add(ca, "temperature", json_num_f(c->temperature > 0.0f ? c->temperature : 1.0f)) ||
+            (c->split[0] && add(ca, "split", cJSON_CreateString(c->split))) ||
+            (c->nll_before >= 0.0f && add(ca, "nll_before", json_num_f(c->nll_before))) ||
+            (c->nll_after >= 0.0f && add(ca, "nll_after", json_num_f(c->nll_after))) ||
+            (c->ece_before >= 0.0f && add(ca, "ece_before", json_num_f(c->ece_before))) ||
+            (c->ece_after >= 0.0f && add(ca, "ece_after", json_num_f(c->ece_after))))
             goto out;
     }
 

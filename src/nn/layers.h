@@ -194,7 +194,10 @@ void fer_f32_to_f16(uint16_t *dst, const float *src, size_t n);
 float fer_f16_to_f32(uint16_t h);
 
 /* ---- softmax and cross-entropy ------------------------------------------------------
- * probs (N, C) = softmax(logits), numerically stable. */
+ * probs (N, C) = softmax(logits / temperature), numerically stable: the one softmax
+ * (a model's calibrated probabilities go through it via fer_model_probs). T > 0. */
+void fer_softmax_t(float *probs, const float *logits, float temperature, int c, int n);
+/* The same at T = 1 (training's losses). */
 void fer_softmax(float *probs, const float *logits, int c, int n);
 
 /* Cross-entropy with optional label smoothing eps and class weights (NULL = all 1),

@@ -22,25 +22,31 @@
 
 #include <math.h>
 
-void fer_softmax(float *probs, const float *logits, int c, int n)
+void fer_softmax_t(float *probs, const float *logits, float temperature, int c, int n)
 {
     for (int i = 0; i < n; i++) {
         const float *z = logits + (size_t)i * c;
         float *p = probs + (size_t)i * c;
         // Subtracting the max makes every exponent <= 0: no overflow, and at
-        // least one term is 1, so the sum cannot underflow to 0.
+        // least one term is 1, so the sum cannot underflow to 0. Dividing the
+        // difference (not each logit) by T keeps T = 1 bit-identical to no T.
         float m = z[0];
         for (int j = 1; j < c; j++)
             m = z[j] > m ? z[j] : m;
         float sum = 0.0f;
         for (int j = 0; j < c; j++) {
-            p[j] = expf(z[j] - m);
+            p[j] = expf((z[j] - m) / temperature);
             sum += p[j];
         }
         const float inv = 1.0f / sum;
         for (int j = 0; j < c; j++)
             p[j] *= inv;
     }
+}
+
+void fer_softmax(float *probs, const float *logits, int c, int n)
+{
+    fer_softmax_t(probs, logits, 1.0f, c, n);
 }
 
 /*

@@ -40,6 +40,7 @@ int fer_evaluate(fer_model *m, const fer_dataset *ds, int split, fer_tta tta,
     const int nviews = tta == FER_TTA_CROPS ? 10 : tta == FER_TTA_FLIP ? 2 : 1;
     memset(res, 0, sizeof *res);
     fer_confusion_init(&res->conf, C);
+    fer_reliability_init(&res->rel);
     if (ds->h != a->in_h || ds->w != a->in_w || a->in_c != 1)
         return fer_fail(err, FER_E_INVAL, "data is %dx%d grey, the model wants %dx%dx%d", ds->h,
                         ds->w, a->in_c, a->in_h, a->in_w);
@@ -87,7 +88,7 @@ int fer_evaluate(fer_model *m, const fer_dataset *ds, int split, fer_tta tta,
                     in = view;
                 }
                 const float *logits = fer_net_forward(net, in, n, 0);
-                fer_softmax(probs, logits, C, n);
+                fer_model_probs(m, probs, logits, n);
                 for (int k = 0; k < n * C; k++)
                     avg[k] += probs[k] / (float)nviews;
             }
@@ -99,6 +100,7 @@ int fer_evaluate(fer_model *m, const fer_dataset *ds, int split, fer_tta tta,
                         pred = c;
                 const int hit = ok[k] >> pred & 1;
                 fer_confusion_add(&res->conf, hit ? pred : __builtin_ctz(ok[k]), pred);
+                fer_reliability_add(&res->rel, p, C, ok[k]);
                 if (ntrue > 1) {
                     res->ties++;
                     res->ties_correct += hit;
@@ -114,6 +116,62 @@ int fer_evaluate(fer_model *m, const fer_dataset *ds, int split, fer_tta tta,
         }
     }
     res->loss = counted ? loss / (double)counted : 0.0;
+    res->ece = fer_reliability_ece(&res->rel);
     free(x), free(view), free(probs), free(avg), free(idx), free(face), free(ok);
     return 0;
+}
+
+int fer_collect_logits(fer_model *m, const fer_dataset *ds, int split, float **logits,
+                       unsigned **correct, int *n, fer_error *err)
+{
+    fer_net *net = m->net;
+    const fer_arch *a = net->arch;
+    const int C = net->layers[net->nlayers - 1].oc, hw = ds->h * ds->w, bs = net->max_batch;
+    *logits = NULL;
+    *correct = NULL;
+    *n = 0;
+    if (ds->h != a->in_h || ds->w != a->in_w || a->in_c != 1)
+        return fer_fail(err, FER_E_INVAL, "data is %dx%d grey, the model wants %dx%dx%d", ds->h,
+                        ds->w, a->in_c, a->in_h, a->in_w);
+    fer_label_map map;
+    fer_label_map_init(&map, a, C, 0, 0, NULL);
+    int total = 0;
+    for (int i = 0; i < ds->n; i++)
+        total += (split < 0 || ds->split[i] == split) && fer_target_correct(ds, i, &map);
+    float *out = malloc((size_t)(total ? total : 1) * C * sizeof(float));
+    unsigned *ok = malloc((size_t)(total ? total : 1) * sizeof(unsigned));
+    float *x = malloc((size_t)bs * hw * sizeof(float));
+    uint8_t *face = malloc((size_t)hw);
+    int rc = 0, k = 0, nb = 0;
+    if (!out || !ok || !x || !face) {
+        rc = fer_fail(err, -ENOMEM, "evaluation: out of memory");
+        goto fail;
+    }
+    for (int i = 0; i <= ds->n; i++) {
+        if (i < ds->n) {
+            unsigned c = split >= 0 && ds->split[i] != split ? 0 : fer_target_correct(ds, i, &map);
+            if (!c)
+                continue;
+            memcpy(face, ds->pixels + (size_t)i * hw, (size_t)hw);
+            rc = fer_input_from_face(x + (size_t)nb * hw, face, ds->h, ds->w, &m->pre, err);
+            if (rc < 0)
+                goto fail;
+            ok[k + nb++] = c;
+        }
+        if (nb == bs || (i == ds->n && nb > 0)) {
+            const float *z = fer_net_forward(net, x, nb, 0);
+            memcpy(out + (size_t)k * C, z, (size_t)nb * C * sizeof(float));
+            k += nb;
+            nb = 0;
+        }
+    }
+    free(x);
+    free(face);
+    *logits = out;
+    *correct = ok;
+    *n = k;
+    return 0;
+fail:
+    free(out), free(ok), free(x), free(face);
+    return rc;
 }

@@ -196,3 +196,56 @@ int fer_plot_confusion(const char *path, const fer_confusion *c,
     fer_image_free(&img);
     return rc;
 }
+
+int fer_plot_reliability(const char *path, const fer_reliability *r, const char *title,
+                         fer_error *err)
+{
+    fer_image img = {0};
+    int rc = fer_image_alloc(&img, 760, 720, 3);
+    if (rc < 0)
+        return fer_fail(err, rc, "%s: cannot allocate the figure", path);
+    fer_draw_rect(&img, 0, 0, img.w, img.h, white, -1);
+    text_centered(&img, title, img.w / 2, 30, 0.6, 2);
+    char sub[96];
+    snprintf(sub, sizeof sub, "ECE %.4f over %d equal-width bins", fer_reliability_ece(r),
+             FER_RELIABILITY_BINS);
+    text_centered(&img, sub, img.w / 2, 56, 0.45, 1);
+    axis acc = {110, 90, 600, 420, 0.0, 1.0, 0.0, 1.0};
+    axis share = {110, 590, 600, 60, 0.0, 1.0, 0.0, 1.0};
+    draw_axes(&img, &acc, "", "", "accuracy", 1);
+    long long n = 0, most = 1;
+    for (int b = 0; b < FER_RELIABILITY_BINS; b++) {
+        n += r->count[b];
+        most = r->count[b] > most ? r->count[b] : most;
+    }
+    const double w = 1.0 / FER_RELIABILITY_BINS;
+    for (int b = 0; b < FER_RELIABILITY_BINS; b++) {
+        if (!r->count[b])
+            continue;
+        double a = (double)r->correct[b] / (double)r->count[b];
+        double c = r->conf_sum[b] / (double)r->count[b];
+        int x0 = (int)px(&acc, b * w) + 2, x1 = (int)px(&acc, (b + 1) * w) - 2;
+        int ya = (int)py(&acc, a), yc = (int)py(&acc, c), yb = (int)py(&acc, 0.0);
+        fer_draw_rect(&img, x0, ya, x1 - x0, yb - ya, blue, -1);
+        /* The mean confidence: where the bar would end if calibrated. */
+        fer_draw_line(&img, (float)x0, (float)yc, (float)x1, (float)yc, orange, 3);
+        int hs = (int)((double)r->count[b] / (double)most * share.h);
+        fer_draw_rect(&img, x0, share.y + share.h - hs, x1 - x0, hs, grid, -1);
+        fer_draw_rect(&img, x0, share.y + share.h - hs, x1 - x0, hs, blue, 1);
+    }
+    fer_draw_line(&img, px(&acc, 0.0), py(&acc, 0.0), px(&acc, 1.0), py(&acc, 1.0), black, 1);
+    fer_draw_rect(&img, share.x, share.y, share.w, share.h, black, 1);
+    text_centered(&img, "confidence of the top class", acc.x + acc.w / 2, share.y - 24, 0.5, 1);
+    snprintf(sub, sizeof sub, "predictions per bin (%lld in all, tallest bar %lld)", n, most);
+    text_centered(&img, sub, share.x + share.w / 2, share.y + share.h + 22, 0.42, 1);
+    fer_draw_rect(&img, acc.x + 10, acc.y + 10, 190, 52, white, -1);
+    fer_draw_rect(&img, acc.x + 10, acc.y + 10, 190, 52, grid, 1);
+    fer_draw_rect(&img, acc.x + 18, acc.y + 20, 28, 12, blue, -1);
+    fer_draw_text(&img, "accuracy", acc.x + 54, acc.y + 31, 0.45, black, 1);
+    fer_draw_line(&img, (float)acc.x + 18, (float)acc.y + 48, (float)acc.x + 46,
+                  (float)acc.y + 48, orange, 3);
+    fer_draw_text(&img, "mean confidence", acc.x + 54, acc.y + 53, 0.45, black, 1);
+    rc = fer_image_write(&img, path, err);
+    fer_image_free(&img);
+    return rc;
+}

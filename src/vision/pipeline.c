@@ -444,7 +444,7 @@ static int classify(fer_pipeline *p, const fer_image *src, const fer_box *boxes,
             return fer_fail(err, -EINVAL, "pipeline: the network refused a batch of %d", nb);
         for (int j = 0; j < nb; j++) {
             int i = todo[start + j];
-            fer_softmax(probs[i], logits + (size_t)j * p->k, p->k, 1);
+            fer_model_probs(p->model, probs[i], logits + (size_t)j * p->k, 1);
             if (slot[i] >= 0)
                 memcpy(p->crop_probs[slot[i]], probs[i], sizeof(float) * (size_t)p->k);
         }
