@@ -60,6 +60,27 @@ def write_csv(path, rng, per_split=40):
                 f.write(f"{label},{px},{usage}\n")
 
 
+def write_ferplus(path, per_split=40):
+    # Row-aligned votes: the FER2013 label's emotion gets 6 votes, neutral 4, except
+    # every fifth row where they tie 5-5 (a tie the fit must score as fer eval does).
+    cols = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]
+    fer_to_col = {0: "anger", 1: "disgust", 2: "fear", 3: "happiness", 4: "sadness",
+                  5: "surprise", 6: "neutral"}
+    with open(path, "w") as f:
+        f.write("Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,"
+                "contempt,unknown,NF\n")
+        row = 0
+        for usage in ("Training", "PublicTest", "PrivateTest"):
+            for i in range(per_split):
+                votes = dict.fromkeys(cols, 0)
+                main = fer_to_col[i % 7]
+                votes["neutral"] += 5 if i % 5 == 0 else 4
+                votes[main] += 5 if i % 5 == 0 else 6
+                f.write(f"{usage},fer{row:07d}.png," + ",".join(str(votes[c]) for c in cols)
+                        + ",0,0\n")
+                row += 1
+
+
 def check(cond, msg):
     if not cond:
         sys.exit(f"FAIL: {msg}")
@@ -135,6 +156,23 @@ def main():
         p = run("calibrate", "--model", model, "--data", empty, expect=1)
         check("PublicTest" in p.stderr, f"error names the split: {p.stderr}")
         check(open(model, "rb").read() == raw2, "a failed calibration changed the model")
+        # FER+ votes: the fit scores ties as fer eval does, so its "after" figures are
+        # again fer eval's on the calibrated model.
+        fp = os.path.join(tmp, "fer2013new.csv")
+        write_ferplus(fp)
+        fpm = os.path.join(tmp, "fp.fermodel")
+        p = run("calibrate", "--model", out, "--data", data, "--labels", "ferplus:" + fp,
+                "--out", fpm)
+        cal2 = header_and_data(fpm)[0]["calibration"]
+        p = run("eval", "--model", fpm, "--data", data, "--labels", "ferplus:" + fp,
+                "--split", "PublicTest", "--json")
+        ev = json.loads(p.stdout.strip().splitlines()[-1])
+        check(ev.get("ties", 0) > 0, f"the FER+ fixture has ties: {ev.get('ties')}")
+        check(abs(ev["nll"] - cal2["nll_after"]) < 1e-4,
+              f"FER+ eval NLL {ev['nll']} vs fit {cal2['nll_after']}")
+        check(abs(ev["ece"] - cal2["ece_after"]) < 1e-4,
+              f"FER+ eval ECE {ev['ece']} vs fit {cal2['ece_after']}")
+
         leftovers = [n for n in os.listdir(tmp) if ".tmp" in n]
         check(not leftovers, f"temporary files left: {leftovers}")
     print("ok: fer calibrate and fer eval's calibration figures")

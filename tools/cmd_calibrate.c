@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "labels.h"
 #include "data/dataset.h"
 #include "net/net.h"
 #include "train/calibrate.h"
@@ -22,14 +23,16 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-"usage: fer calibrate --model FILE --data PATH [--split SPLIT] [--out FILE]\n"
-"                     [--batch N] [--skip-bad]\n"
+"usage: fer calibrate --model FILE --data PATH [--labels ferplus:FILE]\n"
+"                     [--split SPLIT] [--out FILE] [--batch N] [--skip-bad]\n"
 "\n"
 "Fits the temperature T that makes the model's probabilities softmax(logits / T)\n"
 "best match the labels of a held-out split (minimum negative log-likelihood;\n"
 "accuracy does not change), and writes the model with T, the split and the NLL\n"
 "and expected calibration error (ECE, 15 bins) before and after in its header.\n"
 "Every path that reports probabilities (ferd, fer classify, fer eval) applies T.\n"
+"  --labels ferplus:FILE  fit against the FER+ votes of FILE (as fer eval scores\n"
+"                 them: a tied image's NLL is over all its top-voted classes)\n"
 "  --split S      the split to fit on (PublicTest); never the one you report on\n"
 "  --out FILE     write here instead of replacing --model (atomically either way)\n");
 }
@@ -40,9 +43,11 @@ int fer_cmd_calibrate(int argc, char **argv)
         {"model", required_argument, 0, 'm'}, {"data", required_argument, 0, 'd'},
         {"split", required_argument, 0, 's'}, {"out", required_argument, 0, 'o'},
         {"batch", required_argument, 0, 'b'}, {"skip-bad", no_argument, 0, 'k'},
+        {"labels", required_argument, 0, 'l'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
     };
-    const char *model_path = NULL, *data = NULL, *split_name = "PublicTest", *out = NULL;
+    const char *model_path = NULL, *data = NULL, *split_name = "PublicTest", *out = NULL,
+               *labels = NULL;
     int batch = 64, skip_bad = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -53,6 +58,7 @@ int fer_cmd_calibrate(int argc, char **argv)
         case 'o': out = optarg; break;
         case 'b': batch = atoi(optarg); break;
         case 'k': skip_bad = 1; break;
+        case 'l': labels = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -81,6 +87,9 @@ int fer_cmd_calibrate(int argc, char **argv)
         fprintf(stderr, "fer calibrate: %s\n", err.msg);
         goto out;
     }
+    fer_ferplus_stats st = {0};
+    if (labels && fer_tool_apply_labels(ds, labels, "fer calibrate", &st) < 0)
+        goto out;
     fer_set_threads(1);
     const float old_t = m->calib.temperature > 0.0f ? m->calib.temperature : 1.0f;
     if (fer_calibrate_model(m, ds, split, split_name, &err) < 0) {
