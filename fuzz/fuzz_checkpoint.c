@@ -66,6 +66,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (m || o) {
         fuzz_fail("a failed load left a model or optimiser");
     }
+    if (rc == 0 && cfg.ema && st.ema_len != m->net->params_len)
+        fuzz_fail("an EMA of %zu floats for %zu parameters", st.ema_len, m->net->params_len);
+    free(st.ema);
+    st.ema = NULL;
     fer_optim_free(o);
     fer_model_free(m);
     close(fd);

@@ -147,10 +147,10 @@ def main():
         kd = os.path.join(d, "kd")
         run("train", "--data", data, "--labels", spec, "--arch", "ferplus", "--out", kd,
             "--epochs", "1", "--batch", "16", "--quiet", "--teacher", model + "," + model,
-            "--kd-temp", "3", "--kd-weight", "0.25", "--kd-flip")
+            "--kd-temp", "3", "--kd-weight", "0.25", "--kd-flip", "--ema", "0.99")
         info = run("info", os.path.join(kd, "best.fermodel")).stdout
         check('"teachers":[{"file":"best.fermodel","crc32":"' in info and
-              '"kd_temp":3,"kd_weight":0.25,"kd_flip":true' in info,
+              '"kd_temp":3,"kd_weight":0.25,"kd_flip":true' in info and '"ema":0.99' in info,
               "meta.extra lacks the teachers:\n%s", info)
         # ... and a 7-class teacher refused, naming its file.
         seven = os.path.join(d, "seven.fermodel")
@@ -179,6 +179,8 @@ def main():
         p = run("train", "--data", data, "--out", os.path.join(d, "x"), "--teacher", "a,,b",
                 expect=2)
         check("an empty path" in p.stderr, "%s", p.stderr)
+        p = run("train", "--data", data, "--out", os.path.join(d, "x"), "--ema", "1", expect=2)
+        check("--ema: '1' is not a number in [0," in p.stderr, "%s", p.stderr)
     print("ok")
 
 

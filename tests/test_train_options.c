@@ -15,6 +15,8 @@
 
 #include "data/dataset.h"
 #include "net/model.h"
+#include "train/checkpoint.h"
+#include "train/ema.h"
 #include "train/evaluate.h"
 #include "train/metrics.h"
 #include "train/trainer.h"
@@ -234,6 +236,97 @@ START_TEST(distillation_teaches)
 }
 END_TEST
 
+/* ---- weight averaging ---------------------------------------------------------------- */
+
+START_TEST(ema_decay_formula)
+{
+    ck_assert_float_eq_tol(fer_ema_decay(0.999f, 0), 0.1f, 1e-7f);
+    ck_assert_float_eq_tol(fer_ema_decay(0.999f, 90), 0.91f, 1e-6f);
+    ck_assert_float_eq_tol(fer_ema_decay(0.999f, 100000), 0.999f, 1e-7f);
+    ck_assert_float_eq(fer_ema_decay(0.0f, 5), 0.0f);
+    float e[3] = {1, 2, 3};
+    const float p[3] = {3, 2, 1};
+    fer_ema_update(e, p, 3, 0.5f, 1000); /* d = 0.5 */
+    ck_assert_float_eq(e[0], 2.0f);
+    ck_assert_float_eq(e[1], 2.0f);
+    ck_assert_float_eq(e[2], 2.0f);
+}
+END_TEST
+
+static void run_to(const char *dir, const fer_train_cfg *cfg, const fer_dataset *ds)
+{
+    fer_error err = {0};
+    ck_assert_msg(fer_train_run(parse_tiny(), cfg, ds, dir, NULL, &err) == 0, "%s", err.msg);
+}
+
+/*
+ * --ema 0 is the raw weights: the saved models equal a run without it, bit for bit.
+ * --ema 0.9: the saved models are the average (the checkpoint's EMA block), not the
+ * raw weights (its embedded model), the history's validation accuracy is the saved
+ * model's, and the run still learns.
+ */
+START_TEST(ema_weights_are_validated_and_saved)
+{
+    make_tmp();
+    fer_dataset *ds = synthetic(320, 64, 5);
+    fer_train_cfg cfg;
+    quick_cfg(&cfg, 3);
+    char a[400], b[400], c[400];
+    snprintf(a, sizeof a, "%s/raw", tmpdir);
+    snprintf(b, sizeof b, "%s/ema0", tmpdir);
+    snprintf(c, sizeof c, "%s/ema9", tmpdir);
+    run_to(a, &cfg, ds);
+    cfg.ema = 1;
+    cfg.ema_decay = 0.0f;
+    run_to(b, &cfg, ds);
+    cfg.ema_decay = 0.9f;
+    run_to(c, &cfg, ds);
+
+    float *pa, *pb, *pc;
+    size_t na, nb, nc;
+    read_params(a, "last.fermodel", &pa, &na);
+    read_params(b, "last.fermodel", &pb, &nb);
+    read_params(c, "last.fermodel", &pc, &nc);
+    ck_assert_uint_eq(na, nb);
+    ck_assert_int_eq(memcmp(pa, pb, na * sizeof *pa), 0);
+
+    char path[512];
+    snprintf(path, sizeof path, "%s/checkpoint.ferckpt", c);
+    static fer_train_cfg kc;
+    static fer_train_state ks;
+    fer_model *raw = NULL;
+    fer_optim *o = NULL;
+    fer_error err = {0};
+    ck_assert_msg(fer_ckpt_load(path, &kc, &ks, &raw, &o, &err) == 0, "%s", err.msg);
+    ck_assert(kc.ema && kc.ema_decay == 0.9f);
+    ck_assert_uint_eq(ks.ema_len, nc);
+    ck_assert_int_eq(memcmp(ks.ema, pc, nc * sizeof *pc), 0);
+    size_t differ = 0;
+    for (size_t i = 0; i < nc; i++)
+        differ += raw->net->params[i] != pc[i];
+    ck_assert_msg(differ > nc / 2, "only %zu of %zu saved weights differ from the raw ones",
+                  differ, nc);
+
+    snprintf(path, sizeof path, "%s/last.fermodel", c);
+    fer_model *m = NULL;
+    ck_assert_int_eq(fer_model_load(&m, path, 16, FER_LOAD_INFER, &err), 0);
+    fer_eval_result res;
+    ck_assert_int_eq(fer_evaluate(m, ds, FER_SPLIT_VAL, FER_TTA_NONE, &res, &err), 0);
+    fer_metrics met;
+    fer_metrics_compute(&met, &res.conf);
+    ck_assert_float_eq_tol(met.accuracy, ks.history[ks.nhistory - 1].val_acc, 1e-6);
+    ck_assert_msg(met.accuracy > 0.9, "EMA model: val acc %g", met.accuracy);
+    ck_assert_ptr_nonnull(strstr(m->meta.extra, "\"ema\":0.9"));
+    fer_model_free(m);
+    fer_model_free(raw);
+    fer_optim_free(o);
+    free(ks.ema);
+    free(pa), free(pb), free(pc);
+    fer_dataset_free(ds);
+    rm_tmp();
+}
+END_TEST
+
 /*
  * A variant of a run for the resume test: how it sets up the configuration, the
  * data and the architecture. Each feature that adds state to a run adds one, so
@@ -277,10 +370,18 @@ static void distill_setup(fer_train_cfg *cfg, fer_dataset *ds)
     cfg->kd_flip = 1;
 }
 
+static void ema_setup(fer_train_cfg *cfg, fer_dataset *ds)
+{
+    (void)ds;
+    cfg->ema = 1;
+    cfg->ema_decay = 0.95f;
+}
+
 static const run_variant variants[] = {
     {"plain", plain_setup, NULL},
     {"FER+ votes, dist target", votes_dist_setup, NULL},
     {"distillation from two teachers, flip-averaged", distill_setup, NULL},
+    {"EMA of the weights", ema_setup, NULL},
 };
 
 START_TEST(resume_is_exact)
@@ -339,6 +440,8 @@ int main(void)
     tcase_set_timeout(r, 240);
     tcase_add_test(r, training_on_votes);
     tcase_add_test(r, distillation_teaches);
+    tcase_add_test(r, ema_decay_formula);
+    tcase_add_test(r, ema_weights_are_validated_and_saved);
     tcase_add_loop_test(r, resume_is_exact, 0, (int)(sizeof variants / sizeof variants[0]));
     suite_add_tcase(s, r);
     SRunner *sr = srunner_create(s);

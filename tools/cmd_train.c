@@ -62,6 +62,8 @@ static void usage(FILE *f)
 "                       becomes (1-W) CE + W T^2 KL(teachers_T || student_T)\n"
 "  --kd-temp T (4)      --kd-weight W (0.5)\n"
 "  --kd-flip            average each teacher over the image and its mirror image\n"
+"  --ema DECAY          validate and save an exponential moving average of the\n"
+"                       weights (e.g. 0.999; warm-up min(DECAY, (1+t)/(10+t)) at step t)\n"
 "  --smoothing F        label smoothing (0.1)\n"
 "  --class-balanced     weight the loss by inverse class frequency\n"
 "  --no-augment         no augmentation at all\n"
@@ -130,7 +132,7 @@ enum {
     O_PATIENCE, O_FACTOR, O_SMOOTHING, O_BALANCED, O_NO_AUG, O_FLIP, O_SHIFT, O_ROTATE,
     O_SCALE_MIN, O_SCALE_MAX, O_BRIGHT, O_CONTRAST, O_ERASE, O_MAX_TRAIN, O_MAX_VAL,
     O_SKIP_BAD, O_QUIET, O_DATA, O_OUT, O_HELP, O_CONTRAST_MODE, O_CLAHE_CLIP, O_CLAHE_TILES,
-    O_LABELS, O_TARGET, O_TEACHER, O_KD_TEMP, O_KD_WEIGHT, O_KD_FLIP
+    O_LABELS, O_TARGET, O_TEACHER, O_KD_TEMP, O_KD_WEIGHT, O_KD_FLIP, O_EMA
 };
 
 static const struct option options[] = {
@@ -159,6 +161,7 @@ static const struct option options[] = {
     {"labels", required_argument, 0, O_LABELS}, {"ferplus-target", required_argument, 0, O_TARGET},
     {"teacher", required_argument, 0, O_TEACHER}, {"kd-temp", required_argument, 0, O_KD_TEMP},
     {"kd-weight", required_argument, 0, O_KD_WEIGHT}, {"kd-flip", no_argument, 0, O_KD_FLIP},
+    {"ema", required_argument, 0, O_EMA},
     {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0},
 };
 
@@ -286,6 +289,7 @@ int fer_cmd_train(int argc, char **argv)
         case O_KD_TEMP: NUM(0.05, 100); cfg.kd_temp = (float)v; kd_opts = 1; break;
         case O_KD_WEIGHT: NUM(0, 1); cfg.kd_weight = (float)v; kd_opts = 1; break;
         case O_KD_FLIP: cfg.kd_flip = 1; kd_opts = 1; break;
+        case O_EMA: NUM(0, 0.999999); cfg.ema = 1; cfg.ema_decay = (float)v; break;
         case O_TARGET:
             if ((idx = fer_target_parse(optarg)) < 0) {
                 fprintf(stderr, "fer train: --ferplus-target: '%s' is not majority or dist\n", optarg);

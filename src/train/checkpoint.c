@@ -84,6 +84,8 @@ static cJSON *cfg_to_json(const fer_train_cfg *c)
         cJSON_AddNumberToObject(o, "kd_weight", c->kd_weight);
         cJSON_AddNumberToObject(o, "kd_flip", c->kd_flip);
     }
+    if (c->ema)
+        cJSON_AddNumberToObject(o, "ema", c->ema_decay);
     cJSON *op = cJSON_AddObjectToObject(o, "optim");
     cJSON_AddNumberToObject(op, "kind", c->opt.kind);
     cJSON_AddNumberToObject(op, "momentum", c->opt.momentum);
@@ -166,12 +168,13 @@ int fer_ckpt_save(const char *path, const fer_train_cfg *cfg, const fer_train_st
     }
     size_t json_len = strlen(json);
     uint8_t head[16], mlen[8], slen[8], crc_bytes[4];
+    const size_t ema_len = cfg->ema ? st->ema_len : 0;
     memcpy(head, CKPT_MAGIC, 8);
     put_u32(head + 8, CKPT_VERSION);
     put_u32(head + 12, (uint32_t)json_len);
     put_u64(mlen, model_len);
-    put_u64(slen, o->state_len);
-    const size_t state_bytes = o->state_len * sizeof(float);
+    put_u64(slen, o->state_len + ema_len);
+    const size_t state_bytes = o->state_len * sizeof(float), ema_bytes = ema_len * sizeof(float);
     uLong crc = crc32(0L, Z_NULL, 0);
     crc = crc32_z(crc, head, sizeof head);
     crc = crc32_z(crc, (const Bytef *)json, json_len);
@@ -179,11 +182,13 @@ int fer_ckpt_save(const char *path, const fer_train_cfg *cfg, const fer_train_st
     crc = crc32_z(crc, model, model_len);
     crc = crc32_z(crc, slen, sizeof slen);
     crc = crc32_z(crc, (const Bytef *)o->state, state_bytes);
+    if (ema_bytes)
+        crc = crc32_z(crc, (const Bytef *)st->ema, ema_bytes);
     put_u32(crc_bytes, (uint32_t)crc);
-    const void *bufs[] = {head, json, mlen, model, slen, o->state, crc_bytes};
+    const void *bufs[] = {head, json, mlen, model, slen, o->state, st->ema, crc_bytes};
     const size_t lens[] = {sizeof head, json_len, sizeof mlen, model_len, sizeof slen, state_bytes,
-                           sizeof crc_bytes};
-    rc = fer_write_atomic(path, bufs, lens, 7, err);
+                           ema_bytes, sizeof crc_bytes};
+    rc = fer_write_atomic(path, bufs, lens, 8, err);
     free(json);
     free(model);
     return rc;
@@ -254,6 +259,12 @@ static int cfg_optional_from_json(fer_train_cfg *c, const cJSON *o)
         c->kd_temp = (float)num(o, "kd_temp", &ok);
         c->kd_weight = (float)num(o, "kd_weight", &ok);
         c->kd_flip = (int)num(o, "kd_flip", &ok);
+    }
+    if (cJSON_GetObjectItemCaseSensitive(o, "ema")) {
+        c->ema = 1;
+        c->ema_decay = (float)num(o, "ema", &ok);
+        if (!(c->ema_decay >= 0.0f && c->ema_decay < 1.0f))
+            return 0;
     }
     return ok;
 }
@@ -378,6 +389,8 @@ int fer_ckpt_load(const char *path, fer_train_cfg *cfg, fer_train_state *st, fer
 {
     *m = NULL;
     *o = NULL;
+    st->ema = NULL;
+    st->ema_len = 0;
     uint8_t *buf;
     size_t len;
     int rc = fer_read_file(path, &buf, &len, (size_t)8 << 30, err);
@@ -437,12 +450,21 @@ int fer_ckpt_load(const char *path, fer_train_cfg *cfg, fer_train_state *st, fer
     }
     if ((rc = fer_optim_create(o, (*m)->net, &cfg->opt, err)) < 0)
         goto out;
-    if ((*o)->state_len != nstate) {
+    const size_t ema_len = cfg->ema ? (*m)->net->params_len : 0;
+    if ((*o)->state_len + ema_len != nstate) {
         rc = fer_fail(err, FER_E_TENSOR, "%s: optimiser state has %llu floats, the model needs %zu",
-                      path, (unsigned long long)nstate, (*o)->state_len);
+                      path, (unsigned long long)nstate, (*o)->state_len + ema_len);
         goto out;
     }
-    memcpy((*o)->state, buf + pos, nstate * sizeof(float));
+    memcpy((*o)->state, buf + pos, (*o)->state_len * sizeof(float));
+    if (ema_len) {
+        if (!(st->ema = malloc(ema_len * sizeof(float)))) {
+            rc = fer_fail(err, -ENOMEM, "%s: out of memory", path);
+            goto out;
+        }
+        memcpy(st->ema, buf + pos + (*o)->state_len * sizeof(float), ema_len * sizeof(float));
+        st->ema_len = ema_len;
+    }
     (*o)->steps = optim_steps;
     rc = 0;
 out:
@@ -451,6 +473,8 @@ out:
     if (rc < 0) {
         fer_optim_free(*o);
         fer_model_free(*m);
+        free(st->ema);
+        st->ema = NULL;
         *o = NULL;
         *m = NULL;
     }

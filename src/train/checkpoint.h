@@ -4,7 +4,8 @@
  *
  *   "FERCKPT\0"  u32 version (1)  u32 JSON length  JSON (config + loop state + history)
  *   u64 model length  the .fermodel bytes (weights and batch-norm statistics)
- *   u64 optimiser floats  the optimiser state, float32 LE
+ *   u64 optimiser floats  the optimiser state, float32 LE, then (config.ema set) the
+ *                         average of the parameter block (params_len floats)
  *   u32 CRC-32 of everything before it
  *
  * Resuming from it repeats the uninterrupted run exactly: the data order and the
@@ -28,6 +29,9 @@ typedef struct fer_train_state {
     int best_epoch;
     int nhistory;
     fer_history_row history[FER_MAX_EPOCHS];
+    float *ema;             /* --ema: (ema_len) the average of the parameter block, malloc'd;
+                               NULL otherwise. fer_ckpt_load sets it; the owner frees it */
+    size_t ema_len;         /* the net's params_len */
 } fer_train_state;
 
 int fer_ckpt_save(const char *path, const fer_train_cfg *cfg, const fer_train_state *st,

@@ -30,6 +30,7 @@
 #include <cjson/cJSON.h>
 
 #include "train/checkpoint.h"
+#include "train/ema.h"
 #include "train/plots.h"
 #include "vision/contrast.h"
 #include "vision/preprocess.h"
@@ -410,6 +411,8 @@ static void run_free(run *r)
     fer_teachers_free(r->teach);
     fer_optim_free(r->opt);
     fer_model_free(r->model);
+    if (r->st)
+        free(r->st->ema);
     free(r->st);
 }
 
@@ -434,6 +437,19 @@ static void report(run *r, int phase, double t0, const fer_history_row *row, int
     p.row = row;
     p.best = best;
     r->hooks->progress(r->hooks->ctx, &p);
+}
+
+/* Exchanges the net's parameter block with the EMA's (no-op without --ema). */
+static void swap_ema(run *r)
+{
+    float *p = r->model->net->params, *e = r->st->ema;
+    if (!e)
+        return;
+    for (size_t i = 0; i < r->model->net->params_len; i++) {
+        const float t = p[i];
+        p[i] = e[i];
+        e[i] = t;
+    }
 }
 
 /* The training loss of the batch in slot, whose logits the student just computed;
@@ -486,6 +502,8 @@ static int train_epoch(run *r, fer_error *err)
         fer_net_zero_grad(net);
         fer_net_backward(net, r->dlogits, NULL, bs);
         fer_optim_step(r->opt, lr);
+        if (st->ema)
+            fer_ema_update(st->ema, net->params, net->params_len, r->cfg.ema_decay, st->step);
         st->loss_sum += (double)loss * bs;
         st->correct += count_correct(r, r->ok[slot], bs);
         st->seen += bs;
@@ -502,6 +520,9 @@ static int train_epoch(run *r, fer_error *err)
     }
     prep_wait(&job);
 
+    /* With --ema, validation and the saved models use the averaged weights: swap them
+     * into the net until the models are written, then back for training. */
+    swap_ema(r);
     double val_loss, val_acc;
     validate(r, &val_loss, &val_acc);
     fer_history_row row = {
@@ -524,23 +545,42 @@ static int train_epoch(run *r, fer_error *err)
     st->elapsed = 0.0;
 
     char path[4096];
-    int rc;
+    int rc = 0;
     stamp_meta(r, (float)val_acc, st->epoch);
     if (best || r->nval == 0) {
         st->best_val = (float)val_acc;
         st->best_epoch = st->epoch;
         path_in(path, sizeof path, r->out_dir, "best.fermodel");
-        if ((rc = fer_model_save(r->model, path, err)) < 0)
-            return rc;
+        rc = fer_model_save(r->model, path, err);
     }
     path_in(path, sizeof path, r->out_dir, "last.fermodel");
-    if ((rc = fer_model_save(r->model, path, err)) < 0)
+    if (rc == 0)
+        rc = fer_model_save(r->model, path, err);
+    swap_ema(r);
+    if (rc < 0)
         return rc;
     if ((rc = write_history(r, err)) < 0)
         return rc;
     if ((rc = save_checkpoint(r, err)) < 0)
         return rc;
     report(r, 1, t0, &row, best);
+    return 0;
+}
+
+/* --ema: the average starts at the initial weights (after --init). */
+static int start_ema(run *r, fer_error *err)
+{
+    if (!r->cfg.ema)
+        return 0;
+    if (!(r->cfg.ema_decay >= 0.0f && r->cfg.ema_decay < 1.0f))
+        return fer_fail(err, FER_E_INVAL, "--ema %g: the decay must be in [0, 1)",
+                        (double)r->cfg.ema_decay);
+    const fer_net *net = r->model->net;
+    r->st->ema = malloc(net->params_len * sizeof(float));
+    if (!r->st->ema)
+        return fer_fail(err, -ENOMEM, "out of memory for the weight average");
+    memcpy(r->st->ema, net->params, net->params_len * sizeof(float));
+    r->st->ema_len = net->params_len;
     return 0;
 }
 
@@ -600,6 +640,8 @@ static void set_meta_extra(run *r)
         cJSON_AddStringToObject(o, "labels", spec);
         cJSON_AddStringToObject(o, "target", fer_target_name(r->cfg.target));
     }
+    if (r->cfg.ema)
+        cJSON_AddNumberToObject(o, "ema", round(r->cfg.ema_decay * 1e6) / 1e6);
     if (r->cfg.nteachers) {
         cJSON *t = cJSON_AddArrayToObject(o, "teachers");
         for (int i = 0; i < r->cfg.nteachers; i++) {
@@ -699,6 +741,8 @@ int fer_train_run(fer_arch *arch, const fer_train_cfg *cfg, const fer_dataset *d
             goto out;
         }
         if ((rc = fer_optim_create(&r.opt, r.model->net, &cfg->opt, err)) < 0)
+            goto out;
+        if ((rc = start_ema(&r, err)) < 0)
             goto out;
     } else {
         char path[4096];

@@ -56,6 +56,9 @@ typedef struct fer_train_cfg {
     float kd_temp;           /* T (4) */
     float kd_weight;         /* W (0.5) */
     int kd_flip;             /* 1: average each teacher over the image and its mirror */
+    int ema;                 /* 1: keep an average of the weights (train/ema.h) for
+                                validation and the saved models */
+    float ema_decay;         /* its decay, in [0, 1) */
 } fer_train_cfg;
 
 void fer_train_cfg_default(fer_train_cfg *cfg);
