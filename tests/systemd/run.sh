@@ -19,7 +19,12 @@
 #   - with ferd.socket started, the first connection starts the service, and
 #     stopping the service leaves the socket in place;
 #   - a template instance ferd@cam1 with /etc/ferd/cam1.conf and
-#     /run/ferd/cam1.sock.
+#     /run/ferd/cam1.sock;
+#   - ferd-mqtt (issue 15): its user exists and is in group ferd; with the
+#     root's own mosquitto service, ferd-mqtt.service runs as ferd-mqtt under
+#     its hardening, a subscriber sees the instance online with its Home
+#     Assistant configs, a stop exits 0 and leaves "offline" retained; and
+#     ferd-mqtt@cam1 beside ferd@cam1 publishes under ferd/cam1/.
 # Exits 77 (skipped) unless run as root with debootstrap, unshare and nsenter.
 set -euo pipefail
 
@@ -34,7 +39,7 @@ for t in debootstrap unshare nsenter chroot; do
 done
 
 t_start=$(date +%s)
-PKGS="systemd,systemd-sysv,libuv1,libcjson1,libopenblas0-pthread,libopencv-core406,libopencv-imgproc406,libopencv-imgcodecs406,libopencv-videoio406,libopencv-objdetect406,opencv-data,socat,zlib1g"
+PKGS="systemd,systemd-sysv,libuv1,libcjson1,libopenblas0-pthread,libopencv-core406,libopencv-imgproc406,libopencv-imgcodecs406,libopencv-videoio406,libopencv-objdetect406,opencv-data,socat,zlib1g,libmosquitto1,mosquitto,mosquitto-clients"
 MIRROR=${FERD_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 CACHE=${FERD_SYSTEMD_ROOT:-$BUILD/systemd-root}
 
@@ -87,6 +92,8 @@ cp "$SRC/samples/demo.avi" "$UP/var/lib/ferd-test/demo.avi"
 conf=$UP$sysconfdir/ferd/ferd.conf
 sed -i 's|^source .*|source /var/lib/ferd-test/demo.avi|' "$conf"
 sed "s|^source .*|source /var/lib/ferd-test/demo.avi|" "$conf" > "$UP$sysconfdir/ferd/cam1.conf"
+# ferd-mqtt talks to the root's own mosquitto (Debian's package, local only).
+sed -i 's|^broker .*|broker mqtt://127.0.0.1:1883|' "$UP$sysconfdir/ferd/ferd-mqtt.conf"
 # A user in group ferd, to connect as someone other than root (the group
 # itself is made at boot by systemd-sysusers from ferd's sysusers.d entry).
 mkdir -p "$UP/etc/sysusers.d"
@@ -124,7 +131,7 @@ in_root() { nsenter -t "$NSPID" -m -p chroot "$M" "$@"; }
 
 fail() {
     echo "FAIL: $*"
-    in_root systemctl --no-pager status ferd ferd.socket 2>&1 | tail -30 || true
+    in_root systemctl --no-pager status ferd ferd.socket ferd-mqtt 2>&1 | tail -40 || true
     in_root journalctl --no-pager -n 60 2>&1 || true
     exit 1
 }
@@ -210,5 +217,39 @@ in_root timeout 60 systemctl start ferd@cam1 || fail "start ferd@cam1"
 out=$(client '{"class":"POLL"}' 6 root /run/ferd/cam1.sock)
 echo "$out" | grep -q '"class":"POLL"' || fail "no POLL answer from ferd@cam1"
 in_root timeout 30 systemctl stop ferd@cam1 || fail "stop ferd@cam1"
+
+echo "== ferd-mqtt"
+in_root getent passwd ferd-mqtt > /dev/null || fail "sysusers: no user ferd-mqtt"
+in_root id -nG ferd-mqtt | grep -qw ferd || fail "ferd-mqtt is not in group ferd"
+in_root systemd-analyze verify "$unitdir/ferd-mqtt.service" || fail "verify ferd-mqtt.service"
+in_root timeout 30 systemctl start mosquitto || fail "start the root's mosquitto"
+in_root timeout 60 systemctl start ferd || fail "start ferd for ferd-mqtt"
+in_root timeout 30 systemctl start ferd-mqtt || fail "start ferd-mqtt"
+# Retained messages reach a subscriber whenever it comes: online and a config.
+sub() { in_root timeout 30 mosquitto_sub -h 127.0.0.1 -v -W 25 "$@" 2>&1 || true; }
+out=$(sub -C 2 -t 'ferd/+/availability' -t 'homeassistant/sensor/+/faces/config')
+echo "$out" | cut -c1-160
+echo "$out" | grep -q '^ferd/[^/]*/availability online$' || fail "ferd-mqtt: no online"
+echo "$out" | grep -q '^homeassistant/sensor/ferd_[^/]*/faces/config {' || fail "ferd-mqtt: no config"
+out=$(sub -C 1 -t 'ferd/+/state')
+echo "$out" | grep -q '"faces":' || fail "ferd-mqtt: no state"
+[ "$(in_root systemctl is-active ferd-mqtt)" = active ] || fail "ferd-mqtt not active"
+pid=$(in_root systemctl show -p MainPID --value ferd-mqtt)
+uid=$(in_root awk '/^Uid:/ { print $2 }' "/proc/$pid/status")
+[ "$uid" = "$(in_root id -u ferd-mqtt)" ] || fail "ferd-mqtt runs as uid $uid"
+in_root timeout 30 systemctl stop ferd-mqtt || fail "stop ferd-mqtt"
+[ "$(in_root systemctl show -p ExecMainStatus --value ferd-mqtt)" = 0 ] \
+    || fail "ferd-mqtt exit status not 0"
+out=$(sub -C 1 -t 'ferd/+/availability')
+echo "$out" | grep -q ' offline$' || fail "no offline retained after stopping ferd-mqtt: $out"
+in_root journalctl --no-pager -u ferd-mqtt -o cat | grep -q "connected to the broker" \
+    || fail "ferd-mqtt's journal lacks its connection"
+in_root timeout 30 systemctl stop ferd || fail "stop ferd"
+
+echo "== ferd-mqtt@cam1 beside ferd@cam1"
+in_root timeout 60 systemctl start ferd@cam1 ferd-mqtt@cam1 || fail "start ferd-mqtt@cam1"
+out=$(sub -C 1 -t 'ferd/cam1/state')
+echo "$out" | grep -q '^ferd/cam1/state {' || fail "ferd-mqtt@cam1: no ferd/cam1/state"
+in_root timeout 30 systemctl stop ferd-mqtt@cam1 ferd@cam1 || fail "stop the cam1 pair"
 
 echo "systemd test passed in $(( $(date +%s) - t_start )) s"
