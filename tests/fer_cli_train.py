@@ -5,8 +5,8 @@ The real `fer` binary on small files this script writes into a temporary folder:
 FER2013-style CSV of 48x48 random images and a FER+ vote file row-aligned with it.
 It checks what the C unit tests cannot see: the option parsing, the counts printed
 per split, the JSON of `fer eval --labels`, that `--resume` takes the label source
-from the checkpoint, distillation's options reaching the model, and that bad
-combinations fail with a message naming the file and line. Run by meson (suite 'unit') with FER_BIN set; stdlib only.
+from the checkpoint, distillation's, EMA's and mixing's options reaching the model,
+and that bad combinations fail with a message naming the file and line. Run by meson (suite 'unit') with FER_BIN set; stdlib only.
 """
 import gzip
 import json
@@ -147,10 +147,12 @@ def main():
         kd = os.path.join(d, "kd")
         run("train", "--data", data, "--labels", spec, "--arch", "ferplus", "--out", kd,
             "--epochs", "1", "--batch", "16", "--quiet", "--teacher", model + "," + model,
-            "--kd-temp", "3", "--kd-weight", "0.25", "--kd-flip", "--ema", "0.99")
+            "--kd-temp", "3", "--kd-weight", "0.25", "--kd-flip", "--ema", "0.99",
+            "--mixup", "0.2", "--cutmix", "1", "--mix-prob", "0.5")
         info = run("info", os.path.join(kd, "best.fermodel")).stdout
         check('"teachers":[{"file":"best.fermodel","crc32":"' in info and
-              '"kd_temp":3,"kd_weight":0.25,"kd_flip":true' in info and '"ema":0.99' in info,
+              '"kd_temp":3,"kd_weight":0.25,"kd_flip":true' in info and '"ema":0.99' in info
+              and '"mixup":0.2,"cutmix":1,"mix_prob":0.5' in info,
               "meta.extra lacks the teachers:\n%s", info)
         # ... and a 7-class teacher refused, naming its file.
         seven = os.path.join(d, "seven.fermodel")
@@ -181,6 +183,9 @@ def main():
         check("an empty path" in p.stderr, "%s", p.stderr)
         p = run("train", "--data", data, "--out", os.path.join(d, "x"), "--ema", "1", expect=2)
         check("--ema: '1' is not a number in [0," in p.stderr, "%s", p.stderr)
+        p = run("train", "--data", data, "--out", os.path.join(d, "x"), "--mix-prob", "0.5",
+                expect=2)
+        check("--mix-prob needs --mixup or --cutmix" in p.stderr, "%s", p.stderr)
     print("ok")
 
 

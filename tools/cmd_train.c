@@ -64,6 +64,9 @@ static void usage(FILE *f)
 "  --kd-flip            average each teacher over the image and its mirror image\n"
 "  --ema DECAY          validate and save an exponential moving average of the\n"
 "                       weights (e.g. 0.999; warm-up min(DECAY, (1+t)/(10+t)) at step t)\n"
+"  --mixup A            mixup with lambda ~ Beta(A, A) (0 = off; 0.2-0.4 usual)\n"
+"  --cutmix A           CutMix likewise (with --mixup too: either, even odds)\n"
+"  --mix-prob P         probability that a batch is mixed (1)\n"
 "  --smoothing F        label smoothing (0.1)\n"
 "  --class-balanced     weight the loss by inverse class frequency\n"
 "  --no-augment         no augmentation at all\n"
@@ -132,7 +135,7 @@ enum {
     O_PATIENCE, O_FACTOR, O_SMOOTHING, O_BALANCED, O_NO_AUG, O_FLIP, O_SHIFT, O_ROTATE,
     O_SCALE_MIN, O_SCALE_MAX, O_BRIGHT, O_CONTRAST, O_ERASE, O_MAX_TRAIN, O_MAX_VAL,
     O_SKIP_BAD, O_QUIET, O_DATA, O_OUT, O_HELP, O_CONTRAST_MODE, O_CLAHE_CLIP, O_CLAHE_TILES,
-    O_LABELS, O_TARGET, O_TEACHER, O_KD_TEMP, O_KD_WEIGHT, O_KD_FLIP, O_EMA
+    O_LABELS, O_TARGET, O_TEACHER, O_KD_TEMP, O_KD_WEIGHT, O_KD_FLIP, O_EMA, O_MIXUP, O_CUTMIX, O_MIX_PROB
 };
 
 static const struct option options[] = {
@@ -161,7 +164,8 @@ static const struct option options[] = {
     {"labels", required_argument, 0, O_LABELS}, {"ferplus-target", required_argument, 0, O_TARGET},
     {"teacher", required_argument, 0, O_TEACHER}, {"kd-temp", required_argument, 0, O_KD_TEMP},
     {"kd-weight", required_argument, 0, O_KD_WEIGHT}, {"kd-flip", no_argument, 0, O_KD_FLIP},
-    {"ema", required_argument, 0, O_EMA},
+    {"ema", required_argument, 0, O_EMA}, {"mixup", required_argument, 0, O_MIXUP},
+    {"cutmix", required_argument, 0, O_CUTMIX}, {"mix-prob", required_argument, 0, O_MIX_PROB},
     {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0},
 };
 
@@ -207,7 +211,7 @@ int fer_cmd_train(int argc, char **argv)
     fer_train_cfg cfg;
     fer_train_cfg_default(&cfg);
     const char *data = NULL, *out = NULL, *arch_name = "default", *labels = NULL;
-    int resume = 0, skip_bad = 0, quiet = 0, clahe_opts = 0, target_set = 0, kd_opts = 0, c, idx;
+    int resume = 0, skip_bad = 0, quiet = 0, clahe_opts = 0, target_set = 0, kd_opts = 0, mix_prob_set = 0, c, idx;
     double v;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", options, &idx)) != -1) {
@@ -290,6 +294,9 @@ int fer_cmd_train(int argc, char **argv)
         case O_KD_WEIGHT: NUM(0, 1); cfg.kd_weight = (float)v; kd_opts = 1; break;
         case O_KD_FLIP: cfg.kd_flip = 1; kd_opts = 1; break;
         case O_EMA: NUM(0, 0.999999); cfg.ema = 1; cfg.ema_decay = (float)v; break;
+        case O_MIXUP: NUM(0, 100); cfg.mixup = (float)v; break;
+        case O_CUTMIX: NUM(0, 100); cfg.cutmix = (float)v; break;
+        case O_MIX_PROB: NUM(0, 1); cfg.mix_prob = (float)v; mix_prob_set = 1; break;
         case O_TARGET:
             if ((idx = fer_target_parse(optarg)) < 0) {
                 fprintf(stderr, "fer train: --ferplus-target: '%s' is not majority or dist\n", optarg);
@@ -326,6 +333,10 @@ int fer_cmd_train(int argc, char **argv)
     }
     if (labels)
         snprintf(cfg.labels, sizeof cfg.labels, "%s", labels);
+    if (mix_prob_set && cfg.mixup <= 0.0f && cfg.cutmix <= 0.0f && !resume) {
+        fprintf(stderr, "fer train: --mix-prob needs --mixup or --cutmix\n");
+        return 2;
+    }
     if (kd_opts && !cfg.nteachers && !resume) {
         fprintf(stderr, "fer train: --kd-temp, --kd-weight and --kd-flip need --teacher\n");
         return 2;

@@ -86,6 +86,11 @@ static cJSON *cfg_to_json(const fer_train_cfg *c)
     }
     if (c->ema)
         cJSON_AddNumberToObject(o, "ema", c->ema_decay);
+    if (c->mixup > 0.0f || c->cutmix > 0.0f) {
+        cJSON_AddNumberToObject(o, "mixup", c->mixup);
+        cJSON_AddNumberToObject(o, "cutmix", c->cutmix);
+        cJSON_AddNumberToObject(o, "mix_prob", c->mix_prob);
+    }
     cJSON *op = cJSON_AddObjectToObject(o, "optim");
     cJSON_AddNumberToObject(op, "kind", c->opt.kind);
     cJSON_AddNumberToObject(op, "momentum", c->opt.momentum);
@@ -264,6 +269,13 @@ static int cfg_optional_from_json(fer_train_cfg *c, const cJSON *o)
         c->ema = 1;
         c->ema_decay = (float)num(o, "ema", &ok);
         if (!(c->ema_decay >= 0.0f && c->ema_decay < 1.0f))
+            return 0;
+    }
+    if (cJSON_GetObjectItemCaseSensitive(o, "mixup")) {
+        c->mixup = (float)num(o, "mixup", &ok);
+        c->cutmix = (float)num(o, "cutmix", &ok);
+        c->mix_prob = (float)num(o, "mix_prob", &ok);
+        if (!(c->mixup >= 0.0f && c->cutmix >= 0.0f && c->mix_prob >= 0.0f && c->mix_prob <= 1.0f))
             return 0;
     }
     return ok;

@@ -31,6 +31,7 @@
 
 #include "train/checkpoint.h"
 #include "train/ema.h"
+#include "train/mix.h"
 #include "train/plots.h"
 #include "vision/contrast.h"
 #include "vision/preprocess.h"
@@ -51,6 +52,7 @@ void fer_train_cfg_default(fer_train_cfg *cfg)
     cfg->label_smoothing = 0.1f;
     cfg->kd_temp = 4.0f;
     cfg->kd_weight = 0.5f;
+    cfg->mix_prob = 1.0f;
 }
 
 typedef struct run {
@@ -112,6 +114,27 @@ static void fill_targets(run *r, int slot, const int *idx, int n)
     }
 }
 
+/* mixup/CutMix of the prepared batch b in slot: the student's and every teacher's inputs
+ * alike, and the targets. Accuracy counts an image as the one it keeps most of. */
+static void mix_batch(run *r, int epoch, int b, int slot)
+{
+    const int bs = r->cfg.batch;
+    fer_mix m;
+    /* Index -2 - b: a stream apart from the images' (>= 0) and the shuffle's (-1). */
+    fer_mix_draw(&m, r->cfg.mixup, r->cfg.cutmix, r->cfg.mix_prob, r->ds->h, r->ds->w,
+                 fer_augment_seed(r->cfg.seed, epoch, -2 - b));
+    fer_mix_rows(r->x[slot], bs, r->hw, r->ds->w, 1, &m);
+    for (int t = 0; r->teach && t < r->teach->n; t++)
+        fer_mix_rows(r->tin[slot][t], bs, r->hw, r->ds->w, 1, &m);
+    fer_mix_rows(r->q[slot], bs, r->nclasses, 0, 0, &m);
+    if (m.lambda < 0.5f)
+        for (int i = 0; i < bs / 2; i++) {
+            const unsigned t = r->ok[slot][i];
+            r->ok[slot][i] = r->ok[slot][bs - 1 - i];
+            r->ok[slot][bs - 1 - i] = t;
+        }
+}
+
 /* The augmented batch b of epoch into slot: the student's inputs and, with teachers,
  * each teacher's input from the same augmented image. Cannot fail: setup tried every
  * network's input step on this image size. */
@@ -135,6 +158,8 @@ static void prepare(run *r, int epoch, int b, int slot)
                                &box, h, w, &r->teach->m[t]->pre);
     }
     fill_targets(r, slot, idx, bs);
+    if (r->cfg.mixup > 0.0f || r->cfg.cutmix > 0.0f)
+        mix_batch(r, epoch, b, slot);
 }
 
 static void *prep_main(void *arg)
@@ -642,6 +667,11 @@ static void set_meta_extra(run *r)
     }
     if (r->cfg.ema)
         cJSON_AddNumberToObject(o, "ema", round(r->cfg.ema_decay * 1e6) / 1e6);
+    if (r->cfg.mixup > 0.0f || r->cfg.cutmix > 0.0f) {
+        cJSON_AddNumberToObject(o, "mixup", round(r->cfg.mixup * 1e6) / 1e6);
+        cJSON_AddNumberToObject(o, "cutmix", round(r->cfg.cutmix * 1e6) / 1e6);
+        cJSON_AddNumberToObject(o, "mix_prob", round(r->cfg.mix_prob * 1e6) / 1e6);
+    }
     if (r->cfg.nteachers) {
         cJSON *t = cJSON_AddArrayToObject(o, "teachers");
         for (int i = 0; i < r->cfg.nteachers; i++) {
@@ -765,7 +795,7 @@ int fer_train_run(fer_arch *arch, const fer_train_cfg *cfg, const fer_dataset *d
     }
     snprintf(r.model->meta.dataset, sizeof r.model->meta.dataset, "%.63s", dataset_name(r.cfg.data));
     r.nclasses = r.model->net->layers[r.model->net->nlayers - 1].oc;
-    r.soft = ds->votes != NULL;
+    r.soft = ds->votes != NULL || r.cfg.mixup > 0.0f || r.cfg.cutmix > 0.0f;
     if ((rc = load_teachers(&r, arch != NULL, err)) < 0)
         goto out;
     set_meta_extra(&r);

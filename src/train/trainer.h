@@ -59,6 +59,8 @@ typedef struct fer_train_cfg {
     int ema;                 /* 1: keep an average of the weights (train/ema.h) for
                                 validation and the saved models */
     float ema_decay;         /* its decay, in [0, 1) */
+    float mixup, cutmix;     /* Beta alphas of mixup and CutMix (train/mix.h); 0 = off */
+    float mix_prob;          /* probability that a batch is mixed (1) */
 } fer_train_cfg;
 
 void fer_train_cfg_default(fer_train_cfg *cfg);
