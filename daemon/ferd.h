@@ -27,6 +27,7 @@
 #include "config.h"
 #include "outq.h"
 #include "proto/protocol.h"
+#include "proto/serve.h"
 #include "stats.h"
 #include "vision/frame.h"
 

@@ -16,6 +16,7 @@
 
 #include "fuzz.h"
 #include "proto/protocol.h"
+#include "proto/serve.h"
 
 static void same_request(const fer_request *a, const fer_request *b)
 {

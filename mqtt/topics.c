@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "proto/result_json.h"
+#include "proto/serve.h"
 
 void fmq_topics_init(fmq_topics *t, const fmq_config *c)
 {

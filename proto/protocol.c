@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "proto/json.h"
+#include "proto/serve.h"
 #include "proto/result_json.h"
 
 static void copy_str(char *dst, size_t n, const char *src)

@@ -10,10 +10,16 @@
  * FER_PROTO_MAX_REQUEST bytes with the newline); the daemon's lines are at most
  * FER_PROTO_MAX_RESPONSE bytes, frames attached as base64 JPEG included.
  *
- * Like the rest of proto/ this links cJSON and nothing else, and it never
- * logs: a failure returns FER_E_PROTO (malformed input) or -ENOMEM, with a
- * message naming the offending key in the optional fer_error. The request
- * parser is a pure function over bytes, so it can be fuzzed on its own.
+ * Like the rest of proto/ this links cJSON and libferutil and nothing else,
+ * and it never logs: a failure returns FER_E_PROTO (malformed input) or
+ * -ENOMEM, with a message naming the offending key in the optional fer_error.
+ *
+ * This header is installed with libferclient and declares the client's side
+ * only: the structs, the WATCH defaults, the request encoder, the decoder of
+ * the daemon's lines and the wire names. Every function declared here is
+ * exported by libferclient (tests/test_client.c checks the list). The
+ * daemon's side (request parser, object encoders, base64) is proto/serve.h,
+ * inside ferproto and not part of the client ABI.
  */
 #ifndef FER_PROTO_PROTOCOL_H
 #define FER_PROTO_PROTOCOL_H
@@ -81,15 +87,6 @@ typedef struct fer_request {
 
 /* The defaults of a WATCH with no options. */
 void fer_watch_default(fer_watch *w);
-
-/*
- * Parses one request line of len bytes (a trailing "\n" or "\r\n" is allowed,
- * nothing else after the object). Pure: reads only line[0..len), allocates and
- * frees only inside cJSON. Unknown keys are ignored; absent options take their
- * defaults. Returns 0, or FER_E_PROTO with req->error and err->msg saying why
- * (req->cls is filled whenever a class string was found).
- */
-int fer_request_parse(fer_request *req, const char *line, size_t len, fer_error *err);
 
 /* The request as one line of JSON without the newline, malloc'd into *out. Only
  * options that differ from their defaults are written. 0 or -ENOMEM / -EINVAL. */
@@ -245,33 +242,8 @@ int fer_message_parse(fer_message *m, const char *line, size_t len, fer_error *e
 /* Frees the image and status a parse allocated; accepts a zeroed message. */
 void fer_message_clear(fer_message *m);
 
-/*
- * Encoders: one line of JSON without the newline, malloc'd into *out (free()).
- * Each returns 0 or -ENOMEM (-EINVAL for an argument no decoder would accept).
- */
-int fer_version_to_json(const fer_version_msg *v, char **out);
-int fer_error_to_json(const fer_error_msg *e, char **out);
-int fer_watch_to_json(const fer_watch *w, char **out);
-int fer_face_event_to_json(const fer_face_event *ev, char **out);
-int fer_status_to_json(const fer_status_msg *s, char **out);
-int fer_reload_to_json(const fer_reload_msg *r, char **out);
-int fer_shutdown_to_json(const char *message, char **out);
-
-/*
- * A RESULT line for r (flags: FER_JSON_* of result_json.h), with img attached
- * when not NULL and of a kind other than none, and "ready_ns" when ready_ns is
- * not 0. poll = 1 wraps it as {"class":"POLL","result":{...}}.
- */
-int fer_result_msg_to_json(const fer_frame_result *r, unsigned flags, const fer_image_data *img,
-                           uint64_t ready_ns, int poll, char **out);
-
 /* Names of enum values as on the wire ("none", "jpeg", "annotated"; "appeared", ...). */
 const char *fer_image_kind_name(fer_image_kind k);
 const char *fer_face_event_name(fer_face_event_kind k);
-
-/* Standard base64 (RFC 4648, with padding). Encode: malloc'd NUL-terminated text.
- * Decode: malloc'd bytes; FER_E_PROTO for bad characters or length. */
-int fer_base64_encode(const uint8_t *data, size_t len, char **out, size_t *out_len);
-int fer_base64_decode(const char *text, size_t len, uint8_t **out, size_t *out_len);
 
 #endif

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "proto/protocol.h"
+#include "proto/serve.h"
 #include "util/clock.h" /* fer_mono_ms for deadlines */
 
 /* mkdtemp under $TMPDIR (or /tmp) into cu_dir; cu_cleanup removes it. */

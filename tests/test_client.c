@@ -7,10 +7,12 @@
  * the greeting and its checks (version mismatch, errors, silence), framing
  * (split lines, CRLF, many lines in one read, over-long lines, a 1.5 MB image
  * line), timeouts and the non-blocking fd, requests and their answers with
- * stream messages in between, a daemon that closes or shuts down. The ferctl
- * binary against the same kind of server is test_ferctl_fake.c.
+ * stream messages in between, a daemon that closes or shuts down; and the
+ * library's exports, exactly the functions of its installed headers. The
+ * ferctl binary against the same kind of server is test_ferctl_fake.c.
  */
 #include <check.h>
+#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -602,6 +604,124 @@ START_TEST(t_format_status)
 }
 END_TEST
 
+/* ---- the ABI: exactly the documented functions ---- */
+
+/* Adds name to set (at most 64 names of 63 bytes) unless present. */
+static void add_name(char (*set)[64], int *n, const char *name)
+{
+    for (int i = 0; i < *n; i++)
+        if (strcmp(set[i], name) == 0)
+            return;
+    ck_assert_int_lt(*n, 64);
+    snprintf(set[(*n)++], 64, "%.63s", name);
+}
+
+/* Every function an installed header declares: lines that start a declaration
+ * (not a comment, a preprocessor line or a typedef) and name fer_...( . */
+static void header_functions(const char *rel, char (*set)[64], int *n)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", getenv("FER_SOURCE_ROOT"), rel);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "%s", path);
+    char line[1024];
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == ' ' || line[0] == '/' || line[0] == '#' || line[0] == '\n' ||
+            line[0] == '}' || strncmp(line, "typedef", 7) == 0)
+            continue;
+        for (char *p = strstr(line, "fer_"); p; p = strstr(p + 1, "fer_")) {
+            size_t len = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_");
+            if (p[len] != '(' || (p > line && (p[-1] == '_' || isalnum((unsigned char)p[-1]))))
+                continue;
+            p[len] = '\0';
+            add_name(set, n, p);
+            break;
+        }
+    }
+    fclose(f);
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* The names, space-separated (64 names of at most 63 bytes fit). */
+static char *joined(char (*set)[64], int n)
+{
+    static char buf[64 * 64 + 1];
+    size_t len = 0;
+    for (int i = 0; i < n; i++) {
+        size_t l = strlen(set[i]);
+        memcpy(buf + len, set[i], l);
+        buf[len + l] = ' ';
+        len += l + 1;
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+/*
+ * libferclient.so exports exactly the functions its installed headers declare
+ * (ferclient.h and proto/protocol.h), the version script names the same list,
+ * and nothing else leaks: no ferproto encoder, no libferutil helper, no cJSON.
+ */
+START_TEST(t_exports)
+{
+    const char *lib = getenv("FER_CLIENT_LIB");
+    ck_assert_msg(lib && *lib, "FER_CLIENT_LIB not set (meson sets it)");
+    static char want[64][64], got[64][64], map[64][64];
+    int nwant = 0, ngot = 0, nmap = 0;
+    header_functions("client/ferclient.h", want, &nwant);
+    header_functions("proto/protocol.h", want, &nwant);
+    ck_assert_int_ge(nwant, 20);
+
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "nm -D --defined-only --format=posix '%s'", lib);
+    FILE *f = popen(cmd, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        char name[256], type[8];
+        if (sscanf(line, "%255s %7s", name, type) != 2 || strcmp(type, "A") == 0)
+            continue; /* "A": the version node FERCLIENT_0 itself */
+        char *at = strchr(name, '@');
+        if (at)
+            *at = '\0';
+        add_name(got, &ngot, name);
+    }
+    ck_assert_int_eq(pclose(f), 0);
+
+    char mpath[1024];
+    snprintf(mpath, sizeof mpath, "%s/client/ferclient.map", getenv("FER_SOURCE_ROOT"));
+    f = fopen(mpath, "r");
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof line, f)) {
+        char name[128];
+        if (sscanf(line, " %127[a-z0-9_];", name) == 1 && strncmp(name, "fer_", 4) == 0)
+            add_name(map, &nmap, name);
+    }
+    fclose(f);
+
+    qsort(want, (size_t)nwant, sizeof want[0], by_name);
+    qsort(got, (size_t)ngot, sizeof got[0], by_name);
+    qsort(map, (size_t)nmap, sizeof map[0], by_name);
+    static char w[64 * 64 + 1];
+    snprintf(w, sizeof w, "%s", joined(want, nwant));
+    ck_assert_msg(ngot == nwant && strcmp(joined(got, ngot), w) == 0,
+                  "exported: %s\ndeclared: %s", joined(got, ngot), w);
+    ck_assert_msg(nmap == nwant && strcmp(joined(map, nmap), w) == 0,
+                  "ferclient.map: %s\ndeclared: %s", joined(map, nmap), w);
+    /* Every exported symbol carries the version node. */
+    snprintf(cmd, sizeof cmd, "nm -D --defined-only '%s' | grep -c '@@FERCLIENT_0$'", lib);
+    f = popen(cmd, "r");
+    int versioned = 0;
+    ck_assert_int_eq(fscanf(f, "%d", &versioned), 1);
+    pclose(f);
+    ck_assert_int_eq(versioned, nwant);
+}
+END_TEST
+
 static Suite *client_suite(void)
 {
     Suite *s = suite_create("client");
@@ -625,6 +745,7 @@ static Suite *client_suite(void)
     tcase_add_test(lib, t_big_image);
     tcase_add_test(lib, t_send_checks);
     tcase_add_test(lib, t_strerror);
+    tcase_add_test(lib, t_exports);
     suite_add_tcase(s, lib);
 
     TCase *fmt = tcase_create("format");

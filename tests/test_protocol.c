@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "proto/protocol.h"
+#include "proto/serve.h"
 #include "proto/result_json.h"
 
 static int parse(fer_request *r, const char *s)
