@@ -23,12 +23,13 @@
 
 #include "cv/detect.h"
 #include "vision/pipeline.h"
+#include "vision/preprocess.h"
 
 #ifndef FER_DATADIR
 #define FER_DATADIR "/usr/share"
 #endif
 
-typedef enum { T_STR, T_INT, T_DBL, T_BOOL, T_SIZE, T_MODE, T_LEVEL } key_type;
+typedef enum { T_STR, T_INT, T_DBL, T_BOOL, T_SIZE, T_MODE, T_LEVEL, T_TTA } key_type;
 
 typedef struct key_def {
     const char *name;
@@ -67,6 +68,7 @@ static const key_def keys[] = {
     {"smoothing", T_DBL, F(smoothing), 0, 0, 0.99, 0},
     {"track_iou", T_DBL, F(track_iou), 0, 0.01, 1, 0},
     {"track_max_misses", T_INT, F(track_max_misses), 0, 0, 1000, 0},
+    {"tta", T_TTA, F(tta), 0, 0, 0, 1},
     {"socket", T_STR, S(socket_path), 0, 0, 0},
     {"socket_mode", T_MODE, F(socket_mode), 0, 0, 0777, 0},
     {"socket_group", T_STR, S(socket_group), 0, 0, 0},
@@ -130,6 +132,7 @@ void fer_config_default(fer_config *c)
     c->smoothing = po.tracker.alpha;
     c->track_iou = po.tracker.iou_min;
     c->track_max_misses = po.tracker.max_misses;
+    c->tta = po.tta;
     snprintf(c->socket_path, sizeof c->socket_path, "/run/ferd/ferd.sock");
     c->socket_mode = 0660;
     c->max_clients = 64;
@@ -278,6 +281,13 @@ static int set_value(fer_config *c, const key_def *k, const char *value, char *w
             return 0;
         }
         snprintf(why, n, "expected debug, info, notice, warning or err, got \"%.64s\"", value);
+        return -1;
+    case T_TTA:
+        if (strcasecmp(value, "none") == 0 || strcasecmp(value, "flip") == 0) {
+            *(int *)base = strcasecmp(value, "flip") == 0 ? FER_TTA_FLIP : FER_TTA_NONE;
+            return 0;
+        }
+        snprintf(why, n, "expected none or flip, got \"%.64s\"", value);
         return -1;
     }
     snprintf(why, n, "expected a number, got \"%.64s\"", value);
@@ -485,6 +495,9 @@ void fer_config_print(const fer_config *c, FILE *f)
             break;
         case T_LEVEL:
             fprintf(f, "%s\n", fer_log_level_name(*(const int *)base));
+            break;
+        case T_TTA:
+            fprintf(f, "%s\n", *(const int *)base == FER_TTA_FLIP ? "flip" : "none");
             break;
         }
     }

@@ -43,6 +43,7 @@ typedef struct fer_config {
     double smoothing;             /* tracker alpha */
     double track_iou;
     int track_max_misses;
+    int tta;                      /* FER_TTA_NONE | FER_TTA_FLIP (vision/preprocess.h) */
     /* Socket. */
     char socket_path[FERD_SOCKET_PATH_MAX];
     int socket_mode;              /* octal in the file */

@@ -101,8 +101,9 @@ typedef struct ferd_shared {
     atomic_int want_images;       /* FERD_WANT_* */
     uint64_t busy_since_ns;       /* inference started a frame at (0: waiting) */
 
-    /* Reload: the loop posts a model path, inference answers. */
+    /* Reload: the loop posts a model path (and the live tta setting), inference answers. */
     int reload_pending;           /* 1: path set, waiting for inference */
+    int tta;                      /* FER_TTA_*: applied by inference at the next reload */
     char reload_path[FERD_PATH_MAX];
     int reload_done;              /* 1: outcome below is ready for the loop */
     int reload_rc;

@@ -151,8 +151,14 @@ static void *infer_main(void *arg)
         if (sh->reload_pending) {
             char path[FERD_PATH_MAX];
             snprintf(path, sizeof path, "%s", sh->reload_path);
+            const int tta = sh->tta;
             sh->reload_pending = 0;
             pthread_mutex_unlock(&sh->mu);
+            /* The live tta key applies whether or not the model loads: it is valid
+             * configuration either way (config.c checked it). */
+            fer_error err = {0};
+            if (fer_pipeline_set_tta(is.p, tta, &err) < 0)
+                log_warning("reload: %s", err.msg);
             do_reload(&is, path);
             continue;
         }

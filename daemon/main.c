@@ -200,6 +200,7 @@ static void pipeline_opts(const fer_config *c, fer_pipeline_opts *o)
     o->tracker.alpha = (float)c->smoothing;
     o->tracker.iou_min = (float)c->track_iou;
     o->tracker.max_misses = c->track_max_misses;
+    o->tta = c->tta;
 }
 
 static int shared_init(ferd_shared *sh, const fer_config *c)
@@ -211,6 +212,7 @@ static int shared_init(ferd_shared *sh, const fer_config *c)
     sh->close_when_idle = c->close_camera_when_idle;
     sh->idle_close_seconds = c->idle_close_seconds;
     sh->jpeg_quality = c->jpeg_quality;
+    sh->tta = c->tta;
     atomic_store(&sh->want_images, 0);
     return 0;
 }

@@ -62,6 +62,7 @@ static void apply_live(ferd *d, const fer_config *n)
     d->sh.close_when_idle = d->cfg.close_camera_when_idle;
     d->sh.idle_close_seconds = d->cfg.idle_close_seconds;
     d->sh.jpeg_quality = d->cfg.jpeg_quality;
+    d->sh.tta = d->cfg.tta; /* the inference thread takes it with the reload it is posted with */
     pthread_cond_broadcast(&d->sh.capture_cond);
     pthread_mutex_unlock(&d->sh.mu);
     /* Groups may have changed: decide each client's rights again. */

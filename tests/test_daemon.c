@@ -613,6 +613,68 @@ START_TEST(t_reload_good_and_bad)
 }
 END_TEST
 
+/* The scores of the first RESULT with a face, from a watching client (up to T(ms)). */
+static void face_scores(client *c, float *out, int *k, int ms)
+{
+    fh_deadline dl = within(ms);
+    for (;;) {
+        fer_message *m = cli_expect(c, "RESULT", 5000);
+        if (m->u.result.nfaces > 0) {
+            *k = m->u.result.nclasses;
+            memcpy(out, m->u.result.faces[0].scores, sizeof(float) * (size_t)*k);
+            return;
+        }
+        ck_assert_msg(fh_deadline_left(&dl) > 0, "no face in the results");
+    }
+}
+
+/* tta is live: a RELOAD that switches it needs no restart, and the same still face
+ * scores differently with flip, then exactly as before without it. */
+START_TEST(t_reload_tta_live)
+{
+    fer_image frame = tu_blank(CLIP_W, CLIP_H, 110), face = tu_face();
+    tu_paste(&frame, &face, 90, 50);
+    fer_error err = {0};
+    ck_assert_int_eq(fer_image_write(&frame, tpath("still.png"), &err), 0);
+    fer_image_free(&frame);
+    fer_image_free(&face);
+    char extra[1024];
+    snprintf(extra, sizeof extra, "source %s\nloop yes\n", tpath("still.png"));
+    start(extra);
+    client *c = cli_open();
+    cli_send(c, "{\"class\":\"WATCH\"}\n");
+    float s0[FER_RESULT_MAX_CLASSES], s1[FER_RESULT_MAX_CLASSES], s2[FER_RESULT_MAX_CLASSES];
+    int k = 0;
+    face_scores(c, s0, &k, 10000);
+    char conf[1100];
+    snprintf(conf, sizeof conf, "%stta flip\n", extra);
+    write_conf(conf);
+    cli_send(c, "{\"class\":\"RELOAD\"}\n");
+    fer_message *m = cli_expect(c, "RELOAD", 10000);
+    ck_assert_int_eq(m->u.reload.nrestart, 0);
+    /* Results already queued may predate the reload: wait for the change. */
+    fh_deadline dl = within(10000);
+    for (;;) {
+        face_scores(c, s1, &k, 5000);
+        if (memcmp(s1, s0, sizeof(float) * (size_t)k))
+            break;
+        ck_assert_msg(fh_deadline_left(&dl) > 0, "tta flip changed no score");
+    }
+    write_conf(extra);
+    cli_send(c, "{\"class\":\"RELOAD\"}\n");
+    cli_expect(c, "RELOAD", 10000);
+    dl = within(10000);
+    for (;;) {
+        face_scores(c, s2, &k, 5000);
+        if (!memcmp(s2, s0, sizeof(float) * (size_t)k))
+            break;
+        ck_assert_msg(fh_deadline_left(&dl) > 0, "tta none did not bring the scores back");
+    }
+    cli_close(c);
+    stop();
+}
+END_TEST
+
 START_TEST(t_bad_requests)
 {
     start(NULL);
@@ -1394,6 +1456,7 @@ static Suite *daemon_suite(void)
     tcase_add_test(tc, t_poll_idle_and_watching);
     tcase_add_test(tc, t_status);
     tcase_add_test(tc, t_reload_good_and_bad);
+    tcase_add_test(tc, t_reload_tta_live);
     tcase_add_test(tc, t_bad_requests);
     tcase_add_test(tc, t_long_line);
     tcase_add_test(tc, t_max_clients);

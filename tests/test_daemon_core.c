@@ -38,6 +38,7 @@
 #include "limits.h"
 #include "outq.h"
 #include "peer.h"
+#include "vision/preprocess.h"
 
 #define SEC 1000000000ull
 
@@ -362,6 +363,7 @@ static const struct {
     {"smoothing", "0.5", 0},
     {"track_iou", "0.5", 0},
     {"track_max_misses", "7", 0},
+    {"tta", "flip", 1},
     {"socket", "/tmp/other.sock", 0},
     {"socket_mode", "0600", 0},
     {"socket_group", "video", 0},
@@ -519,6 +521,7 @@ START_TEST(t_config_ranges_and_syntax)
         {"allow_images maybe", "allow_images"},
         {"jpeg_quality 0", "jpeg_quality"},
         {"smoothing 1", "smoothing"},
+        {"tta crops", "tta: expected none or flip, got \"crops\""},
         {"no_such_key 1", "unknown key \"no_such_key\""},
         {"max_clients", "max_clients: missing value"},
         {"source \"unterminated", "unterminated quoted value"},
@@ -554,6 +557,7 @@ START_TEST(t_config_values)
                        "allow_images ON\n"
                        "loop false\n"
                        "log_level WARNING\n"
+                       "tta Flip\n"
                        "image_group \"\"\n"
                        "source \" /dev/video0 \"\r\n"
                        "model /m/a b.fermodel\n";
@@ -565,6 +569,7 @@ START_TEST(t_config_values)
     ck_assert_int_eq(c.allow_images, 1);
     ck_assert_int_eq(c.loop, 0);
     ck_assert_int_eq(c.log_level, FER_LOG_WARNING);
+    ck_assert_int_eq(c.tta, FER_TTA_FLIP);
     ck_assert_str_eq(c.image_group, "");
     ck_assert_str_eq(c.source, " /dev/video0 ");
     ck_assert_str_eq(c.model, "/m/a b.fermodel");

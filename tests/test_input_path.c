@@ -22,6 +22,7 @@
  * loss on the CSV equals the one computed from the data-path tensor, per mode.
  */
 #include <check.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -253,6 +254,41 @@ START_TEST(every_path_reads_the_model)
         losses[mode] = er.loss;
         ck_assert_double_eq_tol(er.loss, -log((double)want[3]), 1e-6);
     }
+    /* Test-time flip (ferd's tta key): the pipeline averages the probabilities of the
+     * input and its mirror exactly as fer eval --tta flip does, in the same order. */
+    ck_assert_int_eq(fer_pipeline_set_tta(pl, FER_TTA_FLIP, &err), 0);
+    ck_assert_int_eq(fer_pipeline_set_tta(pl, FER_TTA_CROPS, &err), -EINVAL);
+    for (int mode = FER_CONTRAST_NONE; mode <= FER_CONTRAST_CLAHE; mode++) {
+        fer_contrast_init(&m->pre.contrast, mode);
+        fer_pipeline_reset(pl);
+        fer_frame fr = {.img = frame, .seq = 3};
+        fer_frame_result res;
+        ck_assert_msg(fer_pipeline_process(pl, &fr, &res, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(res.nfaces, 1);
+        float x[S * S], mx[S * S], p0[FER_RESULT_MAX_CLASSES], p1[FER_RESULT_MAX_CLASSES];
+        float want[FER_RESULT_MAX_CLASSES];
+        pipeline_tensor(x, &frame, res.faces[0].box, &m->pre);
+        fer_input_view(mx, x, 1, S, S, 1);
+        scores_of(p0, m, x);
+        scores_of(p1, m, mx);
+        for (int c = 0; c < K; c++) {
+            want[c] = 0.0f;
+            want[c] += p0[c] / 2.0f;
+            want[c] += p1[c] / 2.0f;
+        }
+        ck_assert_mem_eq(res.faces[0].scores, want, sizeof(float) * (size_t)K);
+        ck_assert_msg(memcmp(res.faces[0].scores, seen[mode], sizeof(float) * (size_t)K),
+                      "flip changed nothing");
+        fer_eval_result er;
+        ck_assert(fer_evaluate(m, ds, FER_SPLIT_TEST, FER_TTA_FLIP, &er, &err) == 0);
+        data_tensor(x, ds, &m->pre);
+        fer_input_view(mx, x, 1, S, S, 1);
+        scores_of(p0, m, x);
+        scores_of(p1, m, mx);
+        ck_assert_double_eq_tol(er.loss, -log((double)(0.0f + p0[3] / 2.0f + p1[3] / 2.0f)), 1e-6);
+    }
+    ck_assert_int_eq(fer_pipeline_set_tta(pl, FER_TTA_NONE, &err), 0);
+
     /* The temperature is read too: at T = 1 the same face scores differently. */
     fer_contrast_init(&m->pre.contrast, FER_CONTRAST_NONE);
     m->calib.temperature = 1.0f;

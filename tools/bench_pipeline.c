@@ -11,6 +11,8 @@
  * same machine load. It reports the median and 90th percentile per part and
  * the ratio of the medians, with the load average before and after.
  *
+ * Part 3 (--tta-cost, alone) measures what test-time flip adds per face.
+ *
  * Part 2 plays samples/demo.avi through the pipeline (daemon settings) and
  * compares each frame's boxes with samples/demo.truth.csv (IoU >= 0.3 is a
  * match): the fraction of frames with a face where a face is found, the
@@ -52,6 +54,9 @@ static void usage(FILE *f)
 "  --face IMAGE   the face composed into the frames (tests/fixtures/face.png)\n"
 "  --clip VIDEO   (samples/demo.avi)   --truth CSV (samples/demo.truth.csv)\n"
 "  --no-clip      skip part 2\n"
+"  --tta-cost     instead of parts 1 and 2: the per-face cost of test-time flip\n"
+"                 (ferd's tta key), two pipelines interleaved frame by frame\n"
+"  --tta none|flip  the pipeline's test-time augmentation in parts 1 and 2 (none)\n"
 "  --detect-width N, --full-every N, --search-face-px N, --search-margin F,\n"
 "  --search-range F\n"
 "                 pipeline settings (defaults: those of fer_pipeline_opts_default)\n");
@@ -338,6 +343,77 @@ static int part1(fer_model *m, const char *face_path, int frames)
     return rc;
 }
 
+/* ---- part 3: the cost of test-time flip ---- */
+
+/*
+ * The synthetic sequence through two pipelines, one without test-time augmentation
+ * and one with flip (ferd's `tta` key), interleaved frame by frame so both see the
+ * same load. What flip adds is in the classification of each face: the mirrored
+ * input, the network on two inputs instead of one, and the average; so the figure
+ * is the per-face crop + normalise + forward time (one face per frame), from the
+ * pipelines' own timers.
+ */
+static int part3(fer_model *m, const char *face_path, int frames)
+{
+    fer_error err = {0};
+    scene sc;
+    if (scene_init(&sc, face_path, 150, &err) < 0) {
+        fprintf(stderr, "fer bench-pipeline: %s\n", err.msg);
+        return -1;
+    }
+    fer_pipeline *pl[2] = {NULL, NULL};
+    fer_pipeline_opts po = g_opts;
+    int rc = 0;
+    for (int t = 0; t < 2 && rc == 0; t++) {
+        po.tta = t ? FER_TTA_FLIP : FER_TTA_NONE;
+        rc = fer_pipeline_create(&pl[t], &po, m, &err);
+    }
+    double *v[2] = {calloc((size_t)frames, sizeof(double)), calloc((size_t)frames, sizeof(double))};
+    int n[2] = {0, 0};
+    fer_frame fr = {0};
+    if (rc == 0)
+        rc = fer_image_alloc(&fr.img, FRAME_W, FRAME_H, 3);
+    if (rc < 0 || !v[0] || !v[1])
+        fprintf(stderr, "fer bench-pipeline: %s\n", rc < 0 ? err.msg : "out of memory");
+    const int warm = 10;
+    for (int i = 0; rc == 0 && v[1] && i < warm + frames; i++) {
+        scene_frame(&sc, i, &fr.img);
+        fr.seq = (uint64_t)i + 1;
+        fer_frame_stamp(&fr);
+        for (int t = 0; t < 2 && rc == 0; t++) {
+            fer_frame_result res;
+            if ((rc = fer_pipeline_process(pl[t], &fr, &res, &err)) < 0) {
+                fprintf(stderr, "fer bench-pipeline: %s\n", err.msg);
+                break;
+            }
+            fer_pipeline_stats st;
+            fer_pipeline_get_stats(pl[t], &st);
+            if (i >= warm && res.nfaces == 1)
+                v[t][n[t]++] = st.last_crop_ms + st.last_forward_ms;
+        }
+    }
+    if (rc == 0 && v[1] && n[0] >= 10 && n[1] >= 10) {
+        double a = quantile(v[0], n[0], 0.5), b = quantile(v[1], n[1], 0.5);
+        printf("part 3: test-time flip, %d frames of 640x480 with one face, one thread\n", frames);
+        printf("  per face (crop + normalise + network), tta none  median %.3f ms   p90 %.3f ms"
+               "   (%d faces)\n", a, quantile(v[0], n[0], 0.9), n[0]);
+        printf("  per face (crop + normalise + network), tta flip  median %.3f ms   p90 %.3f ms"
+               "   (%d faces)\n", b, quantile(v[1], n[1], 0.9), n[1]);
+        printf("  flip costs %.3f ms more per face (median), %.2fx\n", b - a, b / a);
+    } else if (rc == 0) {
+        fprintf(stderr, "fer bench-pipeline: too few frames with exactly one face found\n");
+        rc = -1;
+    }
+    free(v[0]);
+    free(v[1]);
+    fer_frame_free(&fr);
+    fer_image_free(&sc.bg);
+    fer_image_free(&sc.face);
+    fer_pipeline_free(pl[0]);
+    fer_pipeline_free(pl[1]);
+    return rc;
+}
+
 /* ---- part 2: the demo clip against its ground truth ---- */
 
 typedef struct truth {
@@ -523,6 +599,7 @@ int fer_bench_pipeline(int argc, char **argv)
         {"search-face-px", required_argument, NULL, 'P'},
         {"search-margin", required_argument, NULL, 'M'},
         {"search-range", required_argument, NULL, 'R'},
+        {"tta-cost", no_argument, NULL, 'T'}, {"tta", required_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},         {0, 0, 0, 0},
     };
     fer_pipeline_opts_default(&g_opts);
@@ -531,7 +608,7 @@ int fer_bench_pipeline(int argc, char **argv)
     snprintf(face, sizeof face, "%s/tests/fixtures/face.png", FER_SOURCE_DIR);
     snprintf(clip, sizeof clip, "%s/samples/demo.avi", FER_SOURCE_DIR);
     snprintf(truth_path, sizeof truth_path, "%s/samples/demo.truth.csv", FER_SOURCE_DIR);
-    int frames = 300, do_clip = 1, c;
+    int frames = 300, do_clip = 1, tta_cost = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
@@ -552,6 +629,14 @@ int fer_bench_pipeline(int argc, char **argv)
         case 'P': g_opts.search_face_px = atoi(optarg); break;
         case 'M': g_opts.search_margin = (float)atof(optarg); break;
         case 'R': g_opts.search_range = (float)atof(optarg); break;
+        case 'T': tta_cost = 1; break;
+        case 'A':
+            if (strcmp(optarg, "none") && strcmp(optarg, "flip")) {
+                fprintf(stderr, "fer bench-pipeline: --tta is none or flip\n");
+                return 2;
+            }
+            g_opts.tta = strcmp(optarg, "flip") ? FER_TTA_NONE : FER_TTA_FLIP;
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -569,9 +654,14 @@ int fer_bench_pipeline(int argc, char **argv)
         return 1;
     printf("model: %s\n", what);
     print_loadavg("before");
-    int rc = part1(m, face, frames);
-    if (rc == 0 && do_clip)
-        rc = part2(m, clip, truth_path);
+    int rc;
+    if (tta_cost) {
+        rc = part3(m, face, frames);
+    } else {
+        rc = part1(m, face, frames);
+        if (rc == 0 && do_clip)
+            rc = part2(m, clip, truth_path);
+    }
     print_loadavg("after");
     fer_model_free(m);
     return rc < 0 ? 1 : 0;

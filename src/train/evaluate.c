@@ -1,7 +1,8 @@
 /*
  * evaluate.c — batches of normalised images through the inference forward;
- * with TTA every view of a batch runs as its own batch and the softmax outputs
- * are averaged (averaging probabilities, not logits, as TTA usually does).
+ * with TTA every view of a batch (fer_input_view) runs as its own batch and the
+ * model's probabilities are averaged (probabilities, not logits, as TTA usually
+ * does; ferd's pipeline averages its flip views by the same rule).
  */
 #include "train/evaluate.h"
 
@@ -15,29 +16,13 @@
 #include "train/targets.h"
 #include "vision/preprocess.h"
 
-/* View v of an h x w image into out: v bit 0 mirrors, v >> 1 picks a shift. */
-static void make_view(float *out, const float *in, int h, int w, int v)
-{
-    static const int shift[5][2] = {{0, 0}, {-2, -2}, {-2, 2}, {2, -2}, {2, 2}};
-    const int flip = v & 1, dy = shift[v >> 1][0], dx = shift[v >> 1][1];
-    for (int y = 0; y < h; y++) {
-        for (int x = 0; x < w; x++) {
-            int sy = y + dy, sx = x + dx;
-            if (flip)
-                sx = w - 1 - sx;
-            /* 0 is the normalised mean, the fill used in training's zero padding. */
-            out[y * w + x] = (sy < 0 || sy >= h || sx < 0 || sx >= w) ? 0.0f : in[sy * w + sx];
-        }
-    }
-}
-
 int fer_evaluate(fer_model *m, const fer_dataset *ds, int split, fer_tta tta,
                  fer_eval_result *res, fer_error *err)
 {
     fer_net *net = m->net;
     const fer_arch *a = net->arch;
     const int C = net->layers[net->nlayers - 1].oc, hw = ds->h * ds->w, bs = net->max_batch;
-    const int nviews = tta == FER_TTA_CROPS ? 10 : tta == FER_TTA_FLIP ? 2 : 1;
+    const int nviews = fer_tta_views(tta);
     memset(res, 0, sizeof *res);
     fer_confusion_init(&res->conf, C);
     fer_reliability_init(&res->rel);
@@ -84,7 +69,8 @@ int fer_evaluate(fer_model *m, const fer_dataset *ds, int split, fer_tta tta,
                 const float *in = x;
                 if (v > 0) {
                     for (int k = 0; k < n; k++)
-                        make_view(view + (size_t)k * hw, x + (size_t)k * hw, ds->h, ds->w, v);
+                        fer_input_view(view + (size_t)k * hw, x + (size_t)k * hw, 1, ds->h,
+                                       ds->w, v);
                     in = view;
                 }
                 const float *logits = fer_net_forward(net, in, n, 0);

@@ -9,12 +9,10 @@
 #include "net/model.h"
 #include "train/calibrate.h"
 #include "train/metrics.h"
+#include "vision/preprocess.h"
 
-typedef enum fer_tta {
-    FER_TTA_NONE = 0,
-    FER_TTA_FLIP = 1,  /* average with the mirrored image */
-    FER_TTA_CROPS = 2, /* flip, plus four shifted copies and their mirrors (10 views) */
-} fer_tta;
+/* fer_tta and the views it makes (fer_input_view) are vision/preprocess.h's: ferd's
+ * pipeline uses the same ones. */
 
 typedef struct fer_eval_result {
     fer_confusion conf;  /* in the model's class order */

@@ -33,7 +33,8 @@ struct fer_pipeline {
     fer_model *model;           /* borrowed */
     int c, h, w, k;             /* network input shape and class count */
     size_t in_size;             /* c*h*w */
-    float *input;               /* (FER_RESULT_MAX_FACES, c, h, w) */
+    float *input;               /* (2 FER_RESULT_MAX_FACES, c, h, w): faces, then their mirrors */
+    float (*view_probs)[FER_RESULT_MAX_CLASSES]; /* (2 FER_RESULT_MAX_FACES): per view */
     uint8_t *crops;             /* (FER_TRACK_MAX, h*w*c): each slot's last classified crop */
     int crop_id[FER_TRACK_MAX]; /* track id the slot's crop belongs to, 0 = none */
     int crop_age[FER_TRACK_MAX];/* frames since that crop was classified */
@@ -103,12 +104,14 @@ static int check_opts(const fer_pipeline_opts *o, fer_error *err)
              o->search_margin >= 0 && o->search_margin <= 4 && o->search_face_px >= 24 &&
              o->search_face_px <= 400 && o->search_range >= 1.05f && o->search_range <= 4 &&
              o->still_threshold >= 0 && o->face_threshold >= 0 && o->face_refresh >= 1 &&
-             o->max_faces >= 1 && o->max_faces <= FER_RESULT_MAX_FACES;
+             o->max_faces >= 1 && o->max_faces <= FER_RESULT_MAX_FACES &&
+             (o->tta == FER_TTA_NONE || o->tta == FER_TTA_FLIP);
     if (!ok)
         return fer_fail(err, -EINVAL,
                         "pipeline: option out of range (scale factor in (1, 4], full_every >= 1, "
                         "search_face_px in [24, 400], search_range in [1.05, 4], max_faces in "
-                        "[1, %d], thresholds >= 0, max_face >= min_face)", FER_RESULT_MAX_FACES);
+                        "[1, %d], thresholds >= 0, max_face >= min_face, tta none or flip)",
+                        FER_RESULT_MAX_FACES);
     return 0;
 }
 
@@ -128,7 +131,7 @@ int fer_pipeline_set_model(fer_pipeline *p, fer_model *m, fer_error *err)
         return fer_fail(err, -EINVAL, "pipeline: model input has %d channel(s) but its "
                         "preprocessing says grey = %d", a->in_c, m->pre.grey);
     size_t in_size = (size_t)a->in_c * a->in_h * a->in_w;
-    float *input = malloc(sizeof(float) * FER_RESULT_MAX_FACES * in_size);
+    float *input = malloc(sizeof(float) * 2 * FER_RESULT_MAX_FACES * in_size);
     uint8_t *crops = malloc((size_t)FER_TRACK_MAX * in_size);
     uint8_t *scratch = malloc((size_t)a->in_h * a->in_w * 3);
     if (!input || !crops || !scratch) {
@@ -171,6 +174,8 @@ int fer_pipeline_create(fer_pipeline **out, const fer_pipeline_opts *opts, fer_m
         rc = fer_detector_load(&p->det, p->o.cascade ? p->o.cascade : FER_CASCADE_DEFAULT, err);
     p->o.cascade = NULL; /* not kept: the caller's string may not outlive us */
     fer_tracker_init(&p->tracker, &p->o.tracker);
+    if (rc == 0 && !(p->view_probs = malloc(sizeof *p->view_probs * 2 * FER_RESULT_MAX_FACES)))
+        rc = fer_fail(err, -ENOMEM, "pipeline: out of memory");
     if (rc == 0)
         rc = fer_pipeline_set_model(p, model, err);
     if (rc < 0) {
@@ -187,11 +192,25 @@ void fer_pipeline_free(fer_pipeline *p)
         return;
     fer_detector_free(p->det);
     free(p->input);
+    free(p->view_probs);
     free(p->crops);
     free(p->scratch);
     free(p->grid);
     fer_image_free(&p->grey);
     free(p);
+}
+
+int fer_pipeline_set_tta(fer_pipeline *p, int tta, fer_error *err)
+{
+    if (tta != FER_TTA_NONE && tta != FER_TTA_FLIP)
+        return fer_fail(err, -EINVAL, "pipeline: test-time augmentation %d is neither none nor "
+                        "flip", tta);
+    if (tta != p->o.tta) {
+        p->o.tta = tta;
+        memset(p->crop_id, 0, sizeof p->crop_id); /* cached scores were of the other rule */
+        p->have_last = 0;
+    }
+    return 0;
 }
 
 void fer_pipeline_reset(fer_pipeline *p)
@@ -433,21 +452,35 @@ static int classify(fer_pipeline *p, const fer_image *src, const fer_box *boxes,
     }
     p->stats.last_crop_ms = ms_since(t0);
 
+    /* With flip, each face's mirrored input follows the faces in the batch; the two
+     * views' probabilities are averaged, as fer eval --tta flip averages them. */
     t0 = fer_mono_ns();
-    for (int start = 0; start < ntodo; start += p->model->net->max_batch) {
-        int nb = ntodo - start;
+    const int nviews = fer_tta_views((fer_tta)p->o.tta);
+    for (int j = 0; j < ntodo && nviews == 2; j++)
+        fer_input_view(p->input + (size_t)(ntodo + j) * p->in_size,
+                       p->input + (size_t)j * p->in_size, p->c, p->h, p->w, 1);
+    const int ninputs = ntodo * nviews;
+    for (int start = 0; start < ninputs; start += p->model->net->max_batch) {
+        int nb = ninputs - start;
         if (nb > p->model->net->max_batch)
             nb = p->model->net->max_batch;
         const float *logits =
             fer_net_forward(p->model->net, p->input + (size_t)start * p->in_size, nb, 0);
         if (!logits)
             return fer_fail(err, -EINVAL, "pipeline: the network refused a batch of %d", nb);
-        for (int j = 0; j < nb; j++) {
-            int i = todo[start + j];
-            fer_model_probs(p->model, probs[i], logits + (size_t)j * p->k, 1);
-            if (slot[i] >= 0)
-                memcpy(p->crop_probs[slot[i]], probs[i], sizeof(float) * (size_t)p->k);
+        for (int j = 0; j < nb; j++)
+            fer_model_probs(p->model, p->view_probs[start + j], logits + (size_t)j * p->k, 1);
+    }
+    for (int j = 0; j < ntodo; j++) {
+        int i = todo[j];
+        for (int c = 0; c < p->k; c++) {
+            float sum = 0.0f;
+            for (int v = 0; v < nviews; v++)
+                sum += p->view_probs[v * ntodo + j][c] / (float)nviews;
+            probs[i][c] = sum;
         }
+        if (slot[i] >= 0)
+            memcpy(p->crop_probs[slot[i]], probs[i], sizeof(float) * (size_t)p->k);
     }
     p->stats.faces_classified += ntodo;
     p->stats.last_forward_ms = ms_since(t0);

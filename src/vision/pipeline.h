@@ -49,6 +49,9 @@ typedef struct fer_pipeline_opts {
     float still_threshold;  /* grey levels; 0 = process every frame (1.0) */
     float face_threshold;   /* grey levels; 0 = classify every face every frame (0) */
     int face_refresh;       /* classify a face at least every N frames (10) */
+    /* Test-time augmentation: FER_TTA_NONE (default) or FER_TTA_FLIP, each face's
+     * probabilities averaged with its mirrored input's (fer eval --tta flip's rule). */
+    int tta;
     /* Which faces. */
     int largest_only;       /* report only the largest face (0) */
     int max_faces;          /* at most this many, largest first (8; <= FER_RESULT_MAX_FACES) */
@@ -73,6 +76,10 @@ int fer_pipeline_create(fer_pipeline **out, const fer_pipeline_opts *opts, fer_m
  * FER_RESULT_MAX_CLASSES classes and max_batch >= 1 (faces beyond max_batch go in
  * further batches). On failure the old model stays in use. */
 int fer_pipeline_set_model(fer_pipeline *p, fer_model *model, fer_error *err);
+
+/* Switches test-time augmentation between frames (ferd's live `tta` key): FER_TTA_NONE
+ * or FER_TTA_FLIP; -EINVAL otherwise. A face's cached scores restart. */
+int fer_pipeline_set_tta(fer_pipeline *p, int tta, fer_error *err);
 
 /* Processes one frame (BGR or grey) into res. seq and capture times are copied from
  * frame. Errors: -EINVAL (empty frame), -ENOMEM, FER_E_INVAL (OpenCV failed). */

@@ -217,3 +217,24 @@ int fer_input_from_face(float *out, uint8_t *face, int h, int w, const fer_prepr
     fer_normalise(out, face, h * w, pre->mean, pre->std);
     return 0;
 }
+
+int fer_tta_views(fer_tta tta)
+{
+    return tta == FER_TTA_CROPS ? 10 : tta == FER_TTA_FLIP ? 2 : 1;
+}
+
+void fer_input_view(float *out, const float *in, int c, int h, int w, int v)
+{
+    static const int shift[5][2] = {{0, 0}, {-2, -2}, {-2, 2}, {2, -2}, {2, 2}};
+    const int flip = v & 1, dy = shift[(v >> 1) % 5][0], dx = shift[(v >> 1) % 5][1];
+    for (int p = 0; p < c; p++, in += (size_t)h * w, out += (size_t)h * w) {
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                int sy = y + dy, sx = x + dx;
+                if (flip)
+                    sx = w - 1 - sx;
+                out[y * w + x] = (sy < 0 || sy >= h || sx < 0 || sx >= w) ? 0.0f : in[sy * w + sx];
+            }
+        }
+    }
+}

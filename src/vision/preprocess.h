@@ -45,6 +45,26 @@ void fer_normalise(float *out, const uint8_t *in, int count, float mean, float s
 int fer_input_from_face(float *out, uint8_t *face, int h, int w, const fer_preproc *pre,
                         fer_error *err);
 
+/* Test-time augmentation: the views of a network input whose probabilities are
+ * averaged (fer eval --tta, ferd's `tta` setting). */
+typedef enum fer_tta {
+    FER_TTA_NONE = 0,
+    FER_TTA_FLIP = 1,  /* average with the mirrored input */
+    FER_TTA_CROPS = 2, /* flip, plus four copies shifted 2 pixels diagonally and their mirrors
+                          (10 views; fer eval only) */
+} fer_tta;
+
+/* Views a tta mode averages: 1, 2 or 10. */
+int fer_tta_views(fer_tta tta);
+
+/*
+ * View v of a network input (c planes of h x w floats) into out (not in): bit 0 of v
+ * mirrors left to right, v >> 1 picks a shift (0: none; 1..4: 2 pixels up-left,
+ * up-right, down-left, down-right). Pixels shifted in are 0, the normalised mean,
+ * as training's zero padding. View 0 is a copy.
+ */
+void fer_input_view(float *out, const float *in, int c, int h, int w, int v);
+
 /* Widest input row (width x channels) the resampler handles. */
 #define FER_PREPROC_MAX_ROW 4096
 
