@@ -18,7 +18,7 @@ try:
         for n, result in enumerate(client.watch(scores=False), 1):
             print(f"frame {result.seq}: {len(result.faces)} face(s)")
             for f in result.faces:
-                print(f"  face {f.id} {f.smoothed.label} {f.smoothed.prob:.2f} at {f.box.as_tuple()}")
+                print(f"  face {f.id} {f.smoothed.label} {f.smoothed.prob:.2f} at", f.box.as_tuple())
             if n == count:
                 break
 except ferd.FerdError as e:  # e.g. "ferd is not running (no daemon listening on ...)"

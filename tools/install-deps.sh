@@ -12,7 +12,7 @@ PKGS="
     libopenblas-dev libuv1-dev libopencv-dev libcjson-dev libsystemd-dev check zlib1g-dev
     opencv-data
     python3 python3-numpy python3-torch python3-opencv python3-onnx
-    python3-venv python3-setuptools python3-wheel python3-pytest
+    python3-venv python3-setuptools python3-wheel python3-pytest python3-mypy
     valgrind strace libclang-rt-14-dev
     debootstrap socat
     jq xvfb xauth x11-apps

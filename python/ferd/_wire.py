@@ -10,7 +10,7 @@ import errno
 import json
 import math
 import os
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Optional, Type, TypeVar, Union
 
 from .errors import (FerdError, NotRunningError, PermissionDeniedError, ProtocolError,
                      RefusedError, VersionMismatchError)
@@ -84,13 +84,29 @@ class LineBuffer:
         return self.buf.find(b"\n", self.scanned) >= 0
 
 
+T = TypeVar("T")
+
+
+def expect(msg: Any, cls: Type[T], what: str) -> T:
+    """msg, checked to be the answer class a request expects."""
+    if not isinstance(msg, cls):
+        raise ProtocolError(f"{what}: answered with {type(msg).__name__}")
+    return msg
+
+
+def _text(o: Json, key: str, default: str) -> str:
+    v = o.get(key)
+    return v if isinstance(v, str) else default
+
+
 class ErrorMsg:
     """An ERROR object."""
 
     def __init__(self, o: Json):
-        self.code = o.get("code") if isinstance(o.get("code"), str) else "unknown"
-        self.message = o.get("message") if isinstance(o.get("message"), str) else ""
-        self.request = o.get("request") if isinstance(o.get("request"), str) else None
+        self.code = _text(o, "code", "unknown")
+        self.message = _text(o, "message", "")
+        self.request: Optional[str] = o["request"] if isinstance(o.get("request"), str) \
+            else None
         self.raw = o
 
     def exception(self) -> RefusedError:

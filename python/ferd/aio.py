@@ -113,17 +113,19 @@ class AsyncClient:
     # ---- requests ----
 
     async def status(self, *, timeout: Optional[float] = None) -> Status:
-        return await self._call({"class": "STATUS"}, "STATUS", timeout)
+        msg = await self._call({"class": "STATUS"}, "STATUS", timeout)
+        return _wire.expect(msg, Status, "STATUS")
 
     async def snapshot(self, *, image: ImageArg = "none", scores: bool = True,
                        timeout: Optional[float] = None) -> Result:
         msg = await self._call(_wire.poll_request(image, scores), "POLL",
                                SLOW_TIMEOUT if timeout is None else timeout)
-        return msg.result
+        return _wire.expect(msg, _wire.Poll, "POLL").result
 
     async def reload(self, *, timeout: Optional[float] = None) -> Reload:
-        return await self._call({"class": "RELOAD"}, "RELOAD",
-                                SLOW_TIMEOUT if timeout is None else timeout)
+        msg = await self._call({"class": "RELOAD"}, "RELOAD",
+                               SLOW_TIMEOUT if timeout is None else timeout)
+        return _wire.expect(msg, Reload, "RELOAD")
 
     def watch(self, *, events: bool = False, min_prob: float = 0.0, max_fps: float = 0.0,
               scores: bool = True, image: ImageArg = "none",
@@ -249,7 +251,8 @@ class AsyncClient:
             raise self._fatal
         if isinstance(item, BaseException):
             raise item
-        return item
+        line, o = item
+        return bytes(line), dict(o)
 
 
 class AsyncWatch:
@@ -268,7 +271,8 @@ class AsyncWatch:
             self.client._drain_queue()
             self.client._watching = True
             try:
-                self.settings = await self.client._call(self.req, "WATCH", None)
+                msg = await self.client._call(self.req, "WATCH", None)
+                self.settings = _wire.expect(msg, WatchSettings, "WATCH")
             except BaseException:
                 self.client._watching = False
                 raise

@@ -28,7 +28,7 @@ import errno as _errno
 import os
 import sysconfig
 import threading
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from .errors import ClassifierError, ImageError, LibraryNotFoundError, ModelError
 from .results import Box, Face, Result, Smoothed, Timing, time_from_ms
@@ -89,7 +89,7 @@ def _candidates(library: Optional[str]) -> List[str]:
     return out
 
 
-_libs: dict = {}
+_libs: Dict[str, ctypes.CDLL] = {}
 _libs_lock = threading.Lock()
 
 
@@ -316,7 +316,7 @@ class Classifier:
     # ---- internals ----
 
     def _strerror(self, code: int) -> str:
-        return self._lib.fer_classifier_strerror(code).decode("utf-8", "replace")
+        return str(self._lib.fer_classifier_strerror(code).decode("utf-8", "replace"))
 
     @staticmethod
     def _boxes(boxes: Optional[Sequence[BoxInput]]) -> Tuple[Any, int]:
@@ -428,7 +428,7 @@ def _array_image(a: Any, pixels: str) -> Tuple[_Image, Any]:
 
 def library_version(library: Optional[str] = None) -> str:
     """The release of the libferclassify in use."""
-    return load_library(library).fer_classifier_version().decode()
+    return str(load_library(library).fer_classifier_version().decode())
 
 
 __all__ = ["Classifier", "set_threads", "library_version", "load_library"]

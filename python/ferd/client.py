@@ -103,7 +103,7 @@ class Client:
 
     def status(self, *, timeout: Optional[float] = None) -> Status:
         """The daemon's state (STATUS); str() of it is what `ferctl status` prints."""
-        return self._call({"class": "STATUS"}, "STATUS", timeout)
+        return _wire.expect(self._call({"class": "STATUS"}, "STATUS", timeout), Status, "STATUS")
 
     def snapshot(self, *, image: ImageArg = "none", scores: bool = True,
                  timeout: Optional[float] = None) -> Result:
@@ -112,14 +112,16 @@ class Client:
         user, else RefusedError "forbidden"). RefusedError "unavailable" when no
         frame came in time."""
         req = _wire.poll_request(image, scores)
-        return self._call(req, "POLL", SLOW_TIMEOUT if timeout is None else timeout).result
+        msg = self._call(req, "POLL", SLOW_TIMEOUT if timeout is None else timeout)
+        return _wire.expect(msg, _wire.Poll, "POLL").result
 
     def reload(self, *, timeout: Optional[float] = None) -> Reload:
         """Makes the daemon re-read its configuration and model (RELOAD; privileged).
         A model that fails to load raises RefusedError "reload_failed" and the old
         one keeps serving."""
-        return self._call({"class": "RELOAD"}, "RELOAD",
-                          SLOW_TIMEOUT if timeout is None else timeout)
+        msg = self._call({"class": "RELOAD"}, "RELOAD",
+                         SLOW_TIMEOUT if timeout is None else timeout)
+        return _wire.expect(msg, Reload, "RELOAD")
 
     def watch(self, *, events: bool = False, min_prob: float = 0.0, max_fps: float = 0.0,
               scores: bool = True, image: ImageArg = "none",
@@ -134,7 +136,7 @@ class Client:
         subscription lasts until unwatch(), close(), or the iterator's close()."""
         req = _wire.watch_request(True, events, min_prob, max_fps, scores, image)
         self._pending.clear()
-        settings = self._call(req, "WATCH", None)
+        settings = _wire.expect(self._call(req, "WATCH", None), WatchSettings, "WATCH")
         self._watching = True
         return Watch(self, settings, timeout)
 

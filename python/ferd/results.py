@@ -54,33 +54,50 @@ def _get(o: Json, key: str, types: Tuple[Type[Any], ...], where: str,
     return v
 
 
-def _num(o: Json, key: str, where: str, required: bool = True) -> Optional[float]:
-    v = _get(o, key, (float,), where, required)
+def _onum(o: Json, key: str, where: str) -> Optional[float]:
+    v = _get(o, key, (float,), where, False)
     return None if v is None else float(v)
 
 
-def _int(o: Json, key: str, where: str, required: bool = True) -> Optional[int]:
-    v = _get(o, key, (int, float), where, required)
+def _num(o: Json, key: str, where: str) -> float:
+    return float(_get(o, key, (float,), where))
+
+
+def _oint(o: Json, key: str, where: str) -> Optional[int]:
+    v = _get(o, key, (int, float), where, False)
     if v is None:
         return None
     if isinstance(v, float):
         if not v.is_integer():
             raise ProtocolError(f'{where}: "{key}" is not an integer')
         v = int(v)
+    return int(v)
+
+
+def _int(o: Json, key: str, where: str) -> int:
+    v = _oint(o, key, where)
+    if v is None:
+        raise ProtocolError(f'{where}: "{key}" missing')
     return v
 
 
-def _str(o: Json, key: str, where: str, required: bool = True) -> Optional[str]:
-    return _get(o, key, (str,), where, required)
+def _ostr(o: Json, key: str, where: str) -> Optional[str]:
+    v = _get(o, key, (str,), where, False)
+    return None if v is None else str(v)
+
+
+def _str(o: Json, key: str, where: str) -> str:
+    return str(_get(o, key, (str,), where))
 
 
 def _bool(o: Json, key: str, where: str, default: bool = False) -> bool:
     v = _get(o, key, (bool,), where, False)
-    return default if v is None else v
+    return default if v is None else bool(v)
 
 
 def _obj(o: Json, key: str, where: str, required: bool = True) -> Optional[Json]:
-    return _get(o, key, (dict,), where, required)
+    v = _get(o, key, (dict,), where, required)
+    return None if v is None else dict(v)
 
 
 def parse_time(s: str, where: str = "time") -> _dt.datetime:
@@ -168,7 +185,7 @@ class Face:
         return cls(id=_int(o, "id", where), box=Box.from_json(o.get("box"), where),
                    label=label, prob=prob, smoothed=smoothed, scores=scores,
                    new=_bool(o, "new", where),
-                   changed_from=_str(o, "changed_from", where, required=False))
+                   changed_from=_ostr(o, "changed_from", where))
 
 
 @dataclass
@@ -238,17 +255,17 @@ class Result:
             if isinstance(e, bool) or not isinstance(e, int):
                 raise ProtocolError(f'{where}: "ended" holds a non-id')
         t = _obj(o, "timing", where, required=False) or {}
-        timing = Timing(_num(t, "detect_ms", where + ".timing", False),
-                        _num(t, "classify_ms", where + ".timing", False),
-                        _num(t, "total_ms", where + ".timing", False))
+        timing = Timing(_onum(t, "detect_ms", where + ".timing"),
+                        _onum(t, "classify_ms", where + ".timing"),
+                        _onum(t, "total_ms", where + ".timing"))
         img = o.get("image")
         return cls(seq=_int(o, "seq", where),
                    time=parse_time(_str(o, "time", where), where + ".time"),
                    width=_int(o, "width", where), height=_int(o, "height", where),
-                   faces=faces, timing=timing, mono_ns=_int(o, "mono_ns", where, False),
-                   ended=list(ended), ready_ns=_int(o, "ready_ns", where, False),
+                   faces=faces, timing=timing, mono_ns=_oint(o, "mono_ns", where),
+                   ended=list(ended), ready_ns=_oint(o, "ready_ns", where),
                    image=None if img is None else Image.from_json(img, where),
-                   path=_str(o, "path", where, False), raw=o)
+                   path=_ostr(o, "path", where), raw=o)
 
 
 @dataclass
@@ -274,8 +291,8 @@ class FaceEvent:
                    time=parse_time(_str(o, "time", where), where + ".time"),
                    id=_int(o, "id", where),
                    box=None if box is None else Box.from_json(box, where),
-                   label=_str(o, "label", where, False), prob=_num(o, "prob", where, False),
-                   from_label=_str(o, "from", where, False), raw=o)
+                   label=_ostr(o, "label", where), prob=_onum(o, "prob", where),
+                   from_label=_ostr(o, "from", where), raw=o)
 
 
 # ---- the daemon's other objects ----------------------------------------------------
@@ -292,11 +309,11 @@ class Version:
 
     @classmethod
     def from_json(cls, o: Json, where: str = "VERSION") -> "Version":
-        return cls(release=_str(o, "release", where, False) or "",
+        return cls(release=_ostr(o, "release", where) or "",
                    proto_major=_int(o, "proto_major", where),
-                   proto_minor=_int(o, "proto_minor", where, False) or 0,
-                   max_request=_int(o, "max_request", where, False) or 4096,
-                   max_response=_int(o, "max_response", where, False) or 4 * 1024 * 1024,
+                   proto_minor=_oint(o, "proto_minor", where) or 0,
+                   max_request=_oint(o, "max_request", where) or 4096,
+                   max_response=_oint(o, "max_response", where) or 4 * 1024 * 1024,
                    raw=o)
 
 
@@ -317,8 +334,8 @@ class WatchSettings:
         if isinstance(img, bool):
             img = "jpeg" if img else "none"
         return cls(enable=_bool(o, "enable", where, True),
-                   max_fps=_num(o, "max_fps", where, False) or 0.0,
-                   min_prob=_num(o, "min_prob", where, False) or 0.0,
+                   max_fps=_onum(o, "max_fps", where) or 0.0,
+                   min_prob=_onum(o, "min_prob", where) or 0.0,
                    events=_bool(o, "events", where), scores=_bool(o, "scores", where, True),
                    image=img or "none", raw=o)
 
@@ -341,9 +358,9 @@ class ModelInfo:
         classes = _get(o, "classes", (list,), w, False) or []
         if not all(isinstance(c, str) for c in classes):
             raise ProtocolError(f'{w}: "classes" holds a non-string')
-        return cls(name=_str(o, "name", w, False) or "", path=_str(o, "path", w, False) or "",
-                   classes=list(classes), params=_int(o, "params", w, False),
-                   val_acc=_num(o, "val_acc", w, False), test_acc=_num(o, "test_acc", w, False))
+        return cls(name=_ostr(o, "name", w) or "", path=_ostr(o, "path", w) or "",
+                   classes=list(classes), params=_oint(o, "params", w),
+                   val_acc=_onum(o, "val_acc", w), test_acc=_onum(o, "test_acc", w))
 
 
 @dataclass
@@ -380,17 +397,17 @@ class Status:
     def from_json(cls, o: Json, where: str = "STATUS") -> "Status":
         src = _obj(o, "source", where, False) or {}
         w = where + ".source"
-        source = SourceStatus(name=_str(src, "name", w, False) or "",
-                              state=_str(src, "state", w, False) or "",
-                              kind=_str(src, "kind", w, False), error=_str(src, "error", w, False),
-                              fps=_num(src, "fps", w, False), width=_int(src, "width", w, False),
-                              height=_int(src, "height", w, False),
-                              reopens=_int(src, "reopens", w, False) or 0)
+        source = SourceStatus(name=_ostr(src, "name", w) or "",
+                              state=_ostr(src, "state", w) or "",
+                              kind=_ostr(src, "kind", w), error=_ostr(src, "error", w),
+                              fps=_onum(src, "fps", w), width=_oint(src, "width", w),
+                              height=_oint(src, "height", w),
+                              reopens=_oint(src, "reopens", w) or 0)
         model = o.get("model")
         cl = _get(o, "client_list", (list,), where, False) or []
-        return cls(release=_str(o, "release", where, False) or "",
-                   uptime=_num(o, "uptime", where, False) or 0.0,
-                   pid=_int(o, "pid", where, False), source=source,
+        return cls(release=_ostr(o, "release", where) or "",
+                   uptime=_onum(o, "uptime", where) or 0.0,
+                   pid=_oint(o, "pid", where), source=source,
                    model=None if model is None else ModelInfo.from_json(model, where),
                    clients=_obj(o, "clients", where, False) or {},
                    frames=_obj(o, "frames", where, False) or {},

@@ -10,7 +10,7 @@ Exactly the documented installation, offline:
 where WORKDIR/pkg is a fresh copy of the source tree's python/ (setuptools
 builds in the tree it installs from, and a test never writes to the sources).
 The venv is made once per build directory and the package reinstalled each
-run. Then pytest (Debian's python3-pytest, seen through the system site
+run. mypy --strict (Debian's python3-mypy) checks the type hints. Then pytest (Debian's python3-pytest, seen through the system site
 packages) runs tests/python/ with the paths meson exported: FERD_BIN, FER_BIN,
 FERCTL, FERD_CLASSIFY_LIB (the build's classify/ directory), FER_SOURCE_ROOT.
 
@@ -68,6 +68,10 @@ def main():
                     ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     sh(os.path.join(venv, "bin", "pip"), "install", "--no-build-isolation", "--no-index",
        "--force-reinstall", "--quiet", "--disable-pip-version-check", pkg)
+
+    # The type hints hold (mypy --strict over the package as installed from).
+    sh(py, "-m", "mypy", "--strict", "--cache-dir", os.path.join(work, "mypy-cache"),
+       os.path.join(pkg, "ferd"))
 
     env = dict(os.environ)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
