@@ -6,11 +6,12 @@ The synchronous and the asyncio client both use this module, so the two speak
 exactly the same protocol and differ only in how they wait.
 """
 
+import collections
 import errno
 import json
 import math
 import os
-from typing import Any, Dict, Optional, Type, TypeVar, Union
+from typing import Any, Dict, Optional, Tuple, Type, TypeVar, Union
 
 from .errors import (FerdError, NotRunningError, PermissionDeniedError, ProtocolError,
                      RefusedError, VersionMismatchError)
@@ -24,8 +25,10 @@ SOCKET_ENV = "FERD_SOCKET"
 #: Longest line before the greeting, and the most any daemon may make us buffer.
 GREETING_MAX = 64 * 1024
 HARD_MAX = 64 * 1024 * 1024
-#: Stream messages kept while a request waits for its answer; older ones are dropped.
+#: Stream messages kept unread (while a request waits, or until the caller reads
+#: them): at most this many and this many bytes; the oldest are dropped first.
 PENDING_MAX = 1024
+PENDING_BYTES = 16 * 1024 * 1024
 #: Answers a request can get: its own class, or ERROR.
 ANSWERS = ("WATCH", "POLL", "STATUS", "RELOAD")
 
@@ -97,6 +100,37 @@ def expect(msg: Any, cls: Type[T], what: str) -> T:
 def _text(o: Json, key: str, default: str) -> str:
     v = o.get(key)
     return v if isinstance(v, str) else default
+
+
+class Pending:
+    """Stream messages held for a reader, bounded in count and bytes (a daemon's
+    lines may carry 4 MiB pictures): when full, the oldest go and are counted in
+    dropped."""
+
+    def __init__(self) -> None:
+        self.items: "collections.deque[Tuple[Any, int]]" = collections.deque()
+        self.bytes = 0
+        self.dropped = 0
+
+    def push(self, item: Any, size: int) -> None:
+        while self.items and (len(self.items) >= PENDING_MAX or
+                              self.bytes + size > PENDING_BYTES):
+            self.bytes -= self.items.popleft()[1]
+            self.dropped += 1
+        self.items.append((item, size))
+        self.bytes += size
+
+    def pop(self) -> Any:
+        item, size = self.items.popleft()
+        self.bytes -= size
+        return item
+
+    def clear(self) -> None:
+        self.items.clear()
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self.items)
 
 
 class ErrorMsg:

@@ -4,7 +4,8 @@ Design. One task reads the connection for the client's whole life and sorts
 what arrives: the answer to the request in flight (requests go one at a time,
 under a lock, since the protocol answers them in order) resolves its future;
 RESULT, FACE and newer stream classes go to a bounded queue for watchers
-(oldest dropped and counted in ``dropped`` when nobody keeps up); a SHUTDOWN is
+(bounded like the synchronous client's; the oldest dropped and counted in
+``dropped`` when nobody keeps up); a SHUTDOWN is
 remembered; end of stream or a broken line fails whatever waits with
 ConnectionLostError or ProtocolError. Framing, decoding and the greeting check
 are _wire's, shared with the synchronous client.
@@ -26,7 +27,6 @@ from .results import FaceEvent, Json, Message, Reload, Result, Status, Version, 
 PathArg = Union[str, "os.PathLike[str]", None]
 ImageArg = Union[str, bool, None]
 SLOW_TIMEOUT = 30.0
-_END = object()  # queued when the connection ends
 
 
 class AsyncClient:
@@ -37,7 +37,6 @@ class AsyncClient:
     def __init__(self, socket_path: PathArg = None, *, timeout: Optional[float] = 5.0):
         self.path = _wire.socket_path(socket_path)
         self.timeout = timeout
-        self.dropped = 0
         self.shutdown_message = ""
         self.version: Optional[Version] = None
         self._reader: Optional[asyncio.StreamReader] = None
@@ -46,7 +45,8 @@ class AsyncClient:
         self._task: Optional["asyncio.Task[None]"] = None
         self._lock: Optional[asyncio.Lock] = None
         self._answer: Optional[Tuple[str, "asyncio.Future[Json]"]] = None
-        self._queue: Optional["asyncio.Queue[Any]"] = None
+        self._pending = _wire.Pending()
+        self._wake: Optional[asyncio.Event] = None
         self._watching = False
         self._fatal: Optional[BaseException] = None
 
@@ -82,7 +82,7 @@ class AsyncClient:
             raise
         self._buf.max_line = _wire.max_line(self.version)
         self._lock = asyncio.Lock()
-        self._queue = asyncio.Queue()
+        self._wake = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._read_loop())
 
     async def close(self) -> None:
@@ -166,16 +166,18 @@ class AsyncClient:
                                           self.shutdown_message)
             self._buf.feed(data)
 
-    def _put(self, item: Any) -> None:
-        assert self._queue is not None
-        if self._queue.qsize() >= _wire.PENDING_MAX:
-            self._queue.get_nowait()
-            self.dropped += 1
-        self._queue.put_nowait(item)
+    @property
+    def dropped(self) -> int:
+        """Stream messages dropped because nobody read them in time."""
+        return self._pending.dropped
+
+    def _put(self, item: Any, size: int) -> None:
+        self._pending.push(item, size)
+        if self._wake is not None:
+            self._wake.set()
 
     def _drain_queue(self) -> None:
-        while self._queue is not None and not self._queue.empty():
-            self._queue.get_nowait()
+        self._pending.clear()
 
     async def _read_loop(self) -> None:
         try:
@@ -188,7 +190,7 @@ class AsyncClient:
                     if self._answer is not None and not self._answer[1].done():
                         self._answer[1].set_exception(e)
                     elif self._watching:
-                        self._put(e)
+                        self._put(e, len(line))
                     continue
                 cls = o["class"]
                 if cls == "SHUTDOWN" and isinstance(o.get("message"), str):
@@ -197,15 +199,15 @@ class AsyncClient:
                     if not self._answer[1].done():
                         self._answer[1].set_result(o)
                 elif _wire.is_stream(o) and self._watching:
-                    self._put((line, o))
+                    self._put((line, o), len(line))
         except asyncio.CancelledError:
             raise
         except BaseException as e:  # end of stream, an over-long line, ...
             self._fatal = e
             if self._answer is not None and not self._answer[1].done():
                 self._answer[1].set_exception(e)
-            if self._queue is not None:
-                self._queue.put_nowait(_END)
+            if self._wake is not None:
+                self._wake.set()
 
     def _check_open(self) -> None:
         if self._writer is None or self._lock is None:
@@ -240,15 +242,22 @@ class AsyncClient:
         return msg
 
     async def _next_stream(self, timeout: Optional[float]) -> Tuple[bytes, Json]:
-        assert self._queue is not None
-        try:
-            item = await asyncio.wait_for(self._queue.get(), timeout)
-        except asyncio.TimeoutError:
-            raise FerdTimeoutError(f"ferd at {self.path}: no message in time") from None
-        if item is _END:
-            self._queue.put_nowait(_END)  # every later read ends too
-            assert self._fatal is not None
-            raise self._fatal
+        """The next held stream message; the connection's end once none is left."""
+        assert self._wake is not None
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while not self._pending:
+            if self._fatal is not None:
+                raise self._fatal
+            self._wake.clear()
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                raise FerdTimeoutError(f"ferd at {self.path}: no message in time")
+            try:
+                await asyncio.wait_for(self._wake.wait(), left)
+            except asyncio.TimeoutError:
+                raise FerdTimeoutError(f"ferd at {self.path}: no message in time") from None
+        item = self._pending.pop()
         if isinstance(item, BaseException):
             raise item
         line, o = item

@@ -23,12 +23,13 @@ ctypes releases the GIL during each call, and the library locks per handle, so
 threads may share a Classifier or, faster, use one each.
 """
 
+import contextlib
 import ctypes
 import errno as _errno
 import os
 import sysconfig
 import threading
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from .errors import ClassifierError, ImageError, LibraryNotFoundError, ModelError
 from .results import Box, Face, Result, Smoothed, Timing, time_from_ms
@@ -195,6 +196,9 @@ class Classifier:
                  cascade: Union[str, "os.PathLike[str]", None] = None,
                  library: Optional[str] = None):
         self._h: Optional[int] = None
+        # Calls in flight, so close() waits for them instead of freeing under them.
+        self._cv = threading.Condition()
+        self._busy = 0
         self._lib = load_library(library)
         opts = _Opts()
         self._lib.fer_classifier_opts_init(ctypes.byref(opts))
@@ -234,10 +238,32 @@ class Classifier:
     # ---- life cycle ----
 
     def close(self) -> None:
-        """Frees the model. Idempotent; the object is unusable afterwards."""
-        if self._h is not None:
-            self._lib.fer_classifier_close(self._h)
-            self._h = None
+        """Frees the model once calls in other threads have finished. Idempotent;
+        the object is unusable afterwards."""
+        cv = getattr(self, "_cv", None)
+        if cv is None:
+            return
+        with cv:
+            while self._busy:
+                cv.wait()
+            if self._h is not None:
+                self._lib.fer_classifier_close(self._h)
+                self._h = None
+
+    @contextlib.contextmanager
+    def _handle(self) -> Iterator[int]:
+        """The library handle for one call; ClassifierError once closed."""
+        with self._cv:
+            if self._h is None:
+                raise ClassifierError("Classifier is closed")
+            self._busy += 1
+            h = self._h
+        try:
+            yield h
+        finally:
+            with self._cv:
+                self._busy -= 1
+                self._cv.notify_all()
 
     def __enter__(self) -> "Classifier":
         return self
@@ -266,29 +292,28 @@ class Classifier:
         HxWx4 (alpha ignored); any strides. boxes: faces found by your own detector
         (Box or (x, y, w, h)), classified in that order with no search. Raises
         ImageError for an image that cannot be read or used, or a bad box."""
-        if self._h is None:
-            raise ClassifierError("Classifier is closed")
         cboxes, nboxes = self._boxes(boxes)
         res = _Result()
         err = _Error()
         path: Optional[str] = None
         keep: Any = None
-        if isinstance(image, (str, os.PathLike)):
-            path = os.fsdecode(image)
-            rc = self._lib.fer_classifier_classify_file(self._h, _fs(image), cboxes, nboxes,
-                                                        ctypes.byref(res), ctypes.byref(err))
-        elif isinstance(image, (bytes, bytearray, memoryview)):
-            data = bytes(image)
-            rc = self._lib.fer_classifier_classify_encoded(self._h, data, len(data), cboxes,
-                                                           nboxes, ctypes.byref(res),
-                                                           ctypes.byref(err))
-        elif hasattr(image, "__array_interface__"):
-            cimg, keep = _array_image(image, pixels)
-            rc = self._lib.fer_classifier_classify(self._h, ctypes.byref(cimg), cboxes, nboxes,
-                                                   ctypes.byref(res), ctypes.byref(err))
-        else:
-            raise TypeError(f"classify: image must be a path, bytes or a numpy array, "
-                            f"not {type(image).__name__}")
+        lib = self._lib
+        with self._handle() as h:
+            if isinstance(image, (str, os.PathLike)):
+                path = os.fsdecode(image)
+                rc = lib.fer_classifier_classify_file(h, _fs(image), cboxes, nboxes,
+                                                      ctypes.byref(res), ctypes.byref(err))
+            elif isinstance(image, (bytes, bytearray, memoryview)):
+                data = bytes(image)
+                rc = lib.fer_classifier_classify_encoded(h, data, len(data), cboxes, nboxes,
+                                                         ctypes.byref(res), ctypes.byref(err))
+            elif hasattr(image, "__array_interface__"):
+                cimg, keep = _array_image(image, pixels)
+                rc = lib.fer_classifier_classify(h, ctypes.byref(cimg), cboxes, nboxes,
+                                                 ctypes.byref(res), ctypes.byref(err))
+            else:
+                raise TypeError(f"classify: image must be a path, bytes or a numpy array, "
+                                f"not {type(image).__name__}")
         del keep
         if rc < 0:
             raise ImageError(err.msg.decode("utf-8", "replace"), rc)
@@ -297,21 +322,20 @@ class Classifier:
     def result_json(self, result: Result, *, scores: bool = True) -> str:
         """result as the one-line JSON RESULT object `fer classify` prints (with
         "path" when it came from a file), from the library's encoder."""
-        if self._h is None:
-            raise ClassifierError("Classifier is closed")
         res = self._to_c(result)
         path = None if result.path is None else _fs(result.path)
         flags = 0 if scores else 1
         size = 4096
-        while True:
-            buf = ctypes.create_string_buffer(size)
-            n = self._lib.fer_classifier_result_json(self._h, ctypes.byref(res), path, flags,
-                                                     buf, size)
-            if n < 0:
-                raise ClassifierError(f"result_json: {self._strerror(n)}", n)
-            if n < size:
-                return buf.value.decode("utf-8", "replace")
-            size = n + 1
+        with self._handle() as h:
+            while True:
+                buf = ctypes.create_string_buffer(size)
+                n = self._lib.fer_classifier_result_json(h, ctypes.byref(res), path, flags, buf,
+                                                         size)
+                if n < 0:
+                    raise ClassifierError(f"result_json: {self._strerror(n)}", n)
+                if n < size:
+                    return buf.value.decode("utf-8", "replace")
+                size = n + 1
 
     # ---- internals ----
 

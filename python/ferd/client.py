@@ -6,18 +6,17 @@ a stuck or hostile daemon costs a timeout, never a hang. Lines are framed by
 _wire.LineBuffer against the line limit the daemon announced, and decoded by
 the same code the asyncio client uses. A request reads until its answer; the
 RESULT and FACE messages that arrive meanwhile while watching are kept (at
-most PENDING_MAX, oldest dropped and counted in ``dropped``) for the watch
-iterator instead of being lost. Objects of classes this version does not know
+most PENDING_MAX of them and PENDING_BYTES, the oldest dropped and counted in
+``dropped``) for the watch iterator instead of being lost. Objects of classes this version does not know
 are skipped, as the protocol asks.
 
 A Client is not thread-safe: use one per thread (connections are cheap).
 """
 
-import collections
 import os
 import socket
 import time
-from typing import Any, Deque, Dict, Iterator, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, Optional, Tuple, Union
 
 from . import _wire
 from .errors import ConnectionLostError, FerdError, FerdTimeoutError
@@ -49,12 +48,10 @@ class Client:
     def __init__(self, socket_path: PathArg = None, *, timeout: Optional[float] = 5.0):
         self.path = _wire.socket_path(socket_path)
         self.timeout = timeout
-        #: Stream messages dropped because nobody read them while requests ran.
-        self.dropped = 0
         #: The message of the daemon's SHUTDOWN object, "" if it sent none.
         self.shutdown_message = ""
         self._buf = _wire.LineBuffer(_wire.GREETING_MAX)
-        self._pending: Deque[Tuple[bytes, Json]] = collections.deque()
+        self._pending = _wire.Pending()
         self._watching = False
         #: The raw JSON line of the last answer (what `ferctl --json` prints).
         self.last_line = ""
@@ -200,12 +197,14 @@ class Client:
         return line, o
 
     def _keep(self, line: bytes, o: Json) -> None:
-        if not self._watching:
-            return
-        if len(self._pending) >= _wire.PENDING_MAX:
-            self._pending.popleft()
-            self.dropped += 1
-        self._pending.append((line, o))
+        if self._watching:
+            self._pending.push((line, o), len(line))
+
+    @property
+    def dropped(self) -> int:
+        """Stream messages dropped because they were not read in time while requests
+        ran (see the module's notes)."""
+        return self._pending.dropped
 
     def _call(self, req: Dict[str, Any], want: str, timeout: Optional[float]) -> Any:
         data = _wire.encode(req, self.version if hasattr(self, "version") else None)
@@ -235,7 +234,8 @@ class Client:
     def _next_stream(self, timeout: Optional[float]) -> Tuple[bytes, Json]:
         """The next stream message (any class but answers): kept ones first."""
         if self._pending:
-            return self._pending.popleft()
+            line, o = self._pending.pop()
+            return bytes(line), dict(o)
         deadline = self._deadline(timeout)
         while True:
             line, o = self._read(deadline, "message")

@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -290,6 +291,26 @@ def test_threads_share_and_split(clf, images):
     with pytest.raises(ValueError):
         ferd.set_threads(0)
     assert ferd.library_version() == ferd.__version__
+
+
+def test_close_waits_for_calls_in_flight(images):
+    c = ferd.Classifier(MODEL)
+    seen = []
+
+    def work():
+        try:
+            for _ in range(50):
+                c.classify(images[1])
+                seen.append("ok")
+        except ferd.ClassifierError as e:
+            seen.append(str(e))
+    t = threading.Thread(target=work)
+    t.start()
+    while not seen:
+        time.sleep(0.01)
+    c.close()  # waits for the call in flight, then frees; the next call is refused
+    t.join()
+    assert seen[-1] == "Classifier is closed" and seen.count("ok") >= 1
 
 
 def test_closed_classifier():

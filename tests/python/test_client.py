@@ -302,6 +302,33 @@ def test_broken_lines(fake):
             next(c.watch(timeout=5))
 
 
+def test_held_messages_are_bounded(fake, monkeypatch):
+    """Results that arrive while a request waits are held within a byte budget: the
+    oldest go, counted; the newest are read afterwards in order."""
+    monkeypatch.setattr(ferd._wire, "PENDING_BYTES", 100_000)
+    pad = "x" * 20_000
+
+    def script(srv, conn):
+        conn.sendall(VERSION_LINE)
+        srv.read_request(conn)  # WATCH
+        conn.sendall(b'{"class":"WATCH","enable":true}\n')
+        srv.read_request(conn)  # STATUS: twenty big results first, then the answer
+        for seq in range(1, 21):
+            conn.sendall(json.dumps(dict(RESULT8, seq=seq, pad=pad)).encode() + b"\n")
+        conn.sendall(b'{"class":"STATUS","release":"9.9.9"}\n')
+        conn.sendall(b'{"class":"SHUTDOWN","message":"bye"}\n')
+    s = fake(script)
+    with ferd.Client(s.path) as c:
+        w = c.watch(timeout=5)
+        assert c.status().release == "9.9.9"
+        assert 10 <= c.dropped < 20
+        got = []
+        with pytest.raises(ferd.ConnectionLostError):
+            for r in w:
+                got.append(r.seq)
+    assert got == list(range(21 - len(got), 21)) and len(got) == 20 - c.dropped
+
+
 def test_daemon_stopping_ends_the_watch(tmpdir_short):
     d = Ferd(tmpdir_short).start()
     try:
