@@ -22,7 +22,8 @@ Two workloads, both from samples/demo.avi (decoded once by OpenCV, kept in memor
       PyTorch: normalise, forward at batch 1, softmax; and, for reference, the same
               faces in batches of 32 (which no per-image API offers).
 Each round times every image once per contender (repeated to at least --seconds);
-the figure is the median over rounds, the ratio that of medians. Both sides run on
+the figure is the median over rounds, the ratio that of medians, both in wall time
+and in the process's CPU time (steadier on a shared machine). Both sides run on
 --threads threads (torch.set_num_threads, cv2.setNumThreads, ferd.set_threads). A
 check first compares the two networks' probabilities on the 48x48 faces.
 
@@ -64,16 +65,19 @@ def frames_of(path, count, cv2):
 
 
 def rate(fn, items, seconds):
-    """Images per second of fn over items, repeated until seconds have passed."""
+    """(images per second of wall time, images per second of this process's CPU time)
+    of fn over items, repeated until seconds of wall time have passed. On a loaded
+    machine the CPU figure is the steadier one: it does not count time spent waiting
+    for a processor."""
     n = 0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     while True:
         for x in items:
             fn(x)
         n += len(items)
         dt = time.perf_counter() - t0
         if dt >= seconds:
-            return n / dt
+            return n / dt, n / max(1e-9, time.process_time() - c0)
 
 
 def main(argv=None):
@@ -188,33 +192,37 @@ def main(argv=None):
     for r in range(a.rounds):
         runs["ferd48"].append(rate(ferd48, faces48, a.seconds))
         runs["torch48"].append(rate(torch48, faces48, a.seconds))
-        runs["torch48b"].append(rate(torch48_batched, [None], a.seconds) * len(faces48))
+        wall, cpu = rate(torch48_batched, [None], a.seconds)
+        runs["torch48b"].append((wall * len(faces48), cpu * len(faces48)))
         runs["ferd640"].append(rate(ferd640, frames, a.seconds))
         runs["ferd640o"].append(rate(ferd640_origin, frames, a.seconds))
         runs["ferd640s"].append(rate(ferd640_320, frames, a.seconds))
         runs["origin640"].append(rate(origin640, frames, a.seconds))
-        print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f}/s" for k, v in runs.items()),
-              flush=True)
-    med = {k: statistics.median(v) for k, v in runs.items()}
+        print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1][0]:.1f}/s (cpu {v[-1][1]:.1f}/s)"
+                                             for k, v in runs.items()), flush=True)
+    wall = {k: statistics.median(x[0] for x in v) for k, v in runs.items()}
+    cpu = {k: statistics.median(x[1] for x in v) for k, v in runs.items()}
+    rows = [("48x48 faces, ferd.Classifier (box given, no search)", "ferd48"),
+            ("48x48 faces, PyTorch batch 1", "torch48"),
+            ("48x48 faces, PyTorch batches of 32", "torch48b"),
+            ("640x480 photos, ferd.Classifier (defaults: faces from 24 px, CLAHE)", "ferd640"),
+            ("640x480 photos, ferd.Classifier (min_face=48, min_neighbors=5)", "ferd640o"),
+            ("640x480 photos, ferd.Classifier (detect_width=320, min_face=48)", "ferd640s"),
+            ("640x480 photos, OpenCV cascade + PyTorch (origin's way)", "origin640")]
     print()
-    print(f"| workload ({a.threads} thread{'s' if a.threads > 1 else ''}) | images/s (median of "
-          f"{a.rounds} rounds) |")
-    print("|---|---|")
-    print(f"| 48x48 faces, ferd.Classifier (box given, no search) | {med['ferd48']:.0f} |")
-    print(f"| 48x48 faces, PyTorch batch 1 | {med['torch48']:.0f} |")
-    print(f"| 48x48 faces, PyTorch batches of 32 | {med['torch48b']:.0f} |")
-    print(f"| 640x480 photos, ferd.Classifier (defaults: faces from 24 px, CLAHE) | "
-          f"{med['ferd640']:.1f} |")
-    print(f"| 640x480 photos, ferd.Classifier (min_face=48, min_neighbors=5) | "
-          f"{med['ferd640o']:.1f} |")
-    print(f"| 640x480 photos, ferd.Classifier (detect_width=320, min_face=48) | "
-          f"{med['ferd640s']:.1f} |")
-    print(f"| 640x480 photos, OpenCV cascade + PyTorch (origin's way) | {med['origin640']:.1f} |")
-    print(f"ratios of medians: 48x48 ferd / PyTorch batch 1 = {med['ferd48'] / med['torch48']:.2f}x"
-          f" (/ batches of 32: {med['ferd48'] / med['torch48b']:.2f}x); 640x480 ferd / origin = "
-          f"{med['ferd640'] / med['origin640']:.2f}x (defaults), "
-          f"{med['ferd640o'] / med['origin640']:.2f}x (origin's settings), "
-          f"{med['ferd640s'] / med['origin640']:.2f}x (320 px)")
+    print(f"| workload ({a.threads} thread{'s' if a.threads > 1 else ''}; median of {a.rounds} "
+          f"rounds) | images/s, wall time | images/s, CPU time |")
+    print("|---|---|---|")
+    for label, k in rows:
+        print(f"| {label} | {wall[k]:.{0 if '48x48' in label else 1}f} | "
+              f"{cpu[k]:.{0 if '48x48' in label else 1}f} |")
+    for what, m in (("wall", wall), ("CPU", cpu)):
+        print(f"ratios of medians ({what}): 48x48 ferd / PyTorch batch 1 = "
+              f"{m['ferd48'] / m['torch48']:.2f}x (/ batches of 32: "
+              f"{m['ferd48'] / m['torch48b']:.2f}x); 640x480 ferd / origin = "
+              f"{m['ferd640'] / m['origin640']:.2f}x (defaults), "
+              f"{m['ferd640o'] / m['origin640']:.2f}x (origin's settings), "
+              f"{m['ferd640s'] / m['origin640']:.2f}x (320 px)")
     print(f"load average at end: {load_average()}")
     for c in (clf, clf_origin, clf_320):
         c.close()
