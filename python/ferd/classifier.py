@@ -199,6 +199,7 @@ class Classifier:
         # Calls in flight, so close() waits for them instead of freeing under them.
         self._cv = threading.Condition()
         self._busy = 0
+        self._closing = False
         self._lib = load_library(library)
         opts = _Opts()
         self._lib.fer_classifier_opts_init(ctypes.byref(opts))
@@ -238,12 +239,13 @@ class Classifier:
     # ---- life cycle ----
 
     def close(self) -> None:
-        """Frees the model once calls in other threads have finished. Idempotent;
-        the object is unusable afterwards."""
+        """Frees the model: later calls are refused at once, calls already running in
+        other threads finish first. Idempotent; the object is unusable afterwards."""
         cv = getattr(self, "_cv", None)
         if cv is None:
             return
         with cv:
+            self._closing = True  # refuse new calls, so the wait below ends
             while self._busy:
                 cv.wait()
             if self._h is not None:
@@ -254,7 +256,7 @@ class Classifier:
     def _handle(self) -> Iterator[int]:
         """The library handle for one call; ClassifierError once closed."""
         with self._cv:
-            if self._h is None:
+            if self._h is None or self._closing:
                 raise ClassifierError("Classifier is closed")
             self._busy += 1
             h = self._h

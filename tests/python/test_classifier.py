@@ -299,7 +299,7 @@ def test_close_waits_for_calls_in_flight(images):
 
     def work():
         try:
-            for _ in range(50):
+            for _ in range(500):  # close() comes long before these are done
                 c.classify(images[1])
                 seen.append("ok")
         except ferd.ClassifierError as e:
@@ -310,7 +310,7 @@ def test_close_waits_for_calls_in_flight(images):
         time.sleep(0.01)
     c.close()  # waits for the call in flight, then frees; the next call is refused
     t.join()
-    assert seen[-1] == "Classifier is closed" and seen.count("ok") >= 1
+    assert seen[-1] == "Classifier is closed" and 1 <= seen.count("ok") < 500
 
 
 def test_closed_classifier():
