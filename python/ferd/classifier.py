@@ -12,9 +12,12 @@ Finding the library, first hit wins:
   1. the ``library=`` argument, then $FERD_CLASSIFY_LIB: a path to the shared
      object, or to a directory holding libferclassify.so.0 (a build tree's
      build/classify);
-  2. libferclassify.so.0 through the dynamic loader (installed: ldconfig's cache,
+  2. the build tree recorded when the package was installed from a checkout
+     (python/setup.py: $FERD_CLASSIFY_LIB at that time, else the checkout's
+     build/classify), when it still exists;
+  3. libferclassify.so.0 through the dynamic loader (installed: ldconfig's cache,
      LD_LIBRARY_PATH);
-  3. the library directories meson installs to by default
+  4. the library directories meson installs to by default
      (/usr/local/lib/<multiarch>, /usr/local/lib, /usr/lib/<multiarch>).
 The model: the ``model=`` argument, else the library's own search ($FER_MODEL,
 the installed default model, the source tree it was built from).
@@ -26,6 +29,7 @@ threads may share a Classifier or, faster, use one each.
 import contextlib
 import ctypes
 import errno as _errno
+import importlib
 import os
 import sysconfig
 import threading
@@ -79,11 +83,25 @@ class _Result(ctypes.Structure):
                 ("nfaces", ctypes.c_int), ("faces", _Face * MAX_FACES)]
 
 
+def _built_library() -> str:
+    """The build tree library recorded when the package was built (python/setup.py)."""
+    try:
+        mod = importlib.import_module("ferd._built")
+    except ImportError:
+        return ""
+    p = getattr(mod, "BUILD_TREE_LIBRARY", "")
+    return p if isinstance(p, str) and p and os.path.isfile(p) else ""
+
+
 def _candidates(library: Optional[str]) -> List[str]:
     given = library or os.environ.get(LIB_ENV, "")
     if given:
         return [os.path.join(given, SONAME) if os.path.isdir(given) else given]
-    out = [SONAME]
+    out = []
+    built = _built_library()
+    if built:
+        out.append(built)
+    out.append(SONAME)
     multiarch = sysconfig.get_config_var("MULTIARCH") or ""
     for d in ("/usr/local/lib/" + multiarch, "/usr/local/lib", "/usr/lib/" + multiarch):
         out.append(os.path.join(d, SONAME))
@@ -112,7 +130,7 @@ def load_library(library: Optional[str] = None) -> ctypes.CDLL:
             _libs[c] = lib
             return lib
     where = (f"{cands[0]} (from the library argument or ${LIB_ENV})" if len(cands) == 1
-             else f"{SONAME} (dynamic loader, then {', '.join(cands[1:])})")
+             else ", ".join(cands))
     raise LibraryNotFoundError(
         f"cannot load libferclassify: tried {where}: {errors[-1] if errors else 'not found'}; "
         f"install ferd (meson install), or set {LIB_ENV} to a build tree's "

@@ -254,6 +254,19 @@ def test_model_errors(tmp_path, monkeypatch):
         assert c.model_name == "default"
 
 
+def test_installed_from_a_build_tree_needs_no_setting(fer_lines):
+    """pip recorded this build's library (python/setup.py); with neither
+    $FERD_CLASSIFY_LIB nor $FER_MODEL the package still finds library and model."""
+    import ferd._built
+    lib = os.path.join(env("FERD_CLASSIFY_LIB"), "libferclassify.so.0")
+    assert os.path.samefile(ferd._built.BUILD_TREE_LIBRARY, lib)
+    e = {k: v for k, v in os.environ.items() if k not in ("FERD_CLASSIFY_LIB", "FER_MODEL")}
+    out = subprocess.run([sys.executable, "-m", "ferd", "classify", FACE], capture_output=True,
+                         text=True, timeout=120, env=e, cwd="/")
+    assert out.returncode == 0, out.stderr
+    assert strip_clock(out.stdout.strip()) == strip_clock(fer_lines[FACE][0])
+
+
 def test_options(images):
     with ferd.Classifier(MODEL, largest_only=True) as c:
         assert len(c.classify(images[1]).faces) <= 1
