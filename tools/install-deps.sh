@@ -17,6 +17,7 @@ PKGS="
     debootstrap socat
     jq xvfb xauth x11-apps
     libmosquitto-dev libssl-dev mosquitto mosquitto-clients openssl
+    libmicrohttpd-dev curl chromium prometheus
 "
 # Update the package lists only when a package is missing, so a second run stays offline.
 missing=""

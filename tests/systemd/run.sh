@@ -25,6 +25,9 @@
 #     its hardening, a subscriber sees the instance online with its Home
 #     Assistant configs, a stop exits 0 and leaves "offline" retained; and
 #     ferd-mqtt@cam1 beside ferd@cam1 publishes under ferd/cam1/.
+#   - ferd-http.service (user ferd-http in group ferd, named in ferd's
+#     image_group) serves /api/status, a snapshot and /metrics on
+#     127.0.0.1:8090, and ferd-http@cam1 serves ferd@cam1 on its own port.
 # Exits 77 (skipped) unless run as root with debootstrap, unshare and nsenter.
 set -euo pipefail
 
@@ -39,7 +42,7 @@ for t in debootstrap unshare nsenter chroot; do
 done
 
 t_start=$(date +%s)
-PKGS="systemd,systemd-sysv,libuv1,libcjson1,libopenblas0-pthread,libopencv-core406,libopencv-imgproc406,libopencv-imgcodecs406,libopencv-videoio406,libopencv-objdetect406,opencv-data,socat,zlib1g,libmosquitto1,mosquitto,mosquitto-clients"
+PKGS="systemd,systemd-sysv,libuv1,libcjson1,libopenblas0-pthread,libopencv-core406,libopencv-imgproc406,libopencv-imgcodecs406,libopencv-videoio406,libopencv-objdetect406,opencv-data,socat,zlib1g,libmosquitto1,mosquitto,mosquitto-clients,libmicrohttpd12,curl"
 MIRROR=${FERD_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 CACHE=${FERD_SYSTEMD_ROOT:-$BUILD/systemd-root}
 
@@ -94,6 +97,10 @@ sed -i 's|^source .*|source /var/lib/ferd-test/demo.avi|' "$conf"
 sed "s|^source .*|source /var/lib/ferd-test/demo.avi|" "$conf" > "$UP$sysconfdir/ferd/cam1.conf"
 # ferd-mqtt talks to the root's own mosquitto (Debian's package, local only).
 sed -i 's|^broker .*|broker mqtt://127.0.0.1:1883|' "$UP$sysconfdir/ferd/ferd-mqtt.conf"
+# Pictures for ferd-http (its service user), as docs/HTTP.md tells users to do.
+sed -i -e 's|^allow_images .*|allow_images yes|' -e 's|^image_group .*|image_group ferd-http|' "$conf"
+sed 's|^listen .*|listen 127.0.0.1:8091|' "$UP$sysconfdir/ferd/ferd-http.conf" \
+    > "$UP$sysconfdir/ferd/cam1-http.conf"
 # A user in group ferd, to connect as someone other than root (the group
 # itself is made at boot by systemd-sysusers from ferd's sysusers.d entry).
 mkdir -p "$UP/etc/sysusers.d"
@@ -152,6 +159,10 @@ in_root systemd-analyze verify "$unitdir/ferd.service" "$unitdir/ferd.socket" \
 in_root systemd-analyze verify "$unitdir/ferd@.service" "$unitdir/ferd@.socket" 2>&1 \
     | grep -v "Unit name ferd@.* is not valid\|is a template" && fail "verify ferd@" || true
 in_root getent group ferd > /dev/null || fail "sysusers: no group ferd"
+in_root systemd-analyze verify "$unitdir/ferd-http.service" || fail "verify ferd-http.service"
+in_root id -nG ferd-http | grep -qw ferd || fail "sysusers: ferd-http is not in group ferd"
+# libferclient went to the prefix's library directory: tell the loader.
+in_root ldconfig
 
 # A client: sends $1, prints what arrives within $2 seconds, as user $3.
 client() {
@@ -251,5 +262,28 @@ in_root timeout 60 systemctl start ferd@cam1 ferd-mqtt@cam1 || fail "start ferd-
 out=$(sub -C 1 -t 'ferd/cam1/state')
 echo "$out" | grep -q '^ferd/cam1/state {' || fail "ferd-mqtt@cam1: no ferd/cam1/state"
 in_root timeout 30 systemctl stop ferd-mqtt@cam1 ferd@cam1 || fail "stop the cam1 pair"
+
+echo "== ferd-http.service"
+in_root timeout 60 systemctl start ferd ferd-http || fail "systemctl start ferd ferd-http"
+[ "$(in_root systemctl is-active ferd-http)" = active ] || fail "ferd-http not active"
+hcurl() { in_root curl -sS --max-time 10 -o /tmp/body -w '%{http_code} %{content_type}' "$@"; }
+r=$(hcurl http://127.0.0.1:8090/api/status)
+[ "${r%% *}" = 200 ] || fail "ferd-http /api/status: $r"
+in_root grep -q '"class":"STATUS"' /tmp/body || fail "ferd-http /api/status body"
+r=$(hcurl 'http://127.0.0.1:8090/api/snapshot.jpg?annotated=1')
+[ "$r" = "200 image/jpeg" ] || fail "ferd-http snapshot (image_group ferd-http): $r"
+r=$(hcurl http://127.0.0.1:8090/metrics)
+in_root grep -q '^ferd_up 1' /tmp/body || fail "ferd-http /metrics: $r"
+r=$(hcurl http://127.0.0.1:8090/)
+[ "${r%% *}" = 200 ] || fail "ferd-http page: $r"
+in_root timeout 30 systemctl stop ferd-http || fail "stop ferd-http"
+[ "$(in_root systemctl show -p ExecMainStatus --value ferd-http)" = 0 ] || fail "ferd-http exit status"
+in_root timeout 30 systemctl stop ferd || fail "stop ferd"
+
+echo "== template instance ferd-http@cam1"
+in_root timeout 60 systemctl start ferd@cam1 ferd-http@cam1 || fail "start ferd-http@cam1"
+r=$(hcurl http://127.0.0.1:8091/api/status)
+[ "${r%% *}" = 200 ] || fail "ferd-http@cam1 /api/status: $r"
+in_root timeout 30 systemctl stop ferd-http@cam1 ferd@cam1 || fail "stop ferd-http@cam1"
 
 echo "systemd test passed in $(( $(date +%s) - t_start )) s"
