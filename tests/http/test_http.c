@@ -450,6 +450,7 @@ START_TEST(t_ring_limits)
     ck_assert_str_eq(got, "e3|e4|e5|e6");
     ck_assert_uint_eq(skipped, 2);
     /* max_bytes: old messages go to make room; the newest is kept whatever its size. */
+    http_ring_clear(&r);
     http_ring_init(&r, 8, 10);
     http_ring_push(&r, msg("aaaa", 0));
     http_ring_push(&r, msg("bbbb", 0));

@@ -138,7 +138,7 @@ in_root() { nsenter -t "$NSPID" -m -p chroot "$M" "$@"; }
 
 fail() {
     echo "FAIL: $*"
-    in_root systemctl --no-pager status ferd ferd.socket ferd-mqtt 2>&1 | tail -40 || true
+    in_root systemctl --no-pager status ferd ferd.socket ferd-mqtt ferd-http 2>&1 | tail -50 || true
     in_root journalctl --no-pager -n 60 2>&1 || true
     exit 1
 }
