@@ -30,6 +30,7 @@
 #include "metrics.h"
 #include "ratelimit.h"
 #include "ring.h"
+#include "util/clock.h"
 
 typedef struct http_app http_app;
 typedef struct http_req http_req;
@@ -265,6 +266,5 @@ void http_headers(struct MHD_Response *r, const char *type, int cacheable);
 /* Counts a response of status code. */
 void http_count(http_app *app, unsigned code);
 
-uint64_t http_now_ns(void);
 
 #endif

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "hlog.h"
+#include "util/log.h"
 
 typedef enum { T_STR, T_INT, T_DBL, T_BOOL, T_VIEW, T_LEVEL } key_type;
 

@@ -25,7 +25,7 @@
 #include <string.h>
 
 #include "app.h"
-#include "hlog.h"
+#include "util/log.h"
 
 static void send_pending(http_app *app);
 
@@ -114,7 +114,7 @@ static unsigned error_status(const char *code)
 static void on_answer(http_app *app, fer_message *m)
 {
     http_ctl *ctl = &app->ctl;
-    uint64_t now = http_now_ns();
+    uint64_t now = fer_mono_ns();
     if (m->kind == FER_MSG_STATUS && m->status) {
         size_t len;
         const char *line = fer_client_line(ctl->c, &len);
@@ -219,7 +219,7 @@ static void on_open(http_open_job *job)
     }
     app->metrics.ferd_connects++;
     ctl->c = job->c;
-    ctl->opened_ns = http_now_ns();
+    ctl->opened_ns = fer_mono_ns();
     ctl->poll = malloc(sizeof *ctl->poll);
     if (!ctl->poll || uv_poll_init(app->loop, ctl->poll, fer_client_fd(ctl->c)) != 0) {
         free(ctl->poll);
@@ -271,7 +271,7 @@ static void send_pending(http_app *app)
             return;
         }
         ctl->status_out = 1;
-        ctl->status_sent_ns = http_now_ns();
+        ctl->status_sent_ns = fer_mono_ns();
     }
     if (ctl->poll_waiters && !ctl->poll_out) {
         memset(&req, 0, sizeof req);
@@ -284,7 +284,7 @@ static void send_pending(http_app *app)
         }
         ctl->poll_out = 1;
         ctl->poll_kind = req.image;
-        ctl->poll_sent_ns = http_now_ns();
+        ctl->poll_sent_ns = fer_mono_ns();
     }
 }
 
@@ -301,7 +301,7 @@ static void add_waiter(http_req **list, http_req *req, req_wait w, uint64_t dead
 int http_ctl_status(http_app *app, http_req *req)
 {
     http_ctl *ctl = &app->ctl;
-    uint64_t now = http_now_ns();
+    uint64_t now = fer_mono_ns();
     if (ctl->status_ns && ctl->status &&
         now - ctl->status_ns <= (uint64_t)app->cfg.status_cache_ms * 1000000u) {
         if (req->wait == WAIT_METRICS)
@@ -320,7 +320,7 @@ int http_ctl_status(http_app *app, http_req *req)
 int http_ctl_snapshot(http_app *app, http_req *req)
 {
     http_ctl *ctl = &app->ctl;
-    uint64_t now = http_now_ns();
+    uint64_t now = fer_mono_ns();
     fer_image_kind k = req->kind;
     if (ctl->snap[k] && now - ctl->snap_ns[k] <= (uint64_t)app->cfg.snapshot_cache_ms * 1000000u) {
         http_req_finish(req, 200, "image/jpeg", ctl->snap[k]->data, ctl->snap[k]->len);

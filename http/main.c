@@ -24,7 +24,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "app.h"
-#include "hlog.h"
+#include "util/log.h"
 
 #define EXIT_USAGE 64
 

@@ -26,7 +26,7 @@
 
 #include "app.h"
 #include "assets.h"
-#include "hlog.h"
+#include "util/log.h"
 #include "params.h"
 
 /* Answers now with text (code 4xx/5xx mostly). */
@@ -236,7 +236,7 @@ enum MHD_Result http_route(http_app *app, http_req *req, const char *url, const 
         uint8_t key[16];
         int retry = 1;
         http_ratelimit_key(peer, key);
-        if (!http_ratelimit_take(&app->rl, key, http_now_ns(), &retry)) {
+        if (!http_ratelimit_take(&app->rl, key, fer_mono_ns(), &retry)) {
             app->metrics.refused[HTTP_REFUSE_RATE]++;
             char text[160];
             int n = snprintf(text, sizeof text,

@@ -34,7 +34,8 @@
 #include <unistd.h>
 
 #include "app.h"
-#include "hlog.h"
+#include "util/clock.h"
+#include "util/log.h"
 
 #define TICK_MS 250
 #define STOP_GRACE_NS 2000000000ull
@@ -46,13 +47,6 @@
  * few frames: enough for a network's round trip, little enough that a slow
  * viewer soon stops accepting bytes and is given the newest frame instead. */
 #define SEND_BUFFER (256 * 1024)
-
-uint64_t http_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 void http_count(http_app *app, unsigned code)
 {
@@ -428,7 +422,7 @@ static void finish_stop(http_app *app)
 static void on_tick(uv_timer_t *t)
 {
     http_app *app = t->data;
-    uint64_t now = http_now_ns();
+    uint64_t now = fer_mono_ns();
     if (app->stopping) {
         if (!app->reqs || now - app->stop_ns > STOP_GRACE_NS)
             finish_stop(app);
@@ -446,7 +440,7 @@ void http_server_stop(http_app *app)
     if (app->stopping)
         return;
     app->stopping = 1;
-    app->stop_ns = http_now_ns();
+    app->stop_ns = fer_mono_ns();
     fer_log(FER_LOG_INFO, "stopping: ending streams and answering waiting requests");
     if (app->mhd) {
         MHD_socket ls = MHD_quiesce_daemon(app->mhd);

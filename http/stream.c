@@ -113,7 +113,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
     }
     app->metrics.stream_skipped += skipped;
     if (n > 0) {
-        req->last_send_ns = http_now_ns();
+        req->last_send_ns = fer_mono_ns();
         app->metrics.stream_bytes += n;
         return (ssize_t)n;
     }
@@ -155,7 +155,7 @@ enum MHD_Result http_stream_start(http_req *req)
         }
     }
     req->notified_state = (int)up->state;
-    req->last_send_ns = http_now_ns();
+    req->last_send_ns = fer_mono_ns();
     req->stream_started = 1;
     app->nstreams++;
     app->metrics.streams[req->stream_kind]++;
@@ -180,7 +180,7 @@ void http_stream_wake(http_req *req)
 void http_stream_keepalive(http_req *req)
 {
     http_upstream *up = req->up;
-    req->last_send_ns = http_now_ns();
+    req->last_send_ns = fer_mono_ns();
     if (up && up->fmt == UP_SSE) {
         static const char ka[] = ": keepalive\n\n";
         add_oob(req, ka, sizeof ka - 1);

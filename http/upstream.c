@@ -31,7 +31,7 @@
 #include <string.h>
 
 #include "app.h"
-#include "hlog.h"
+#include "util/log.h"
 
 #define RING_MESSAGES 16
 #define RING_BYTES (8u << 20)
@@ -270,7 +270,7 @@ static void on_readable(uv_poll_t *p, int status, int events)
             lost(up, why);
             return;
         }
-        uint64_t now = http_now_ns();
+        uint64_t now = fer_mono_ns();
         size_t len;
         const char *line = fer_client_line(up->c, &len);
         if (up->m.kind == FER_MSG_RESULT) {
@@ -462,7 +462,7 @@ void http_upstream_wait(http_upstream *up, http_req *req)
 {
     req->up = up;
     req->wait = WAIT_UPSTREAM;
-    req->deadline_ns = http_now_ns() + (uint64_t)up->app->cfg.request_timeout_ms * 1000000u;
+    req->deadline_ns = fer_mono_ns() + (uint64_t)up->app->cfg.request_timeout_ms * 1000000u;
     req->wnext = up->waiting;
     up->waiting = req;
 }
@@ -493,7 +493,7 @@ void http_upstream_detach(http_upstream *up, http_req *req)
 
 http_msg *http_upstream_latest_jpeg(http_app *app, fer_image_kind k, uint64_t max_age_ns)
 {
-    uint64_t now = http_now_ns();
+    uint64_t now = fer_mono_ns();
     http_msg *best = NULL;
     uint64_t best_ns = 0;
     for (http_upstream *up = app->ups; up; up = up->next)

@@ -19,7 +19,9 @@ group, and from ferd-http's /metrics the bytes it wrote to viewers:
                   (no browser: ferd-http's cost when every viewer keeps up)
 
 For the canvas view the pages report how many pictures they drew per second
-(window.ferdPage.framesDrawn). Figures are printed as a Markdown table, with
+(window.ferdPage.framesDrawn). Each viewer is its own chromium (ten people
+would have ten browsers; one browser opens at most 6 connections to a host,
+fewer than ten pages' streams). Figures are printed as a Markdown table, with
 the CPU share as percent of one core.
 """
 
@@ -82,15 +84,18 @@ def main():
     def scrape():
         return httptest.curl(h.url("/metrics")).text()
 
-    def measure(name, viewers, pages=(), browser=None):
+    def browsers_cpu(browsers):
+        return sum(group_cpu_s(b.proc.pid) for b in browsers)
+
+    def measure(name, viewers, pages=(), browsers=()):
         time.sleep(args.warmup)
         m0 = scrape()
-        c0 = (cpu_s(h.pid), cpu_s(d.pid), group_cpu_s(browser.proc.pid) if browser else 0.0)
+        c0 = (cpu_s(h.pid), cpu_s(d.pid), browsers_cpu(browsers))
         drawn0 = [p.eval("window.ferdPage ? window.ferdPage.framesDrawn : 0") for p in pages]
         t0 = time.monotonic()
         time.sleep(args.seconds)
         wall = time.monotonic() - t0
-        c1 = (cpu_s(h.pid), cpu_s(d.pid), group_cpu_s(browser.proc.pid) if browser else 0.0)
+        c1 = (cpu_s(h.pid), cpu_s(d.pid), browsers_cpu(browsers))
         drawn1 = [p.eval("window.ferdPage ? window.ferdPage.framesDrawn : 0") for p in pages]
         m1 = scrape()
         bytes_s = (httptest.metric(m1, "ferd_http_stream_bytes_total") -
@@ -103,7 +108,7 @@ def main():
             "phase": name, "viewers": viewers,
             "ferd_http_cpu": 100 * (c1[0] - c0[0]) / wall,
             "ferd_cpu": 100 * (c1[1] - c0[1]) / wall,
-            "browser_cpu": 100 * (c1[2] - c0[2]) / wall if browser else None,
+            "browser_cpu": 100 * (c1[2] - c0[2]) / wall if browsers else None,
             "kB_s_per_viewer": bytes_s / 1024 / viewers if viewers else 0.0,
             "ferd_fps": frames,
             "page_pictures_s": (sum(b - a for a, b in zip(drawn0, drawn1)) / len(pages) / wall
@@ -117,11 +122,19 @@ def main():
         measure("idle", 0)
         for view, path in (("canvas", "/"), ("mjpeg", "/?view=mjpeg")):
             for n in (1, 10):
-                with Browser(scratch.dir, width=1280, height=900) as b:
-                    pages = [b.open(h.url(path)) for _ in range(n)]
-                    measure(view, n, pages if view == "canvas" else (), b)
-                    for p in pages:
-                        p.close()
+                # One browser per viewer, as ten people would have: a browser
+                # opens at most 6 connections to one host, and each page holds
+                # one or two streams open.
+                browsers = []
+                try:
+                    for i in range(n):
+                        os.makedirs(scratch.path("b%d" % i), exist_ok=True)
+                        browsers.append(Browser(scratch.path("b%d" % i), width=1280, height=900))
+                    pages = [b.open(h.url(path)) for b in browsers]
+                    measure(view, n, pages if view == "canvas" else (), browsers)
+                finally:
+                    for b in browsers:
+                        b.kill()
                 time.sleep(4)  # subscriptions linger 3 s after their last viewer
         readers = [httptest.SseReader(h.base, "/api/events?max_fps=15&image=jpeg")
                    for _ in range(10)]
