@@ -1,17 +1,25 @@
 /*
- * trainer.c — the training loop.
+ * trainer.c — the training loop (trainer_setup.c sets a run up and tears it down).
  *
  * Design:
  *  - The data order of epoch e is a Fisher-Yates shuffle seeded by (seed, e), and
- *    each image's augmentation is seeded by (seed, e, image index): the run is a
- *    pure function of its configuration, so --resume from any checkpoint (epoch
- *    end or mid-epoch after a stop request) continues to the same weights.
+ *    each image's augmentation is seeded by (seed, e, image index), each batch's
+ *    mixing by (seed, e, -2 - batch): the run is a pure function of its
+ *    configuration, so --resume from any checkpoint (epoch end or mid-epoch after
+ *    a stop request) continues to the same weights.
  *  - Two batch buffers: while the main thread runs forward/backward on one, a
- *    helper thread augments the next into the other. sgemm gains nothing from the
- *    second vCPU on these machines (both share one core's FP units), so the
- *    second thread does what sgemm leaves idle.
+ *    helper thread augments the next into the other (and makes the teachers'
+ *    inputs, and mixes). sgemm gains nothing from the second vCPU on these
+ *    machines (both share one core's FP units), so the second thread does what
+ *    sgemm leaves idle.
+ *  - One loss path per kind of target: hard labels keep fer_cross_entropy (the
+ *    default recipe runs exactly as before the other options existed); FER+ votes
+ *    and mixing train on target distributions (fer_soft_cross_entropy); teachers
+ *    add the distillation term to either.
  *  - The last incomplete batch of an epoch is dropped (a batch of one would give
  *    batch norm a zero variance); the shuffle puts every image in play over epochs.
+ *  - With --ema the averaged weights are swapped into the net for validation and
+ *    the saved models only; training and the checkpoint's model stay raw.
  *  - Files are written after every epoch, each atomically: a kill at any moment
  *    leaves the previous checkpoint (or the new one) loadable.
  */
@@ -23,20 +31,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
-#include <cjson/cJSON.h>
-
-#include "train/checkpoint.h"
 #include "train/ema.h"
 #include "train/mix.h"
 #include "train/plots.h"
+#include "train/trainer_run.h"
+#include "util/clock.h"
+#include "util/fileio.h"
 #include "vision/contrast.h"
 #include "vision/preprocess.h"
-#include "util/fileio.h"
-#include "util/clock.h"
 
 void fer_train_cfg_default(fer_train_cfg *cfg)
 {
@@ -55,36 +60,8 @@ void fer_train_cfg_default(fer_train_cfg *cfg)
     cfg->mix_prob = 1.0f;
 }
 
-typedef struct run {
-    fer_train_cfg cfg;
-    fer_train_state *st;
-    fer_model *model;
-    fer_optim *opt;
-    const fer_dataset *ds;
-    const char *out_dir;
-    const fer_train_hooks *hooks;
-    int nclasses, hw;
-    int *train_idx, ntrain;
-    int *val_idx, nval;
-    int *perm;
-    fer_label_map map;       /* dataset label -> model output */
-    float class_w[FER_MAX_CLASSES];
-    int use_w;
-    int soft;                /* 1: the loss takes target distributions (q), not labels (y) */
-    float *x[2];             /* (batch, hw) inputs */
-    uint8_t *work[2];        /* one face's bytes for the input step, per batch slot */
-    int *y[2];               /* (batch) hard labels as model outputs (hard loss, weights) */
-    float *q[2];             /* (batch, nclasses) target distributions, when soft */
-    unsigned *ok[2];         /* (batch) the outputs counted correct (targets.h) */
-    float *probs, *dlogits;
-    fer_teachers *teach;     /* NULL without distillation */
-    float *tin[2][FER_MAX_TEACHERS]; /* (batch, hw) each teacher's inputs */
-    float *pix[2];           /* (hw) one augmented image before any input step */
-    float *tprobs;           /* (batch, nclasses) the teachers' softened average */
-} run;
-
 typedef struct prep_job {
-    run *r;
+    fer_trainer_run *r;
     int epoch, batch, slot;
     pthread_t tid;
     int started;
@@ -103,7 +80,7 @@ static void shuffle(int *perm, const int *src, int n, uint64_t seed, int epoch)
 }
 
 /* Labels, correct-answer masks and (soft runs) targets of images idx[0..n) into slot. */
-static void fill_targets(run *r, int slot, const int *idx, int n)
+static void fill_targets(fer_trainer_run *r, int slot, const int *idx, int n)
 {
     for (int i = 0; i < n; i++) {
         r->y[slot][i] = r->map.out[r->ds->labels[idx[i]]];
@@ -116,7 +93,7 @@ static void fill_targets(run *r, int slot, const int *idx, int n)
 
 /* mixup/CutMix of the prepared batch b in slot: the student's and every teacher's inputs
  * alike, and the targets. Accuracy counts an image as the one it keeps most of. */
-static void mix_batch(run *r, int epoch, int b, int slot)
+static void mix_batch(fer_trainer_run *r, int epoch, int b, int slot)
 {
     const int bs = r->cfg.batch;
     fer_mix m;
@@ -138,7 +115,7 @@ static void mix_batch(run *r, int epoch, int b, int slot)
 /* The augmented batch b of epoch into slot: the student's inputs and, with teachers,
  * each teacher's input from the same augmented image. Cannot fail: setup tried every
  * network's input step on this image size. */
-static void prepare(run *r, int epoch, int b, int slot)
+static void prepare(fer_trainer_run *r, int epoch, int b, int slot)
 {
     const int bs = r->cfg.batch, h = r->ds->h, w = r->ds->w;
     const int *idx = r->perm + (size_t)b * bs;
@@ -169,7 +146,7 @@ static void *prep_main(void *arg)
     return NULL;
 }
 
-static void prep_start(prep_job *j, run *r, int epoch, int b, int slot)
+static void prep_start(prep_job *j, fer_trainer_run *r, int epoch, int b, int slot)
 {
     j->r = r;
     j->epoch = epoch;
@@ -198,7 +175,7 @@ static int argmax(const float *v, int n)
 }
 
 /* Predictions among probs (n, C) that are a correct answer of their image. */
-static long long count_correct(const run *r, const unsigned *ok, int n)
+static long long count_correct(const fer_trainer_run *r, const unsigned *ok, int n)
 {
     long long correct = 0;
     for (int i = 0; i < n; i++)
@@ -208,7 +185,7 @@ static long long count_correct(const run *r, const unsigned *ok, int n)
 
 /* Loss and accuracy on the validation split (no augmentation, no smoothing, no class
  * weights; with votes the loss is against the run's kind of target). */
-static void validate(run *r, double *loss_out, double *acc_out)
+static void validate(fer_trainer_run *r, double *loss_out, double *acc_out)
 {
     fer_net *net = r->model->net;
     const int bs = r->cfg.batch;
@@ -239,7 +216,7 @@ static void path_in(char *buf, size_t n, const char *dir, const char *name)
     snprintf(buf, n, "%s/%s", dir, name);
 }
 
-static int write_history(run *r, fer_error *err)
+static int write_history(fer_trainer_run *r, fer_error *err)
 {
     char path[4096];
     size_t cap = 128 + (size_t)r->st->nhistory * 128, len = 0;
@@ -267,7 +244,7 @@ static int write_history(run *r, fer_error *err)
     return fer_plot_curves(path, r->st->history, r->st->nhistory, title, err);
 }
 
-static void stamp_meta(run *r, float val_acc, int epochs)
+static void stamp_meta(fer_trainer_run *r, float val_acc, int epochs)
 {
     fer_meta *m = &r->model->meta;
     time_t t = time(NULL);
@@ -279,7 +256,7 @@ static void stamp_meta(run *r, float val_acc, int epochs)
     snprintf(m->command, sizeof m->command, "%s", r->cfg.command);
 }
 
-static int save_checkpoint(run *r, fer_error *err)
+static int save_checkpoint(fer_trainer_run *r, fer_error *err)
 {
     char path[4096];
     path_in(path, sizeof path, r->out_dir, "checkpoint.ferckpt");
@@ -287,161 +264,7 @@ static int save_checkpoint(run *r, fer_error *err)
     return fer_ckpt_save(path, &r->cfg, r->st, r->model, r->opt, err);
 }
 
-/* A network's input step once on the first training image, so that a contrast setting
- * the image size cannot take fails here with its reason, never inside the batch thread.
- * who names the network in the message ("" for the student). */
-static int try_input_step(run *r, const fer_preproc *pre, const char *who, fer_error *err)
-{
-    uint8_t *face = malloc((size_t)r->hw);
-    float *x = malloc((size_t)r->hw * sizeof(float));
-    int rc = -ENOMEM;
-    if (face && x) {
-        memcpy(face, r->ds->pixels + (size_t)r->train_idx[0] * r->hw, (size_t)r->hw);
-        fer_error e = {0};
-        rc = fer_input_from_face(x, face, r->ds->h, r->ds->w, pre, &e);
-        if (rc < 0)
-            fer_fail(err, rc, "%s%s%s", who, who[0] ? ": " : "", e.msg);
-    } else {
-        fer_fail(err, rc, "out of memory");
-    }
-    free(face);
-    free(x);
-    return rc;
-}
-
-/* Fills the index lists, the label map, class weights and the normalisation. */
-static int setup_data(run *r, fer_error *err)
-{
-    const fer_dataset *ds = r->ds;
-    const fer_arch *a = r->model->net->arch;
-    r->hw = ds->h * ds->w;
-    if (ds->h != a->in_h || ds->w != a->in_w || a->in_c != 1)
-        return fer_fail(err, FER_E_INVAL, "data is %dx%d grey, the architecture wants %dx%dx%d",
-                        ds->h, ds->w, a->in_c, a->in_h, a->in_w);
-    if (!ds->votes != !r->cfg.labels[0])
-        return fer_fail(err, FER_E_INVAL, "%s", ds->votes
-                        ? "the data carries crowd votes but the run names no --labels"
-                        : "the run was started with --labels, but the data carries no votes");
-    /* Votes spread over all eight FER+ classes: a model without one of them could
-     * never be trained towards the whole target. */
-    int rc = fer_label_map_init(&r->map, a, r->nclasses,
-                                ds->votes ? (1u << FER_NUM_LABELS) - 1 : 0, 1, err);
-    if (rc < 0)
-        return rc;
-    r->train_idx = malloc((size_t)ds->n * sizeof(int));
-    r->val_idx = malloc((size_t)ds->n * sizeof(int));
-    r->perm = malloc((size_t)ds->n * sizeof(int));
-    if (!r->train_idx || !r->val_idx || !r->perm)
-        return fer_fail(err, -ENOMEM, "out of memory for the index lists");
-    for (int i = 0; i < ds->n; i++) {
-        if (r->map.out[ds->labels[i]] < 0)
-            continue;
-        if (ds->split[i] == FER_SPLIT_TRAIN && (!r->cfg.max_train || r->ntrain < r->cfg.max_train))
-            r->train_idx[r->ntrain++] = i;
-        else if (ds->split[i] == FER_SPLIT_VAL && (!r->cfg.max_val || r->nval < r->cfg.max_val))
-            r->val_idx[r->nval++] = i;
-    }
-    if (r->ntrain < r->cfg.batch)
-        return fer_fail(err, FER_E_INVAL, "%d training images, fewer than one batch of %d",
-                        r->ntrain, r->cfg.batch);
-    r->model->pre.contrast = r->cfg.contrast;
-    if ((rc = try_input_step(r, &r->model->pre, "", err)) < 0)
-        return rc;
-    for (int t = 0; r->teach && t < r->teach->n; t++)
-        if ((rc = try_input_step(r, &r->teach->m[t]->pre, r->cfg.teachers[t], err)) < 0)
-            return rc;
-    if (r->cfg.std <= 0.0f) {
-        /* Measured on what the network is given: the training images after the model's
-         * contrast step (which try_input_step showed applies). */
-        uint8_t *face = malloc((size_t)r->hw);
-        if (!face)
-            return fer_fail(err, -ENOMEM, "out of memory");
-        double s = 0.0, s2 = 0.0;
-        for (int i = 0; i < r->ntrain; i++) {
-            memcpy(face, ds->pixels + (size_t)r->train_idx[i] * r->hw, (size_t)r->hw);
-            fer_contrast_apply(face, ds->h, ds->w, &r->cfg.contrast);
-            for (int k = 0; k < r->hw; k++) {
-                double v = face[k] / 255.0;
-                s += v;
-                s2 += v * v;
-            }
-        }
-        free(face);
-        double n = (double)r->ntrain * r->hw, mean = s / n;
-        r->cfg.mean = (float)mean;
-        r->cfg.std = (float)sqrt(fmax(s2 / n - mean * mean, 1e-12));
-    }
-    r->model->pre.mean = r->cfg.mean;
-    r->model->pre.std = r->cfg.std;
-    if (r->cfg.class_balanced) {
-        long long count[FER_MAX_CLASSES] = {0};
-        for (int i = 0; i < r->ntrain; i++)
-            count[r->map.out[ds->labels[r->train_idx[i]]]]++;
-        for (int c = 0; c < r->nclasses; c++)
-            r->class_w[c] = count[c] ? (float)r->ntrain / ((float)r->nclasses * (float)count[c]) : 0.0f;
-        r->use_w = 1;
-    }
-    return 0;
-}
-
-static int alloc_buffers(run *r, fer_error *err)
-{
-    const size_t bs = (size_t)r->cfg.batch;
-    for (int s = 0; s < 2; s++) {
-        r->x[s] = malloc(bs * (size_t)r->hw * sizeof(float));
-        r->work[s] = malloc((size_t)r->hw);
-        r->y[s] = malloc(bs * sizeof(int));
-        r->ok[s] = malloc(bs * sizeof(unsigned));
-        r->q[s] = malloc(bs * (size_t)r->nclasses * sizeof(float));
-        if (!r->x[s] || !r->work[s] || !r->y[s] || !r->ok[s] || !r->q[s])
-            return fer_fail(err, -ENOMEM, "out of memory for batch buffers");
-    }
-    r->probs = malloc(bs * (size_t)r->nclasses * sizeof(float));
-    r->dlogits = malloc(bs * (size_t)r->nclasses * sizeof(float));
-    if (!r->probs || !r->dlogits)
-        return fer_fail(err, -ENOMEM, "out of memory for batch buffers");
-    if (!r->teach)
-        return 0;
-    r->tprobs = malloc(bs * (size_t)r->nclasses * sizeof(float));
-    if (!r->tprobs)
-        return fer_fail(err, -ENOMEM, "out of memory for batch buffers");
-    for (int s = 0; s < 2; s++) {
-        if (!(r->pix[s] = malloc((size_t)r->hw * sizeof(float))))
-            return fer_fail(err, -ENOMEM, "out of memory for batch buffers");
-        for (int t = 0; t < r->teach->n; t++)
-            if (!(r->tin[s][t] = malloc(bs * (size_t)r->hw * sizeof(float))))
-                return fer_fail(err, -ENOMEM, "out of memory for batch buffers");
-    }
-    return 0;
-}
-
-static void run_free(run *r)
-{
-    free(r->train_idx);
-    free(r->val_idx);
-    free(r->perm);
-    for (int s = 0; s < 2; s++) {
-        free(r->x[s]);
-        free(r->work[s]);
-        free(r->y[s]);
-        free(r->ok[s]);
-        free(r->q[s]);
-        free(r->pix[s]);
-        for (int t = 0; t < FER_MAX_TEACHERS; t++)
-            free(r->tin[s][t]);
-    }
-    free(r->probs);
-    free(r->dlogits);
-    free(r->tprobs);
-    fer_teachers_free(r->teach);
-    fer_optim_free(r->opt);
-    fer_model_free(r->model);
-    if (r->st)
-        free(r->st->ema);
-    free(r->st);
-}
-
-static void report(run *r, int phase, double t0, const fer_history_row *row, int best)
+static void report(fer_trainer_run *r, int phase, double t0, const fer_history_row *row, int best)
 {
     if (!r->hooks || !r->hooks->progress)
         return;
@@ -465,7 +288,7 @@ static void report(run *r, int phase, double t0, const fer_history_row *row, int
 }
 
 /* Exchanges the net's parameter block with the EMA's (no-op without --ema). */
-static void swap_ema(run *r)
+static void swap_ema(fer_trainer_run *r)
 {
     float *p = r->model->net->params, *e = r->st->ema;
     if (!e)
@@ -479,7 +302,7 @@ static void swap_ema(run *r)
 
 /* The training loss of the batch in slot, whose logits the student just computed;
  * writes its gradient to r->dlogits (and the T = 1 probabilities to r->probs). */
-static float step_loss(run *r, int slot, const float *logits)
+static float step_loss(fer_trainer_run *r, int slot, const float *logits)
 {
     const int bs = r->cfg.batch, C = r->nclasses;
     const float *w = r->use_w ? r->class_w : NULL;
@@ -500,7 +323,7 @@ static float step_loss(run *r, int slot, const float *logits)
 }
 
 /* One epoch from st->batch on. Returns 0 at its end, 1 if stopped, or an error. */
-static int train_epoch(run *r, fer_error *err)
+static int train_epoch(fer_trainer_run *r, fer_error *err)
 {
     fer_train_state *st = r->st;
     fer_net *net = r->model->net;
@@ -592,150 +415,10 @@ static int train_epoch(run *r, fer_error *err)
     return 0;
 }
 
-/* --ema: the average starts at the initial weights (after --init). */
-static int start_ema(run *r, fer_error *err)
-{
-    if (!r->cfg.ema)
-        return 0;
-    if (!(r->cfg.ema_decay >= 0.0f && r->cfg.ema_decay < 1.0f))
-        return fer_fail(err, FER_E_INVAL, "--ema %g: the decay must be in [0, 1)",
-                        (double)r->cfg.ema_decay);
-    const fer_net *net = r->model->net;
-    r->st->ema = malloc(net->params_len * sizeof(float));
-    if (!r->st->ema)
-        return fer_fail(err, -ENOMEM, "out of memory for the weight average");
-    memcpy(r->st->ema, net->params, net->params_len * sizeof(float));
-    r->st->ema_len = net->params_len;
-    return 0;
-}
-
-/* Loads the run's teachers, recording their CRCs in a fresh run and checking them
- * against the recorded ones in a resumed run. */
-static int load_teachers(run *r, int fresh, fer_error *err)
-{
-    const int n = r->cfg.nteachers;
-    if (n == 0)
-        return 0;
-    if (n < 0 || n > FER_MAX_TEACHERS || !(r->cfg.kd_temp > 0.0f) ||
-        !(r->cfg.kd_weight >= 0.0f && r->cfg.kd_weight <= 1.0f))
-        return fer_fail(err, FER_E_INVAL, "distillation: %d teachers, temperature %g, weight %g "
-                        "(1..%d teachers, T > 0, 0 <= W <= 1)", n, (double)r->cfg.kd_temp,
-                        (double)r->cfg.kd_weight, FER_MAX_TEACHERS);
-    const char *paths[FER_MAX_TEACHERS];
-    uint32_t crc[FER_MAX_TEACHERS];
-    for (int t = 0; t < n; t++)
-        paths[t] = r->cfg.teachers[t];
-    int rc = fer_teachers_load(&r->teach, paths, n, r->model->net->arch, r->cfg.batch, crc, err);
-    if (rc < 0)
-        return rc;
-    for (int t = 0; t < n; t++) {
-        if (fresh)
-            r->cfg.teacher_crc[t] = crc[t];
-        else if (crc[t] != r->cfg.teacher_crc[t])
-            return fer_fail(err, FER_E_INVAL, "%s: the teacher changed since the run started "
-                            "(CRC %08x, the checkpoint has %08x)", paths[t], crc[t],
-                            r->cfg.teacher_crc[t]);
-    }
-    return 0;
-}
-
-static const char *base_name(const char *path)
-{
-    const char *base = strrchr(path, '/');
-    return base ? base + 1 : path;
-}
-
-static const char *dataset_name(const char *path)
-{
-    const char *base = base_name(path);
-    return strncasecmp(base, "fer2013", 7) == 0 ? "FER2013" : base;
-}
-
-/* meta.extra: what the run trained towards beyond the dataset itself, for `fer info`
- * and the model card. File names only: the model travels, the folders do not. */
-static void set_meta_extra(run *r)
-{
-    fer_meta *m = &r->model->meta;
-    cJSON *o = cJSON_CreateObject();
-    if (r->cfg.labels[0]) {
-        const char *colon = strchr(r->cfg.labels, ':');
-        char spec[1100];
-        snprintf(spec, sizeof spec, "%.*s:%s", colon ? (int)(colon - r->cfg.labels) : 0,
-                 r->cfg.labels, base_name(colon ? colon + 1 : r->cfg.labels));
-        cJSON_AddStringToObject(o, "labels", spec);
-        cJSON_AddStringToObject(o, "target", fer_target_name(r->cfg.target));
-    }
-    if (r->cfg.ema)
-        cJSON_AddNumberToObject(o, "ema", round(r->cfg.ema_decay * 1e6) / 1e6);
-    if (r->cfg.mixup > 0.0f || r->cfg.cutmix > 0.0f) {
-        cJSON_AddNumberToObject(o, "mixup", round(r->cfg.mixup * 1e6) / 1e6);
-        cJSON_AddNumberToObject(o, "cutmix", round(r->cfg.cutmix * 1e6) / 1e6);
-        cJSON_AddNumberToObject(o, "mix_prob", round(r->cfg.mix_prob * 1e6) / 1e6);
-    }
-    if (r->cfg.nteachers) {
-        cJSON *t = cJSON_AddArrayToObject(o, "teachers");
-        for (int i = 0; i < r->cfg.nteachers; i++) {
-            cJSON *e = cJSON_CreateObject();
-            char crc[16];
-            snprintf(crc, sizeof crc, "%08x", r->cfg.teacher_crc[i]);
-            cJSON_AddStringToObject(e, "file", base_name(r->cfg.teachers[i]));
-            cJSON_AddStringToObject(e, "crc32", crc);
-            cJSON_AddItemToArray(t, e);
-        }
-        cJSON_AddNumberToObject(o, "kd_temp", round(r->cfg.kd_temp * 1e6) / 1e6);
-        cJSON_AddNumberToObject(o, "kd_weight", round(r->cfg.kd_weight * 1e6) / 1e6);
-        cJSON_AddBoolToObject(o, "kd_flip", r->cfg.kd_flip);
-    }
-    char *text = cJSON_GetArraySize(o) ? cJSON_PrintUnformatted(o) : NULL;
-    if (text && strlen(text) >= sizeof m->extra && cJSON_HasObjectItem(o, "teachers")) {
-        /* Long teacher names: keep their CRCs, which identify them anyway. */
-        cJSON *t = cJSON_GetObjectItem(o, "teachers"), *e;
-        cJSON_ArrayForEach(e, t)
-            cJSON_DeleteItemFromObject(e, "file");
-        free(text);
-        text = cJSON_PrintUnformatted(o);
-    }
-    cJSON_Delete(o);
-    if (text && strlen(text) < sizeof m->extra)
-        snprintf(m->extra, sizeof m->extra, "%s", text);
-    free(text);
-}
-
-/* Starts r's fresh net from the weights of the model at path (--init), which must
- * have the same architecture, and takes its input normalisation. */
-static int init_from(run *r, const char *path, fer_error *err)
-{
-    fer_model *m = NULL;
-    int rc = fer_model_load(&m, path, 1, 0, err);
-    if (rc < 0)
-        return rc;
-    const fer_net *a = m->net;
-    fer_net *b = r->model->net;
-    int same = a->params_len == b->params_len && a->nlayers == b->nlayers;
-    for (int i = 0; same && i < a->nlayers; i++)
-        same = a->layers[i].spec.type == b->layers[i].spec.type &&
-               a->layers[i].out_size == b->layers[i].out_size &&
-               a->layers[i].nparams == b->layers[i].nparams;
-    if (!same) {
-        rc = fer_fail(err, FER_E_ARCH, "%s: its architecture (%d layers, %zu parameters) is not "
-                      "the one being trained (%d layers, %zu parameters)", path, a->nlayers,
-                      a->nparams, b->nlayers, b->nparams);
-    } else {
-        memcpy(b->params, a->params, a->params_len * sizeof *a->params);
-        r->cfg.mean = m->pre.mean;
-        r->cfg.std = m->pre.std;
-        /* The weights were learnt on this input; a different one must be asked for. */
-        if (r->cfg.contrast.mode < 0)
-            r->cfg.contrast = m->pre.contrast;
-    }
-    fer_model_free(m);
-    return rc;
-}
-
 int fer_train_run(fer_arch *arch, const fer_train_cfg *cfg, const fer_dataset *ds,
                   const char *out_dir, const fer_train_hooks *hooks, fer_error *err)
 {
-    run r = {0};
+    fer_trainer_run r = {0};
     int rc;
     r.ds = ds;
     r.out_dir = out_dir;
@@ -760,7 +443,7 @@ int fer_train_run(fer_arch *arch, const fer_train_cfg *cfg, const fer_dataset *d
         if (rc < 0)
             goto out;
         r.model->net->rng = cfg->seed ^ 0xD1B54A32D192ED03ull;
-        if (cfg->init[0] && (rc = init_from(&r, cfg->init, err)) < 0)
+        if (cfg->init[0] && (rc = fer_trainer_init_from(&r, cfg->init, err)) < 0)
             goto out;
         if (r.cfg.contrast.mode < 0)
             fer_contrast_init(&r.cfg.contrast, FER_CONTRAST_NONE);
@@ -772,7 +455,7 @@ int fer_train_run(fer_arch *arch, const fer_train_cfg *cfg, const fer_dataset *d
         }
         if ((rc = fer_optim_create(&r.opt, r.model->net, &cfg->opt, err)) < 0)
             goto out;
-        if ((rc = start_ema(&r, err)) < 0)
+        if ((rc = fer_trainer_start_ema(&r, err)) < 0)
             goto out;
     } else {
         char path[4096];
@@ -793,13 +476,12 @@ int fer_train_run(fer_arch *arch, const fer_train_cfg *cfg, const fer_dataset *d
             goto out;
         }
     }
-    snprintf(r.model->meta.dataset, sizeof r.model->meta.dataset, "%.63s", dataset_name(r.cfg.data));
     r.nclasses = r.model->net->layers[r.model->net->nlayers - 1].oc;
     r.soft = ds->votes != NULL || r.cfg.mixup > 0.0f || r.cfg.cutmix > 0.0f;
-    if ((rc = load_teachers(&r, arch != NULL, err)) < 0)
+    if ((rc = fer_trainer_load_teachers(&r, arch != NULL, err)) < 0)
         goto out;
-    set_meta_extra(&r);
-    if ((rc = setup_data(&r, err)) < 0 || (rc = alloc_buffers(&r, err)) < 0)
+    fer_trainer_set_meta(&r);
+    if ((rc = fer_trainer_setup_data(&r, err)) < 0 || (rc = fer_trainer_alloc(&r, err)) < 0)
         goto out;
     r.cfg.sched.epochs = r.cfg.epochs;
     r.cfg.sched.steps_per_epoch = r.ntrain / r.cfg.batch;
@@ -810,6 +492,6 @@ int fer_train_run(fer_arch *arch, const fer_train_cfg *cfg, const fer_dataset *d
             break;
     }
 out:
-    run_free(&r);
+    fer_trainer_free(&r);
     return rc;
 }
