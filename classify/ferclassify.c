@@ -38,7 +38,7 @@
 #include "cv/image.h"
 #include "net/model.h"
 #include "nn/layers.h"
-#include "paths.h"
+#include "util/paths.h"
 #include "proto/result_json.h"
 #include "vision/frame.h"
 #include "vision/pipeline.h"
@@ -158,8 +158,7 @@ int fer_classifier_open(fer_classifier **out, const char *model_path,
     if (fer_find_model(model_path, c->path, sizeof c->path) < 0) {
         free(c);
         FAIL(err, -ENOENT, "no model given and no default model: set FER_MODEL or install "
-             "ferd's models (looked for %s and the source tree's models/default.fermodel)",
-             c->path);
+             "ferd's models (looked for %s)", c->path);
     }
     if (strlen(c->path) >= sizeof c->path - 1) {
         free(c);

@@ -144,9 +144,9 @@ FER_CLASSIFY_API const char *fer_classifier_version(void);
 FER_CLASSIFY_API void fer_classifier_opts_init(fer_classifier_opts *o);
 
 /*
- * Opens the model at model_path (NULL: the default model: $FER_MODEL, else the
- * installed <datadir>/ferd/models/default.fermodel, else the models/ directory of
- * the source tree the library was built from) and loads the cascade. opts NULL:
+ * Opens the model at model_path (NULL: the default model: $FER_MODEL, else
+ * models/default.fermodel of the data directory: $FER_DATA_DIR, an uninstalled
+ * build's source tree, or the installed <datadir>/ferd) and loads the cascade. opts NULL:
  * the defaults. Errors: -ENOENT/-EACCES (model or cascade), -EINVAL (an option out
  * of range), the model loader's codes for a damaged or foreign file, -ENOMEM.
  * *out is NULL on failure.

@@ -22,12 +22,9 @@
 #include <unistd.h>
 
 #include "cv/detect.h"
+#include "util/paths.h"
 #include "vision/pipeline.h"
 #include "vision/preprocess.h"
-
-#ifndef FER_DATADIR
-#define FER_DATADIR "/usr/share"
-#endif
 
 typedef enum { T_STR, T_INT, T_DBL, T_BOOL, T_SIZE, T_MODE, T_LEVEL, T_TTA } key_type;
 
@@ -90,19 +87,12 @@ static const key_def keys[] = {
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
+/* The shipped model in the data directory (util/paths.h: $FER_DATA_DIR, an
+ * uninstalled build's source tree, or the installed $datadir/ferd); the path is
+ * kept even when the file is missing, so the error at start names it. */
 static void default_model(char *dst, size_t n)
 {
-    const char *cands[] = {FER_DATADIR "/ferd/models/default.fermodel",
-#ifdef FER_SOURCE_DIR
-                           FER_SOURCE_DIR "/models/default.fermodel",
-#endif
-    };
-    for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++)
-        if (access(cands[i], R_OK) == 0) {
-            snprintf(dst, n, "%s", cands[i]);
-            return;
-        }
-    snprintf(dst, n, "%s", cands[0]);
+    fer_data_file("models/default.fermodel", dst, n);
 }
 
 void fer_config_default(fer_config *c)

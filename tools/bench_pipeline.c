@@ -29,7 +29,7 @@
 
 #include "commands.h"
 #include "cv/detect.h"
-#include "paths.h"
+#include "util/paths.h"
 #include "vision/pace.h"
 #include "vision/pipeline.h"
 #include "vision/preprocess.h"
@@ -605,9 +605,13 @@ int fer_bench_pipeline(int argc, char **argv)
     fer_pipeline_opts_default(&g_opts);
     const char *model_arg = NULL;
     char face[4096], clip[4096], truth_path[4096];
-    snprintf(face, sizeof face, "%s/tests/fixtures/face.png", FER_SOURCE_DIR);
-    snprintf(clip, sizeof clip, "%s/samples/demo.avi", FER_SOURCE_DIR);
-    snprintf(truth_path, sizeof truth_path, "%s/samples/demo.truth.csv", FER_SOURCE_DIR);
+    /* Defaults from the data directory (util/paths.h): the demo clip and its
+     * truth, and a face picture (installed as samples/face.png; a source tree
+     * has it among the test fixtures). */
+    fer_data_file("samples/demo.avi", clip, sizeof clip);
+    fer_data_file("samples/demo.truth.csv", truth_path, sizeof truth_path);
+    if (fer_data_file("samples/face.png", face, sizeof face) < 0)
+        fer_data_file("tests/fixtures/face.png", face, sizeof face);
     int frames = 300, do_clip = 1, tta_cost = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {

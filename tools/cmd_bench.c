@@ -38,7 +38,7 @@
 
 #include "commands.h"
 #include "net/model.h"
-#include "paths.h"
+#include "util/paths.h"
 #include "train/optim.h"
 #include "util/clock.h"
 

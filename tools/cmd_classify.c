@@ -18,7 +18,7 @@
 
 #include "commands.h"
 #include "cv/detect.h"
-#include "paths.h"
+#include "util/paths.h"
 #include "proto/result_json.h"
 #include "vision/annotate.h"
 #include "vision/pace.h"

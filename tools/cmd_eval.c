@@ -13,7 +13,7 @@
 
 #include "commands.h"
 #include "labels.h"
-#include "paths.h"
+#include "util/paths.h"
 #include "train/evaluate.h"
 #include "train/plots.h"
 #include "util/fileio.h"

@@ -18,7 +18,7 @@
 
 #include "commands.h"
 #include "net/model.h"
-#include "paths.h"
+#include "util/paths.h"
 
 static void usage(FILE *f)
 {

@@ -16,7 +16,7 @@
 #include "commands.h"
 #include "data/dataset.h"
 #include "labels.h"
-#include "paths.h"
+#include "util/paths.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
 #include "util/fileio.h"

@@ -1,0 +1,96 @@
+#!/bin/bash
+# tests/install/run.sh — installed programs work without the source tree.
+#
+#   run.sh BUILD_DIR SOURCE_DIR PREFIX BINDIR SBINDIR LIBDIR DATADIR
+#
+# 1. `meson install --destdir` of this build into a scratch directory;
+# 2. no installed file names the source or build tree (for programs, libraries
+#    and archives: their .rodata and .data, where a compiled-in path would be;
+#    debug information may name the build directory, as it does everywhere);
+# 3. the shipped data is installed: architectures and the model under
+#    DATADIR/ferd/models, the demo samples under DATADIR/ferd/samples;
+# 4. in a private mount namespace where the installed tree is mounted at PREFIX
+#    and the source tree (the build directory with it) is covered by an empty
+#    tmpfs, the installed `fer info default` finds the architecture, `ferd
+#    --check-config` reports the installed model (which is there), and ferctl
+#    and its library load — with an empty environment, so no FER_DATA_DIR or
+#    FER_MODEL helps them.
+# Exits 77 (skipped) when no mount namespace can be made (neither root nor
+# unprivileged user namespaces).
+set -euo pipefail
+
+BUILD=$(cd "$1" && pwd)
+SRC=$(cd "$2" && pwd)
+PREFIX=$3 BINDIR=$4 SBINDIR=$5 LIBDIR=$6 DATADIR=$7
+abs() { case $1 in /*) echo "$1" ;; *) echo "$PREFIX/$1" ;; esac; }
+BINDIR=$(abs "$BINDIR") SBINDIR=$(abs "$SBINDIR") LIBDIR=$(abs "$LIBDIR")
+DATA=$(abs "$DATADIR")/ferd
+
+fail() { echo "FAIL: $*"; exit 1; }
+DEST=$(mktemp -d "${TMPDIR:-/tmp}/ferd-install-XXXXXX")
+trap 'rm -rf "$DEST"' EXIT
+
+# ---- 1. install ----
+meson install -C "$BUILD" --destdir "$DEST" --no-rebuild --quiet >"$DEST.log" 2>&1 ||
+    { cat "$DEST.log"; rm -f "$DEST.log"; fail "meson install --destdir failed"; }
+rm -f "$DEST.log"
+echo "installed $(find "$DEST" -type f | wc -l) files under $DEST$PREFIX"
+
+# ---- 2. nothing names the source or build tree ----
+bad=0
+while IFS= read -r -d '' f; do
+    magic=$(head -c 7 "$f" | tr -d '\0')
+    if [ "${magic:0:4}" = $'\x7fELF' ] || [ "$magic" = '!<arch>' ]; then
+        for sec in .rodata .data; do
+            if readelf -p "$sec" "$f" 2>/dev/null | grep -qF -e "$SRC" -e "$BUILD"; then
+                echo "  $f: its $sec names $(readelf -p "$sec" "$f" | grep -F -e "$SRC" -e "$BUILD" | head -1)"
+                bad=1
+            fi
+        done
+    elif grep -qF -e "$SRC" -e "$BUILD" "$f"; then
+        echo "  $f: $(grep -F -e "$SRC" -e "$BUILD" "$f" | head -1)"
+        bad=1
+    fi
+done < <(find "$DEST" -type f -print0)
+[ "$bad" = 0 ] || fail "installed files name the source tree $SRC"
+echo "no installed file names $SRC"
+
+# ---- 3. the shipped data ----
+for f in models/default.arch models/seed.arch models/default.fermodel samples/demo.avi \
+         samples/demo.truth.csv samples/face.png; do
+    [ -s "$DEST$DATA/$f" ] || fail "$DATA/$f is not installed"
+done
+echo "architectures, model and samples installed under $DATA"
+
+# ---- 4. the installed programs, the source tree out of reach ----
+if [ "$(id -u)" -eq 0 ]; then
+    ns=(unshare --mount --propagation private)
+else
+    ns=(unshare --user --map-root-user --mount --propagation private)
+fi
+"${ns[@]}" true 2>/dev/null || { echo "SKIP: cannot make a mount namespace"; exit 77; }
+[ -d "$PREFIX" ] || { echo "SKIP: $PREFIX does not exist to mount the installed tree on"; exit 77; }
+
+# The inner script runs in the namespace; this file is not read again meanwhile.
+inner='
+set -eu
+mount --bind "$DEST$PREFIX" "$PREFIX"
+mount -t tmpfs -o size=1m none "$SRC"
+[ -z "$(ls -A "$SRC")" ] || { echo "FAIL: the source tree is still visible"; exit 1; }
+run() { env -i PATH=/usr/bin:/bin "$@"; }
+out=$(run "$BINDIR/fer" info default) || { echo "$out"; echo "FAIL: fer info default"; exit 1; }
+case $out in "$DATA/models/default.arch: "*) ;; *)
+    echo "$out" | head -3; echo "FAIL: fer info default did not read $DATA/models/default.arch"; exit 1;; esac
+echo "fer info default: $(echo "$out" | head -1)"
+out=$(run "$SBINDIR/ferd" --check-config 2>&1) || { echo "$out"; echo "FAIL: ferd --check-config"; exit 1; }
+echo "$out" | grep -qx "model $DATA/models/default.fermodel" ||
+    { echo "$out" | grep "^model"; echo "FAIL: ferd does not default to the installed model"; exit 1; }
+[ -r "$DATA/models/default.fermodel" ] || { echo "FAIL: the installed model is not readable"; exit 1; }
+echo "ferd --check-config: $(echo "$out" | head -1), $(echo "$out" | grep "^model")"
+run LD_LIBRARY_PATH="$LIBDIR" "$BINDIR/ferctl" --help >/dev/null ||
+    { echo "FAIL: the installed ferctl does not run"; exit 1; }
+echo "ferctl --help: ok (libferclient from $LIBDIR)"
+'
+DEST=$DEST PREFIX=$PREFIX SRC=$SRC DATA=$DATA BINDIR=$BINDIR SBINDIR=$SBINDIR LIBDIR=$LIBDIR \
+    "${ns[@]}" bash -c "$inner"
+echo "installed programs work with $SRC out of reach"
