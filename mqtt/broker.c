@@ -408,8 +408,19 @@ static void settle(fmq_broker *b, int64_t now_ms, int rc)
         b->cb_lost = 0;
         if (lrc == MOSQ_ERR_SUCCESS)
             lrc = MOSQ_ERR_CONN_LOST;
+        /* With TLS 1.3 a broker refuses a client certificate after the
+         * handshake looked complete: the refusal arrives as an alert on the
+         * first read, before CONNACK, and is as final as a handshake error. */
+        if (b->state == ST_CONNECTING && b->cfg->tls && b->ssl_reason[0]) {
+            tls_failure(b, now_ms);
+            return;
+        }
         char why[300];
-        go_down(b, now_ms, mosq_reason(lrc, lerr, why, sizeof why));
+        if (b->cfg->tls && lrc == MOSQ_ERR_ERRNO && lerr == EPROTO)
+            snprintf(why, sizeof why, "the TLS session broke off without a reason");
+        else
+            mosq_reason(lrc, lerr, why, sizeof why);
+        go_down(b, now_ms, why);
     }
 }
 

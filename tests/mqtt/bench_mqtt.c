@@ -4,7 +4,7 @@
  * ferd's socket directly in the same run, and the bridge's CPU.
  *
  *   bench_mqtt --ferd BIN --bridge BIN --model M --clip FILE [--seconds S]
- *              [--results] [--warmup S]
+ *              [--results] [--warmup S] [--broker-nodelay]
  *
  * It starts a mosquitto on a free loopback port, ferd playing FILE (looping,
  * at the clip's own rate) and ferd-mqtt between them (tests/ferd_harness.h:
@@ -23,7 +23,9 @@
  * results_max_rate 0); without, it runs its defaults (events, state, status)
  * and only events are paired. The bridge's CPU is utime+stime of its process
  * (/proc/PID/stat) over the measured seconds, in % of one core; mosquitto's
- * is reported beside it.
+ * is reported beside it. --broker-nodelay sets mosquitto's set_tcp_nodelay
+ * (off by default in mosquitto: Nagle's algorithm on its sockets to
+ * subscribers).
  *
  * Output: one "RESULT key value" line per figure (for tools/bench-mqtt.sh)
  * and a readable summary.
@@ -315,11 +317,12 @@ int main(int argc, char **argv)
         {"ferd", required_argument, NULL, 'f'},   {"bridge", required_argument, NULL, 'b'},
         {"model", required_argument, NULL, 'm'},  {"clip", required_argument, NULL, 'c'},
         {"seconds", required_argument, NULL, 's'}, {"warmup", required_argument, NULL, 'w'},
-        {"results", no_argument, NULL, 'r'},      {NULL, 0, NULL, 0},
+        {"results", no_argument, NULL, 'r'},      {"broker-nodelay", no_argument, NULL, 'n'},
+        {NULL, 0, NULL, 0},
     };
     const char *ferd = NULL, *bridge = NULL, *model = NULL, *clip = NULL;
     double seconds = 60, warmup = 5;
-    int results = 0, c;
+    int results = 0, nodelay = 0, c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'f': ferd = optarg; break;
@@ -329,9 +332,10 @@ int main(int argc, char **argv)
         case 's': seconds = atof(optarg); break;
         case 'w': warmup = atof(optarg); break;
         case 'r': results = 1; break;
+        case 'n': nodelay = 1; break;
         default:
             fprintf(stderr, "usage: bench_mqtt --ferd BIN --bridge BIN --model M --clip FILE "
-                            "[--seconds S] [--warmup S] [--results]\n");
+                            "[--seconds S] [--warmup S] [--results] [--broker-nodelay]\n");
             return 2;
         }
     }
@@ -360,6 +364,9 @@ int main(int argc, char **argv)
         die("%s", path);
     fprintf(f, "listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nuser %s\n", port,
             getenv("USER") && *getenv("USER") ? getenv("USER") : "root");
+    /* mosquitto's default leaves Nagle's algorithm on towards subscribers. */
+    if (nodelay)
+        fprintf(f, "set_tcp_nodelay true\n");
     fclose(f);
     char *margv[] = {(char *)"mosquitto", (char *)"-c", path, NULL};
     char mlog[512];
@@ -452,10 +459,11 @@ int main(int argc, char **argv)
     fer_message_clear(&mres);
     fer_message_clear(&mev);
 
-    printf("bench_mqtt: clip %s, %s, %.0f s measured after %.0f s, load average before %.2f "
-           "%.2f %.2f\n",
+    printf("bench_mqtt: clip %s, %s, broker %s, %.0f s measured after %.0f s, load average "
+           "before %.2f %.2f %.2f\n",
            clip, results ? "results on (every RESULT)" : "defaults (events, state, status)",
-           secs, warmup, load0[0], load0[1], load0[2]);
+           nodelay ? "set_tcp_nodelay true" : "defaults", secs, warmup, load0[0], load0[1],
+           load0[2]);
     printf("RESULT frames_direct %d\n", direct_res.n);
     printf("RESULT fps %.2f\n", direct_res.n / secs);
     printf("RESULT bridge_cpu_pct %.2f\nRESULT broker_cpu_pct %.2f\n", bcpu, mcpu);

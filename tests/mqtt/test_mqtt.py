@@ -21,7 +21,9 @@ Checks:
                      and no password in the log
   tls                a TLS listener with a CA made by openssl: ca_file
                      connects; an untrusted CA and a certificate for another
-                     host exit 4 with one line each
+                     host exit 4 with one line each; a broker that requires a
+                     client certificate accepts cert_file/key_file, and
+                     without them the bridge exits 4 with one line
   broker_restart     the bridge started before the broker; then the broker
                      killed while events flow into a tiny queue, restarted:
                      the bridge reconnects, availability and configs return,
@@ -596,11 +598,33 @@ def check_tls():
             check(rc == 4, "%s: exit %s, log:\n%s", what, rc, text)
             check(len(errs) == 1 and want in errs[0] and "TLS" in errs[0],
                   "%s: want one error line with %r, got:\n%s", what, want, text)
+        # A broker that asks for a client certificate: cert_file and key_file.
+        ccrt, ckey = make_cert(sc, "client", ca, "DNS:client.example")
+        mutual = Broker(sc, "mutual", tls + ["require_certificate true"]).start()
+        msub = Sub(sc, mutual, ["ferd/mtls/#"],
+                   ["--cafile", ca + ".crt", "--cert", ccrt, "--key", ckey], name="msub")
+        b = Bridge(sc, ["--socket", ferd.sock, "--broker", mutual.url("mqtts"), "--instance",
+                        "mtls", "--set", "ca_file=%s.crt" % ca, "--set", "cert_file=" + ccrt,
+                        "--set", "key_file=" + ckey], "mutual")
+        msub.wait("ferd/mtls/availability", lambda m: m[3] == "online",
+                  what="online with a client certificate")
+        b.stop()
+        # Without one, the broker ends the handshake: one line, exit 4.
+        bad = Bridge(sc, ["--socket", ferd.sock, "--broker", mutual.url("mqtts"),
+                          "--set", "ca_file=%s.crt" % ca], "no-cert")
+        rc = bad.wait_exit()
+        text = bad.log_text()
+        errs = [l for l in text.splitlines() if ": err: " in l]
+        check(rc == 4 and len(errs) == 1 and "TLS" in errs[0],
+              "no client certificate: exit %s, log:\n%s", rc, text)
+        msub.stop()
+        mutual.stop()
         sub.stop()
         wrong.stop()
         broker.stop()
         ferd.stop()
-        return "ca_file connects; untrusted CA and wrong host: exit 4, one line each"
+        return ("ca_file connects, and with a client certificate; untrusted CA, wrong host and "
+                "a missing client certificate: exit 4, one line each")
     finally:
         kill_all()
         sc.cleanup()
