@@ -11,7 +11,11 @@
 #   2. the same with every RESULT published (results yes, results_max_rate 0):
 #      the latency it adds to each frame's result;
 #   3. and 4. the same two at 30 fps: the demo clip's frames written again at
-#      30 fps (python3-opencv), so the faces and events are the clip's.
+#      30 fps (python3-opencv), so the faces and events are the clip's;
+#   5. run 4 with the broker's set_tcp_nodelay on (mosquitto leaves Nagle's
+#      algorithm on towards subscribers by default: a message sent right
+#      after another, a result and an event of the same frame, may wait
+#      for the first one's ACK).
 # The model is the shipped models/default.fermodel. The load average is
 # printed before each run: benchmark on a quiet machine.
 set -eu
@@ -59,12 +63,13 @@ run demo15-defaults "$demo"
 run demo15-results "$demo" --results
 run demo30-defaults "$clip30"
 run demo30-results "$clip30" --results
+run demo30-results-nodelay "$clip30" --results --broker-nodelay
 
 echo "== summary (ms; CPU in % of one core)"
-for l in demo15-defaults demo15-results demo30-defaults demo30-results; do
+for l in demo15-defaults demo15-results demo30-defaults demo30-results demo30-results-nodelay; do
     awk -v l="$l" '$1 == "RESULT" { v[$2] = $3 }
         END {
-            printf "%-16s fps %5.1f  bridge CPU %5.2f%%  broker CPU %5.2f%%", l, v["fps"], v["bridge_cpu_pct"], v["broker_cpu_pct"]
+            printf "%-23s fps %5.1f  bridge CPU %5.2f%%  broker CPU %5.2f%%", l, v["fps"], v["bridge_cpu_pct"], v["broker_cpu_pct"]
             if ("added_result_p50_ms" in v)
                 printf "  added per result p50 %.3f p99 %.3f (n %d, missed %d)", v["added_result_p50_ms"], v["added_result_p99_ms"], v["added_result_n"], v["added_result_missed"]
             printf "  added per event p50 %.3f p99 %.3f (n %d, missed %d)\n", v["added_event_p50_ms"], v["added_event_p99_ms"], v["added_event_n"], v["added_event_missed"]
