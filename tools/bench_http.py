@@ -10,13 +10,14 @@ warm-up and then a measured window, in which we read from /proc the CPU time
 (user + system) of ferd-http, of ferd, and of the browser's whole process
 group, and from ferd-http's /metrics the bytes it wrote to viewers:
 
+  ferd alone      ferd with no client at all, before ferd-http starts
   idle            ferd-http running, nobody viewing (its metrics subscription only)
+  sockets 1, 10   plain readers of the page's picture stream at full rate
+                  (no browser: ferd-http's and ferd's cost when every viewer keeps up)
   canvas 1, 10    headless chromium tabs on /            (raw JPEG frames in SSE,
                                                           boxes drawn by the page)
   mjpeg 1, 10     headless chromium tabs on /?view=mjpeg (frames annotated by ferd
                                                           in an <img>, labels by SSE)
-  sockets 10      10 plain readers of the page's picture stream at full rate
-                  (no browser: ferd-http's cost when every viewer keeps up)
 
 For the canvas view the pages report how many pictures they drew per second
 (window.ferdPage.framesDrawn). Each viewer is its own chromium (ten people
@@ -77,9 +78,16 @@ def main():
 
     scratch = httptest.Scratch("ferd-http-bench-")
     d = httptest.demo_ferd(scratch)
+    rows = []
+    # ferd with no client at all, for reference (it captures but runs the
+    # pipeline only for someone who wants results).
+    time.sleep(args.warmup)
+    c0, t0 = cpu_s(d.pid), time.monotonic()
+    time.sleep(args.seconds)
+    alone = 100 * (cpu_s(d.pid) - c0) / (time.monotonic() - t0)
+    print(json.dumps({"phase": "ferd alone", "ferd_cpu": alone}), flush=True)
     h = httptest.start_http(scratch, d, "--set", "max_streams=64",
                             "--set", "max_connections_per_ip=64")
-    rows = []
 
     def scrape():
         return httptest.curl(h.url("/metrics")).text()
@@ -118,8 +126,20 @@ def main():
         rows.append(row)
         print(json.dumps(row), flush=True)
 
+    def sockets(n):
+        readers = [httptest.SseReader(h.base, "/api/events?max_fps=15&image=jpeg")
+                   for _ in range(n)]
+        measure("sockets", n)
+        got = [r.count("RESULT") for r in readers]
+        for r in readers:
+            r.close()
+        print("# %d socket readers received %s RESULTs each" % (n, got), flush=True)
+        time.sleep(4)
+
     try:
         measure("idle", 0)
+        sockets(1)
+        sockets(10)
         for view, path in (("canvas", "/"), ("mjpeg", "/?view=mjpeg")):
             for n in (1, 10):
                 # One browser per viewer, as ten people would have: a browser
@@ -136,19 +156,13 @@ def main():
                     for b in browsers:
                         b.kill()
                 time.sleep(4)  # subscriptions linger 3 s after their last viewer
-        readers = [httptest.SseReader(h.base, "/api/events?max_fps=15&image=jpeg")
-                   for _ in range(10)]
-        measure("sockets", 10)
-        got = [r.count("RESULT") for r in readers]
-        for r in readers:
-            r.close()
-        print("# socket readers received %s RESULTs each" % got)
     finally:
         h.stop()
         d.stop()
         scratch.cleanup()
 
     print()
+    print("ferd alone (no client): %.1f%% of a core" % alone)
     print("| phase | viewers | ferd-http CPU | ferd CPU | browser CPU | kB/s per viewer | "
           "pictures/s drawn per page | ferd frames/s |")
     print("|---|---|---|---|---|---|---|---|")

@@ -379,6 +379,73 @@ def test_no_ferd(scratch):
         check(h.stop() == 0, "ferd-http (noferd) did not exit 0")
 
 
+class FakeFerd:
+    """A ferd stand-in on a Unix socket that greets, acknowledges a WATCH and
+    then sends the lines it is given: what a newer (or broken) ferd could send."""
+
+    def __init__(self, path, lines):
+        import socket
+        import threading
+        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.srv.bind(path)
+        self.srv.listen(8)
+        self.lines = lines
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            c.sendall(b'{"class":"VERSION","release":"9.9.9","proto_major":1,"proto_minor":7,'
+                      b'"max_request":4096,"max_response":4194304}\n')
+            buf = b""
+            while b"\n" not in buf:
+                data = c.recv(4096)
+                if not data:
+                    break
+                buf += data
+            if b'"WATCH"' in buf:
+                c.sendall(b'{"class":"WATCH","enable":true,"max_fps":0,"min_prob":0,"events":false,'
+                          b'"scores":true,"image":"none"}\n')
+                for line in self.lines:
+                    c.sendall(line + b"\n")
+                    time.sleep(0.05)
+            # keep the connection open until the test ends
+
+    def close(self):
+        self.srv.close()
+
+
+def test_unknown_and_broken_lines(scratch):
+    result = (b'{"class":"RESULT","seq":%d,"time":"2026-01-01T00:00:00.000Z","mono_ns":1,'
+              b'"width":640,"height":480,"timing":{"detect_ms":1,"classify_ms":1,"total_ms":2},'
+              b'"faces":[],"ready_ns":2}')
+    lines = [result % 1,
+             b'{"class":"FUTURE","news":{"deep":[1,2,3]}}',   # a class a newer ferd adds
+             b'{"class":"RESULT","seq":"not a number"}',     # does not decode
+             b'not json at all',
+             result % 2]
+    sock = scratch.path("fake.sock")
+    fake = FakeFerd(sock, lines)
+    h = start_http(scratch, sock, "--set", "metrics_watch=no", name="fake-http")
+    try:
+        ev, rc = decode_sse(h.url("/api/events"), 4, count=4)
+        classes = [e.get("class") for e in ev if e["event"] == "message"]
+        check(classes == ["WATCH", "RESULT", "FUTURE", "RESULT"], "forwarded %s", classes)
+        check(rc == 0, "the forwarded stream did not decode: %s", ev)
+        m = curl(h.url("/metrics")).text()
+        check(metric(m, "ferd_http_undecodable_lines_total") == 2,
+              "undecodable lines counted %s", metric(m, "ferd_http_undecodable_lines_total"))
+        log("unknown classes: forwarded to SSE as they came (the protocol's clients ignore them); "
+            "2 undecodable lines skipped and counted; the stream went on")
+    finally:
+        check(h.stop() == 0, "ferd-http (fake) did not exit 0")
+        fake.close()
+
+
 def test_stop_with_streams(scratch, d):
     h = start_http(scratch, d, name="stop")
     readers = [httptest.SseReader(h.base, "/api/events?max_fps=5"),
@@ -423,6 +490,7 @@ def main():
         test_auth(scratch, d)
         test_stop_with_streams(scratch, d)
         test_no_ferd(scratch)
+        test_unknown_and_broken_lines(scratch)
         test_pictures_refused(scratch)
         test_ferd_away_and_back(scratch)
         log("api: all checks passed")
