@@ -351,9 +351,9 @@ enum MHD_Result http_route(http_app *app, http_req *req, const char *url, const 
             app->metrics.refused[HTTP_REFUSE_BAD]++;
             return reply_text(req, 400, "%s: %s", shown, why);
         }
-        if (url[1] == 'a' && url[5] == 'i')
+        if (strcmp(url, "/api/info") == 0)
             return serve_info(req);
-        req->wait = url[1] == 'm' ? WAIT_METRICS : WAIT_STATUS;
+        req->wait = strcmp(url, "/metrics") == 0 ? WAIT_METRICS : WAIT_STATUS;
         http_ctl_status(app, req);
         return http_req_settle(req);
     }
