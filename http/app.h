@@ -214,7 +214,7 @@ struct http_app {
     uv_poll_t mhd_poll;
     uv_timer_t mhd_timer;
     uv_timer_t tick;
-    uv_signal_t sigterm, sigint;
+    uv_signal_t sigterm, sigint, sighup;
     int stopping;
     uint64_t stop_ns;
     http_req *reqs;                 /* every live request */

@@ -206,7 +206,17 @@ static void on_signal(uv_signal_t *s, int signum)
     sd_notify(0, "STOPPING=1");
     uv_signal_stop(&app->sigterm);
     uv_signal_stop(&app->sigint);
+    uv_signal_stop(&app->sighup);
     http_server_stop(app);
+}
+
+/* SIGHUP would end the process by default; ferd-http has nothing to reload
+ * in place (its settings shape the listening socket and the limits), so say so. */
+static void on_hup(uv_signal_t *s, int signum)
+{
+    (void)s;
+    (void)signum;
+    fer_log(FER_LOG_NOTICE, "SIGHUP ignored: restart ferd-http to apply a changed configuration");
 }
 
 static void walk_cb(uv_handle_t *h, void *arg)
@@ -265,6 +275,8 @@ int main(int argc, char **argv)
     app->sigterm.data = app->sigint.data = app;
     uv_signal_start(&app->sigterm, on_signal, SIGTERM);
     uv_signal_start(&app->sigint, on_signal, SIGINT);
+    uv_signal_init(&loop, &app->sighup);
+    uv_signal_start(&app->sighup, on_hup, SIGHUP);
     if (app->cfg.metrics_watch)
         http_upstream_metrics_start(app);
 

@@ -403,6 +403,7 @@ static void close_handles(http_app *app)
     uv_close((uv_handle_t *)&app->tick, NULL);
     uv_close((uv_handle_t *)&app->sigterm, NULL);
     uv_close((uv_handle_t *)&app->sigint, NULL);
+    uv_close((uv_handle_t *)&app->sighup, NULL);
 }
 
 /* The end of a stop: every connection is gone or the grace period is over. */

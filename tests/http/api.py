@@ -455,6 +455,11 @@ def test_stop_with_streams(scratch, d):
         time.sleep(0.1)
     waiting = subprocess.Popen(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
                                 h.url("/api/snapshot.jpg?annotated=1")], stdout=subprocess.PIPE)
+    h.proc.send_signal(signal.SIGHUP)
+    deadline = now() + 10
+    while now() < deadline and "SIGHUP ignored" not in h.log_text():
+        time.sleep(0.05)
+    check("SIGHUP ignored" in h.log_text() and h.proc.poll() is None, "SIGHUP: %s", h.log_text()[-300:])
     t0 = now()
     rc = h.stop()
     took = now() - t0
@@ -464,7 +469,8 @@ def test_stop_with_streams(scratch, d):
     while now() < deadline and not all(x.closed for x in readers):
         time.sleep(0.1)
     check(all(x.closed for x in readers), "streams not closed at stop")
-    log("stop: SIGTERM with 2 streams open exits 0 in %.2f s and closes them", took)
+    log("stop: SIGHUP is ignored (logged); SIGTERM with 2 streams open exits 0 in %.2f s and "
+        "closes them", took)
 
 
 def main():
