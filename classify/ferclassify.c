@@ -156,9 +156,11 @@ int fer_classifier_open(fer_classifier **out, const char *model_path,
     if (!c)
         FAIL(err, -ENOMEM, "fer_classifier_open: out of memory");
     if (fer_find_model(model_path, c->path, sizeof c->path) < 0) {
+        fer_error e = {0};
+        fer_fail(&e, -ENOENT, "no model given and no default model: set FER_MODEL or install "
+                 "ferd's models (looked for %s)", c->path);
         free(c);
-        FAIL(err, -ENOENT, "no model given and no default model: set FER_MODEL or install "
-             "ferd's models (looked for %s)", c->path);
+        return give(err, &e);
     }
     if (strlen(c->path) >= sizeof c->path - 1) {
         free(c);

@@ -312,6 +312,12 @@ START_TEST(t_bad_arguments)
     ck_assert_msg(strstr(err.msg, "no-cascade.xml"), "%s", err.msg);
     ck_assert_int_eq(fer_classifier_open(NULL, model_path(), NULL, &err), -EINVAL);
     ck_assert_int_eq(fer_classifier_open(&c, tu_path("x"), NULL, NULL), -ENOENT);
+    /* No model given and none in the data directory: the message names where it looked. */
+    setenv("FER_DATA_DIR", tu_dir, 1);
+    ck_assert_int_eq(fer_classifier_open(&c, NULL, NULL, &err), -ENOENT);
+    ck_assert_msg(strstr(err.msg, tu_dir) && strstr(err.msg, "models/default.fermodel"), "%s",
+                  err.msg);
+    unsetenv("FER_DATA_DIR");
     setenv("FER_MODEL", model_path(), 1);
     ck_assert_msg(fer_classifier_open(&c, NULL, NULL, &err) == 0, "%s", err.msg);
     ck_assert_str_eq(fer_classifier_model_path(c), model_path());

@@ -19,8 +19,9 @@ Finding the library, first hit wins:
      LD_LIBRARY_PATH);
   4. the library directories meson installs to by default
      (/usr/local/lib/<multiarch>, /usr/local/lib, /usr/lib/<multiarch>).
-The model: the ``model=`` argument, else the library's own search ($FER_MODEL,
-the installed default model, the source tree it was built from).
+The model: the ``model=`` argument, else the library's own search: $FER_MODEL,
+else models/default.fermodel of ferd's data directory ($FER_DATA_DIR, the source
+tree of the uninstalled build the library belongs to, or the installed one).
 
 ctypes releases the GIL during each call, and the library locks per handle, so
 threads may share a Classifier or, faster, use one each.
@@ -197,7 +198,7 @@ class Classifier:
     >>> r = clf.classify("photo.jpg")                  # or bytes, or a numpy array
     >>> [(f.label, round(f.prob, 2), f.box) for f in r.faces]
 
-    model: a .fermodel path (None: $FER_MODEL, else the installed default). The
+    model: a .fermodel path (None: $FER_MODEL, else ferd's default model). The
     keyword options set how faces are found; None keeps the library's default
     (that of `fer classify`): max_faces 8 (at most 16), largest_only False,
     detect_width 640 (0: full size), scale_factor 1.1, min_neighbors 4, min_face

@@ -7,6 +7,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -243,15 +244,25 @@ def test_model_errors(tmp_path, monkeypatch):
         ferd.Classifier(MODEL, cascade=str(tmp_path / "nocascade.xml"))
     with pytest.raises(ferd.LibraryNotFoundError, match="FERD_CLASSIFY_LIB"):
         ferd.Classifier(MODEL, library=str(tmp_path / "libnothing.so"))
-    # The default model: $FER_MODEL first; without it, the source tree this library
-    # was built from (what `fer classify` does uninstalled).
+    # The default model: $FER_MODEL first; then ferd's data directory: $FER_DATA_DIR,
+    # else the source tree of the build this library belongs to (as `fer classify`).
     monkeypatch.setenv("FER_MODEL", MODEL)
     with ferd.Classifier() as c:
         assert c.model_path == MODEL
     monkeypatch.delenv("FER_MODEL")
     with ferd.Classifier() as c:
-        assert c.model_path.endswith("models/default.fermodel")
+        assert os.path.samefile(c.model_path, MODEL)
         assert c.model_name == "default"
+    data = tmp_path / "data"
+    (data / "models").mkdir(parents=True)
+    shutil.copy(MODEL, data / "models" / "default.fermodel")
+    monkeypatch.setenv("FER_DATA_DIR", str(data))
+    with ferd.Classifier() as c:
+        assert c.model_path == str(data / "models" / "default.fermodel")
+    monkeypatch.setenv("FER_DATA_DIR", str(tmp_path))
+    with pytest.raises(ferd.ModelError, match="no model given") as ei:
+        ferd.Classifier()
+    assert str(tmp_path / "models" / "default.fermodel") in str(ei.value)
 
 
 def test_installed_from_a_build_tree_needs_no_setting(fer_lines):
