@@ -162,7 +162,19 @@ void ferctl_print_status(FILE *f, const fer_status_msg *s)
         if (m->val_acc >= 0)
             fprintf(f, ", validation accuracy %.1f%%", m->val_acc * 100.0);
         if (m->test_acc >= 0)
-            fprintf(f, ", test accuracy %.1f%%", m->test_acc * 100.0);
+            fprintf(f, ", test accuracy %.1f%% (%s)", m->test_acc * 100.0,
+                    m->test_split[0] ? m->test_split : "split not recorded");
+        fputc('\n', f);
+        fprintf(f, "         classes");
+        for (int c = 0; c < m->nclasses; c++)
+            fprintf(f, "%s%s", c ? ", " : " ", m->classes[c]);
+        if (m->temperature > 0) {
+            fprintf(f, "; probabilities calibrated, temperature %.3g", m->temperature);
+            if (m->calib_split[0])
+                fprintf(f, " (fitted on %s)", m->calib_split);
+        } else {
+            fprintf(f, "; probabilities not calibrated");
+        }
         fputc('\n', f);
     }
 

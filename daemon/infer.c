@@ -39,6 +39,13 @@ void ferd_model_describe(const fer_model *m, const char *path, fer_model_info *i
     info->params = (long long)m->net->nparams;
     info->val_acc = m->meta.val_acc;
     info->test_acc = m->meta.test_acc;
+    snprintf(info->test_split, sizeof info->test_split, "%s", m->meta.test_split);
+    const fer_calibration *cal = &m->calib;
+    info->temperature = -1;
+    if (cal->split[0] || (cal->temperature > 0 && cal->temperature != 1.0f)) {
+        info->temperature = cal->temperature > 0 ? cal->temperature : 1.0;
+        snprintf(info->calib_split, sizeof info->calib_split, "%s", cal->split);
+    }
 }
 
 void ferd_result_free_images(ferd_result *r)

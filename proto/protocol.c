@@ -476,6 +476,14 @@ static cJSON *model_to_cjson(const fer_model_info *m)
         ok = cJSON_AddNumberToObject(o, "val_acc", fer_json_round(m->val_acc, 1e-4)) != NULL;
     if (ok && m->test_acc >= 0)
         ok = cJSON_AddNumberToObject(o, "test_acc", fer_json_round(m->test_acc, 1e-4)) != NULL;
+    if (ok)
+        ok = add_opt_str(o, "test_split", m->test_split);
+    if (ok && m->temperature > 0) {
+        cJSON *ca = cJSON_AddObjectToObject(o, "calibration");
+        ok = ca && cJSON_AddNumberToObject(ca, "temperature",
+                                           fer_json_round(m->temperature, 1e-4)) != NULL &&
+             add_opt_str(ca, "split", m->calib_split);
+    }
     if (!ok) {
         cJSON_Delete(o);
         return NULL;
@@ -729,6 +737,7 @@ static int model_from(fer_model_info *m, const cJSON *o, const char *what, fer_e
     memset(m, 0, sizeof *m);
     m->params = -1;
     m->val_acc = m->test_acc = -1;
+    m->temperature = -1;
     if (!cJSON_IsObject(o))
         return fer_fail(err, FER_E_PROTO, "%s: \"model\" is not an object", what);
     int rc;
@@ -758,6 +767,17 @@ static int model_from(fer_model_info *m, const cJSON *o, const char *what, fer_e
         return rc;
     if ((rc = fer_json_num(o, what, "test_acc", 0, 1, 0, &m->test_acc, err)) < 0)
         return rc;
+    if ((rc = fer_json_str(o, what, "test_split", 0, m->test_split, sizeof m->test_split, err)) < 0)
+        return rc;
+    const cJSON *ca = fer_json_member(o, "calibration");
+    if (ca) {
+        if (!cJSON_IsObject(ca))
+            return fer_fail(err, FER_E_PROTO, "%s: \"calibration\" is not an object", what);
+        if ((rc = fer_json_num(ca, what, "temperature", 0.001, 1000, 1, &m->temperature, err)) < 0)
+            return rc;
+        if ((rc = fer_json_str(ca, what, "split", 0, m->calib_split, sizeof m->calib_split, err)) < 0)
+            return rc;
+    }
     return 0;
 }
 

@@ -31,7 +31,7 @@
 #include "util/error.h"
 
 #define FER_PROTO_MAJOR 1
-#define FER_PROTO_MINOR 0
+#define FER_PROTO_MINOR 1
 
 /* Longest request line a daemon must accept, newline included. */
 #define FER_PROTO_MAX_REQUEST 4096
@@ -155,6 +155,10 @@ typedef struct fer_model_info {
     char classes[FER_RESULT_MAX_CLASSES][FER_RESULT_CLASS_NAME];
     long long params;       /* trainable parameters; < 0 absent */
     double val_acc, test_acc; /* fractions from the model header; < 0 absent */
+    char test_split[32];    /* what test_acc was measured on ("PrivateTest"); "" absent */
+    double temperature;     /* calibration temperature (probabilities = softmax(z / T));
+                               < 0 absent: the model is not calibrated */
+    char calib_split[16];   /* the split the temperature was fitted on; "" absent */
 } fer_model_info;
 
 /* One client in STATUS. */

@@ -13,7 +13,11 @@ Checks:
     macro_f1, ece, nll, the split and per-class figures; its NLL and ECE on the
     fitting split are the fit's "after" figures (the temperature is applied), and
     equal the "before" figures on the uncalibrated model;
-  - fer eval --report writes reliability.png beside confusion.png (real PNGs).
+  - fer eval --report writes reliability.png beside confusion.png (real PNGs);
+  - fer eval --record stores the accuracy and what it was measured on (split, FER+,
+    TTA) in the header, and fer info shows it;
+  - the training command recorded in a model's header names `fer` and the datasets'
+    file names, never the folders they were in.
 Environment: FER_BIN, MAKE_MODEL, FER_SOURCE_ROOT (meson sets them).
 """
 import json
@@ -172,6 +176,36 @@ def main():
               f"FER+ eval NLL {ev['nll']} vs fit {cal2['nll_after']}")
         check(abs(ev["ece"] - cal2["ece_after"]) < 1e-4,
               f"FER+ eval ECE {ev['ece']} vs fit {cal2['ece_after']}")
+
+        # fer eval --record: the accuracy and what it was measured on, in the header.
+        p = run("eval", "--model", fpm, "--data", data, "--labels", "ferplus:" + fp,
+                "--split", "PrivateTest", "--json", "--record")
+        acc = json.loads(p.stdout.strip().splitlines()[-1])["accuracy"]
+        meta = header_and_data(fpm)[0]["meta"]
+        check(meta.get("test_split") == "PrivateTest FER+", f"test_split {meta.get('test_split')}")
+        check(abs(meta["test_acc"] - acc) < 1e-6, f"test_acc {meta['test_acc']} vs {acc}")
+        p = run("info", fpm)
+        check("(PrivateTest FER+)" in p.stdout, f"fer info: {p.stdout}")
+        run("eval", "--model", fpm, "--data", data, "--split", "test", "--tta", "flip", "--json",
+            "--record")
+        check(header_and_data(fpm)[0]["meta"]["test_split"] == "PrivateTest flip",
+              "a CSV's test split recorded by its CSV name, with the TTA")
+
+        # The training command in a header names programs and datasets as a user has
+        # them: `fer`, and the datasets' file names, never the folders they were in.
+        sub = os.path.join(tmp, "deep", "er")
+        os.makedirs(sub)
+        deep_data = os.path.join(sub, "fer2013.csv")
+        os.rename(data, deep_data)
+        os.rename(fp, os.path.join(sub, "fer2013new.csv"))
+        runs = os.path.join(tmp, "run")
+        run("train", "--data", deep_data, "--labels=ferplus:" + os.path.join(sub, "fer2013new.csv"),
+            "--out", runs, "--arch", "ferplus", "--epochs", "1", "--batch", "8",
+            "--max-train", "16", "--max-val", "8", "--quiet")
+        cmd = header_and_data(os.path.join(runs, "best.fermodel"))[0]["meta"]["command"]
+        check(cmd.startswith("fer train --data fer2013.csv --labels=ferplus:fer2013new.csv --out "),
+              f"recorded command: {cmd}")
+        check(sub not in cmd and "deep/" not in cmd, f"a development folder in: {cmd}")
 
         leftovers = [n for n in os.listdir(tmp) if ".tmp" in n]
         check(not leftovers, f"temporary files left: {leftovers}")

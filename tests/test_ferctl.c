@@ -32,6 +32,7 @@
 #include "ferd_harness.h"
 #include "cv/image.h"
 #include "ferclient.h"
+#include "net/model.h"
 #include "proto/protocol.h"
 
 /* The shared daemon (started in Check's parent, so it serves every test). */
@@ -487,6 +488,121 @@ START_TEST(t_examples)
 }
 END_TEST
 
+/*
+ * An 8-class model (models/ferplus.arch: FER2013's seven and contempt, random
+ * weights) with a recorded test accuracy and a calibration, served by its own
+ * ferd: the class list comes from the model everywhere — STATUS (human and
+ * JSON, with the test split and the temperature), the watch stream's scores,
+ * the plain and annotated snapshots, RELOAD, and the C example over the client
+ * library.
+ */
+START_TEST(t_eight_classes)
+{
+    char arch[1024];
+    snprintf(arch, sizeof arch, "%s/models/ferplus.arch", env_or_fail("FER_SOURCE_ROOT"));
+    const char *model = cu_path("fp.fermodel");
+    char *mk[] = {(char *)env_or_fail("MAKE_MODEL"), arch, (char *)model, (char *)"11", NULL};
+    cu_run_result r;
+    cu_run(mk, NULL, 60000, &r);
+    ck_assert_msg(r.status == 0, "make_model: %s", r.err);
+    cu_run_free(&r);
+    /* What fer eval --record and fer calibrate would write into the header. */
+    fer_model *m = NULL;
+    fer_error err = {0};
+    ck_assert_msg(fer_model_load(&m, model, 1, 0, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(m->net->arch->nclasses, 8);
+    m->meta.test_acc = 0.8123f;
+    snprintf(m->meta.test_split, sizeof m->meta.test_split, "PrivateTest FER+");
+    fer_calibration_init(&m->calib);
+    m->calib.temperature = 1.5f;
+    snprintf(m->calib.split, sizeof m->calib.split, "PublicTest");
+    ck_assert_msg(fer_model_save(m, model, &err) == 0, "%s", err.msg);
+    fer_model_free(m);
+
+    const char *sock = cu_path("fp.sock");
+    const char *args[] = {"--source", demo_clip(), "--socket", sock, "--model", model,
+                          "--set", "allow_images=yes", "--log-level", "info", NULL};
+    fh_opts o = {.bin = env_or_fail("FERD_BIN"), .args = args, .listen_fd = -1, .sock = sock,
+                 .wait = FH_WAIT_READY, .timeout_ms = 30000};
+    fh_daemon d;
+    memset(&d, 0, sizeof d);
+    d.notify_fd = -1;
+    char msg[2048];
+    ck_assert_msg(fh_start(&d, cu_dir, "fp-", &o, msg, sizeof msg) == 0, "%s", msg);
+
+    ferctl(&r, sock, NULL, "status", NULL);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert_msg(strstr(r.out, "model    ferplus") && strstr(r.out, ": 8 classes") &&
+                      strstr(r.out, "test accuracy 81.2% (PrivateTest FER+)") &&
+                      strstr(r.out, "classes angry, disgust, fear, happy, sad, surprise, neutral, "
+                                    "contempt;") &&
+                      strstr(r.out, "temperature 1.5 (fitted on PublicTest)"),
+                  "%s", r.out);
+    cu_run_free(&r);
+    ferctl(&r, sock, NULL, "status", "--json", NULL);
+    fer_message jm = {0};
+    ck_assert_msg(fer_message_parse(&jm, r.out, r.out_len, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(jm.status->model.nclasses, 8);
+    ck_assert_str_eq(jm.status->model.classes[7], "contempt");
+    ck_assert_str_eq(jm.status->model.test_split, "PrivateTest FER+");
+    ck_assert_str_eq(jm.status->model.calib_split, "PublicTest");
+    ck_assert(jm.status->model.temperature > 1.49 && jm.status->model.temperature < 1.51);
+    fer_message_clear(&jm);
+    cu_run_free(&r);
+
+    /* The stream: every face scored over the eight classes, contempt included. */
+    ferctl(&r, sock, NULL, "watch", "--json", "--count", "30", NULL);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    char *lines[64];
+    int n = split_lines(r.out, lines, 64), faces = 0;
+    for (int i = 0; i < n; i++) {
+        fer_message rm = {0};
+        ck_assert_msg(fer_message_parse(&rm, lines[i], strlen(lines[i]), &err) == 0, "%s",
+                      err.msg);
+        if (rm.kind == FER_MSG_RESULT && rm.u.result.nfaces > 0) {
+            faces++;
+            ck_assert_int_eq(rm.u.result.nclasses, 8);
+            ck_assert_str_eq(rm.u.result.classes[7], "contempt");
+            ck_assert_msg(strstr(lines[i], "\"contempt\":"), "%s", lines[i]);
+            float sum = 0;
+            for (int c = 0; c < 8; c++)
+                sum += rm.u.result.faces[0].scores[c];
+            ck_assert_msg(sum > 0.99f && sum < 1.01f, "scores sum to %g", (double)sum);
+        }
+        fer_message_clear(&rm);
+    }
+    ck_assert_int_gt(faces, 0);
+    cu_run_free(&r);
+    ferctl(&r, sock, NULL, "watch", "--count", "10", NULL);
+    ck_assert_msg(r.status == 0 && strstr(r.out, "  at "), "exit %d: %s%s", r.status, r.out,
+                  r.err);
+    cu_run_free(&r);
+
+    /* The pictures, plain and annotated (eight bars beside each face). */
+    const char *plain = cu_path("fp.jpg"), *annotated = cu_path("fp-annotated.jpg");
+    ferctl(&r, sock, NULL, "snapshot", "-o", plain, NULL);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    cu_run_free(&r);
+    check_jpeg(plain);
+    ferctl(&r, sock, NULL, "snapshot", "--annotated", "-o", annotated, NULL);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    cu_run_free(&r);
+    check_jpeg(annotated);
+
+    ferctl(&r, sock, NULL, "reload", "--json", NULL);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert_msg(strstr(r.out, "\"contempt\"]") && strstr(r.out, "\"test_split\""), "%s", r.out);
+    cu_run_free(&r);
+
+    /* The C example over libferclient prints the labels it is sent. */
+    char *c_argv[] = {(char *)env_or_fail("EXAMPLE_SUBSCRIBER"), (char *)sock, (char *)"3", NULL};
+    cu_run(c_argv, NULL, 30000, &r);
+    ck_assert_msg(r.status == 0, "C example: exit %d: %s", r.status, r.err);
+    cu_run_free(&r);
+    ck_assert_int_eq(stop_ferd(&d), 0);
+}
+END_TEST
+
 /* ---- ferctl view under Xvfb ---- */
 
 static uint32_t be32(const uint8_t *p)
@@ -689,6 +805,7 @@ static Suite *ferctl_suite(void)
     tcase_add_test(tc, t_reload);
     tcase_add_test(tc, t_absent);
     tcase_add_test(tc, t_examples);
+    tcase_add_test(tc, t_eight_classes);
     tcase_add_test(tc, t_view_screenshot);
     tcase_add_test(tc, t_daemon_stops_mid_watch);
     suite_add_tcase(s, tc);

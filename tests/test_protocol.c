@@ -357,6 +357,8 @@ START_TEST(t_status_reload_shutdown)
     ck_assert_int_eq(d->clients.soft_disconnects, 3);
     ck_assert_int_eq(d->frames.dropped, 5);
     ck_assert_int_eq(d->nlist, 1);
+    ck_assert_str_eq(d->model.test_split, "");
+    ck_assert(d->model.temperature < 0); /* absent: not calibrated */
     ck_assert_int_eq(d->list[0].id, 7);
     ck_assert_int_eq(d->list[0].image, FER_IMAGE_JPEG);
     ck_assert_uint_eq(d->list[0].dropped, 2);
@@ -366,16 +368,31 @@ START_TEST(t_status_reload_shutdown)
     memset(&rl, 0, sizeof rl);
     snprintf(rl.model.name, sizeof rl.model.name, "default");
     rl.model.params = -1;
-    rl.model.val_acc = rl.model.test_acc = -1;
+    rl.model.val_acc = -1;
+    rl.model.test_acc = 0.7012;
+    snprintf(rl.model.test_split, sizeof rl.model.test_split, "PrivateTest FER+");
+    rl.model.temperature = 1.1834;
+    snprintf(rl.model.calib_split, sizeof rl.model.calib_split, "PublicTest");
     rl.nrestart = 2;
     snprintf(rl.restart[0], 32, "source");
     snprintf(rl.restart[1], 32, "socket");
     ck_assert_int_eq(fer_reload_to_json(&rl, &s), 0);
+    ck_assert_msg(strstr(s, "\"test_acc\":0.7012,\"test_split\":\"PrivateTest FER+\","
+                            "\"calibration\":{\"temperature\":1.1834,\"split\":\"PublicTest\"}"),
+                  "%s", s);
     decode(s);
     free(s);
     ck_assert_int_eq(M.kind, FER_MSG_RELOAD);
+    ck_assert_str_eq(M.u.reload.model.test_split, "PrivateTest FER+");
+    ck_assert_str_eq(M.u.reload.model.calib_split, "PublicTest");
+    ck_assert_double_eq_tol(M.u.reload.model.temperature, 1.1834, 1e-9);
     ck_assert_int_eq(M.u.reload.nrestart, 2);
     ck_assert_str_eq(M.u.reload.restart[1], "socket");
+    static const char bad_cal[] = "{\"class\":\"RELOAD\",\"model\":{\"name\":\"x\","
+                                  "\"calibration\":{\"temperature\":0}}}";
+    fer_error perr = {0};
+    ck_assert_int_eq(fer_message_parse(&M, bad_cal, strlen(bad_cal), &perr), FER_E_PROTO);
+    ck_assert_ptr_nonnull(strstr(perr.msg, "temperature"));
 
     ck_assert_int_eq(fer_shutdown_to_json("bye", &s), 0);
     decode(s);

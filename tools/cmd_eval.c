@@ -39,6 +39,9 @@ static void usage(FILE *f)
 "                 not-a-face are dropped and counted\n"
 "  --report DIR   write DIR/confusion.png, reliability.png, confusion.csv and\n"
 "                 metrics.json\n"
+"  --record       store the accuracy and what it was measured on (split, FER+\n"
+"                 labels, TTA) in the model's header as meta.test_acc/test_split,\n"
+"                 which ferd's STATUS and ferctl status show (rewrites it atomically)\n"
 "  --json         print one single-line JSON object on stdout and nothing else:\n"
 "                 accuracy, macro_f1, nll, ece, temperature, per_class, confusion\n");
 }
@@ -187,6 +190,31 @@ static int write_report(const char *dir, const fer_metrics *m, const fer_confusi
     return fer_plot_reliability(path, rel, title, err);
 }
 
+/* --record: the model file again, unfolded so that it can be written back, with
+ * meta.test_acc and meta.test_split ("PrivateTest", "PrivateTest FER+", "... flip")
+ * set; written atomically, so a failure leaves the file as it was. */
+static int record_accuracy(const char *path, double acc, const char *data, const char *split,
+                           const char *labels, const char *tta, fer_error *err)
+{
+    fer_model *m = NULL;
+    int rc = fer_model_load(&m, path, 1, 0, err);
+    if (rc < 0)
+        return rc;
+    /* The split by the name its dataset gives it: the CSV's, or the folder's. */
+    int s = fer_split_parse(split);
+    size_t n = strlen(data);
+    int csv = (n > 4 && !strcmp(data + n - 4, ".csv")) || (n > 7 && !strcmp(data + n - 7, ".csv.gz"));
+    static const char *const csv_names[] = {"Training", "PublicTest", "PrivateTest"};
+    static const char *const dir_names[] = {"train", "val", "test"};
+    snprintf(m->meta.test_split, sizeof m->meta.test_split, "%s%s%s%s",
+             s < 0 ? split : csv ? csv_names[s] : dir_names[s], labels ? " FER+" : "",
+             strcmp(tta, "none") ? " " : "", strcmp(tta, "none") ? tta : "");
+    m->meta.test_acc = (float)acc;
+    rc = fer_model_save(m, path, err);
+    fer_model_free(m);
+    return rc;
+}
+
 int fer_cmd_eval(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -194,12 +222,12 @@ int fer_cmd_eval(int argc, char **argv)
         {"split", required_argument, 0, 's'}, {"tta", required_argument, 0, 't'},
         {"report", required_argument, 0, 'r'}, {"json", no_argument, 0, 'j'},
         {"batch", required_argument, 0, 'b'}, {"skip-bad", no_argument, 0, 'k'},
-        {"labels", required_argument, 0, 'l'},
+        {"labels", required_argument, 0, 'l'}, {"record", no_argument, 0, 'R'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
     };
     const char *model_arg = NULL, *data = NULL, *split_name = "test", *tta_name = "none",
                *report = NULL, *labels = NULL;
-    int json = 0, batch = 64, skip_bad = 0, c;
+    int json = 0, batch = 64, skip_bad = 0, record = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
@@ -212,6 +240,7 @@ int fer_cmd_eval(int argc, char **argv)
         case 'b': batch = atoi(optarg); break;
         case 'k': skip_bad = 1; break;
         case 'l': labels = optarg; break;
+        case 'R': record = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -282,6 +311,11 @@ int fer_cmd_eval(int argc, char **argv)
         goto out;
     }
     free(line);
+    if (record && record_accuracy(model_path, met.accuracy, data, split_name, labels, tta_name,
+                                  &err) < 0) {
+        fprintf(stderr, "fer eval: %s\n", err.msg);
+        goto out;
+    }
     rc = 0;
 out:
     fer_dataset_free(ds);

@@ -233,7 +233,8 @@ static int info_model(const char *path)
     if (t->val_acc >= 0.0f)
         printf("val accuracy   %.2f%%\n", 100.0 * t->val_acc);
     if (t->test_acc >= 0.0f)
-        printf("test accuracy  %.2f%%\n", 100.0 * t->test_acc);
+        printf("test accuracy  %.2f%%%s%s%s\n", 100.0 * t->test_acc, t->test_split[0] ? " (" : "",
+               t->test_split, t->test_split[0] ? ")" : "");
     if (t->extra[0])
         printf("extra          %s\n", t->extra);
     struct stat st;

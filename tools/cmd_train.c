@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmdline.h"
 #include "commands.h"
 #include "data/dataset.h"
 #include "labels.h"
@@ -342,10 +343,7 @@ int fer_cmd_train(int argc, char **argv)
         return 2;
     }
     snprintf(cfg.data, sizeof cfg.data, "%s", data);
-    size_t len = 0;
-    for (int i = 0; i < argc && len < sizeof cfg.command - 1; i++)
-        len += (size_t)snprintf(cfg.command + len, sizeof cfg.command - len, "%s%s",
-                                i ? " " : "fer ", argv[i]);
+    fer_record_command(cfg.command, sizeof cfg.command, argc, argv);
 
     fer_error err = {0};
     fer_arch *arch = NULL;

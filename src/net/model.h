@@ -46,6 +46,7 @@ typedef struct fer_meta {
     char command[512];     /* how it was trained */
     int epochs;
     float val_acc, test_acc; /* fractions in [0,1]; < 0 = absent */
+    char test_split[32];   /* what test_acc was measured on ("PrivateTest"); "" = absent */
     char extra[1024];      /* free-form JSON object text, "" = none */
 } fer_meta;
 

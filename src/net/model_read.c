@@ -268,8 +268,8 @@ static int check_header(loader *ld)
     if (meta) {
         if (!cJSON_IsObject(meta))
             return fer_fail(err, FER_E_HEADER, "%s: header: \"meta\" is not an object", o);
-        static const char *const str_keys[] = {"dataset", "created", "command"};
-        for (size_t k = 0; k < 3; k++) {
+        static const char *const str_keys[] = {"dataset", "created", "command", "test_split"};
+        for (size_t k = 0; k < 4; k++) {
             const cJSON *s = cJSON_GetObjectItemCaseSensitive(meta, str_keys[k]);
             if (s && !cJSON_IsString(s))
                 return fer_fail(err, FER_E_HEADER, "%s: header: meta.%s is not a string", o,
@@ -512,6 +512,8 @@ static void read_pre_meta(const cJSON *root, fer_preproc *p, fer_meta *m)
         m->val_acc = (float)s->valuedouble;
     if ((s = cJSON_GetObjectItemCaseSensitive(meta, "test_acc")))
         m->test_acc = (float)s->valuedouble;
+    if ((s = cJSON_GetObjectItemCaseSensitive(meta, "test_split")))
+        copy_trunc(m->test_split, sizeof m->test_split, s->valuestring);
     // extra is kept as compact JSON text; one too long for the buffer is dropped
     // whole rather than cut into invalid JSON.
     if ((s = cJSON_GetObjectItemCaseSensitive(meta, "extra"))) {

@@ -134,7 +134,8 @@ static char *build_header(const fer_model *m, const fer_tensor_ref *refs, int nr
         (t->command[0] && add(me, "command", cJSON_CreateString(t->command))) ||
         (t->epochs > 0 && add(me, "epochs", cJSON_CreateNumber(t->epochs))) ||
         (t->val_acc >= 0.0f && add(me, "val_acc", json_num_f(t->val_acc))) ||
-        (t->test_acc >= 0.0f && add(me, "test_acc", json_num_f(t->test_acc))))
+        (t->test_acc >= 0.0f && add(me, "test_acc", json_num_f(t->test_acc))) ||
+        (t->test_split[0] && add(me, "test_split", cJSON_CreateString(t->test_split))))
         goto out;
     if (t->extra[0]) {
         cJSON *x = cJSON_ParseWithLength(t->extra, strnlen(t->extra, sizeof t->extra));
