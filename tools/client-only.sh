@@ -12,7 +12,11 @@ pc=$(pkg-config --variable=pcfiledir libcjson)
 only=$(mktemp -d)
 trap 'rm -rf "$only"' EXIT
 cp "$pc/libcjson.pc" "$only/"
-rm -rf "$dir"
+# A fresh configuration each time (only a meson build directory is removed).
+if [ -e "$dir" ]; then
+    [ -d "$dir/meson-private" ] || { echo "client-only.sh: $dir is not a build directory" >&2; exit 1; }
+    rm -rf "$dir"
+fi
 PKG_CONFIG_LIBDIR=$only CXX=false meson setup "$dir" -Dclient_only=true -Dwerror=true >/dev/null
 meson compile -C "$dir"
 "$dir/client/ferctl" --help >/dev/null
@@ -22,4 +26,4 @@ if [ -n "$libs" ]; then
     echo "client-only.sh: ferctl links more than cJSON: $libs" >&2
     exit 1
 fi
-echo "client-only.sh: libferclient and ferctl built with cJSON alone ($(ls "$dir/client" | grep -c '^libferclient\.so') shared objects, ferctl runs)"
+echo "client-only.sh: libferclient and ferctl built with cJSON alone; ferctl runs and links libc, libm, cJSON and libferclient only"

@@ -21,6 +21,7 @@
 extern "C" {
 #include "cv/capture.h"
 }
+#include "cv/boundary.hpp"
 
 struct fer_capture {
     cv::VideoCapture cap;
@@ -41,18 +42,6 @@ void quiet_opencv()
     }
 }
 
-int fail_exception(fer_error *err, const char *what)
-{
-    try {
-        throw;
-    } catch (const cv::Exception &e) {
-        return fer_fail(err, FER_E_INVAL, "%s: OpenCV: %s", what, e.err.c_str());
-    } catch (const std::bad_alloc &) {
-        return fer_fail(err, -ENOMEM, "%s: out of memory", what);
-    } catch (...) {
-        return fer_fail(err, FER_E_INVAL, "%s: unexpected C++ exception", what);
-    }
-}
 
 /* Opens c->cap from c's fields; FER_E_UNSUPPORTED with a message if it will not. */
 int do_open(fer_capture *c, const char *unsupported, fer_error *err)
@@ -104,7 +93,7 @@ extern "C" int fer_capture_open_camera(fer_capture **out, const char *device, in
             (*out)->cap.set(cv::CAP_PROP_FPS, fps);
         return 0;
     } catch (...) {
-        return fail_exception(err, device);
+        return fer_cv_fail(err, device);
     }
 }
 
@@ -115,7 +104,7 @@ extern "C" int fer_capture_open_file(fer_capture **out, const char *path, fer_er
     try {
         return open_common(out, path, cv::CAP_FFMPEG, {}, file_unsupported, err);
     } catch (...) {
-        return fail_exception(err, path);
+        return fer_cv_fail(err, path);
     }
 }
 
@@ -132,7 +121,7 @@ extern "C" int fer_capture_open_stream(fer_capture **out, const char *url, int t
         return open_common(out, url, cv::CAP_FFMPEG, params,
                            "cannot open the stream (unreachable, refused, or not a video)", err);
     } catch (...) {
-        return fail_exception(err, url);
+        return fer_cv_fail(err, url);
     }
 }
 
@@ -167,7 +156,7 @@ extern "C" int fer_capture_read(fer_capture *c, fer_image *img, fer_error *err)
             memcpy(img->data + size_t(y) * row, bgr.ptr(y), row);
         return 0;
     } catch (...) {
-        return fail_exception(err, what);
+        return fer_cv_fail(err, what);
     }
 }
 
@@ -181,7 +170,7 @@ extern "C" int fer_capture_rewind(fer_capture *c, fer_error *err)
         c->cap.release();
         return do_open(c, file_unsupported, err);
     } catch (...) {
-        return fail_exception(err, c->what.c_str());
+        return fer_cv_fail(err, c->what.c_str());
     }
 }
 

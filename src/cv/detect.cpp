@@ -23,6 +23,7 @@
 extern "C" {
 #include "cv/detect.h"
 }
+#include "cv/boundary.hpp"
 
 struct fer_detector {
     cv::CascadeClassifier cascade;
@@ -31,23 +32,6 @@ struct fer_detector {
     std::vector<cv::Rect> hits;
     int window;
 };
-
-namespace {
-
-int fail_exception(fer_error *err, const char *what)
-{
-    try {
-        throw;
-    } catch (const cv::Exception &e) {
-        return fer_fail(err, FER_E_INVAL, "%s: OpenCV: %s", what, e.err.c_str());
-    } catch (const std::bad_alloc &) {
-        return fer_fail(err, -ENOMEM, "%s: out of memory", what);
-    } catch (...) {
-        return fer_fail(err, FER_E_INVAL, "%s: unexpected C++ exception", what);
-    }
-}
-
-} // namespace
 
 extern "C" int fer_detector_load(fer_detector **out, const char *path, fer_error *err)
 {
@@ -82,7 +66,7 @@ extern "C" int fer_detector_load(fer_detector **out, const char *path, fer_error
                         e.err.c_str());
     } catch (...) {
         delete d;
-        return fail_exception(err, path);
+        return fer_cv_fail(err, path);
     }
 }
 
@@ -161,7 +145,7 @@ extern "C" int fer_detect_run(fer_detector *d, const fer_image *grey, const fer_
         *n = k;
         return 0;
     } catch (...) {
-        return fail_exception(err, "face detection");
+        return fer_cv_fail(err, "face detection");
     }
 }
 

@@ -47,6 +47,7 @@ extern "C" {
 #include "cv/image.h"
 #include "util/fileio.h"
 }
+#include "cv/boundary.hpp"
 
 namespace {
 
@@ -261,19 +262,6 @@ const char *encoder_ext(const char *path)
     return nullptr;
 }
 
-/* Maps an exception caught at the boundary to a code and message. */
-int fail_exception(fer_error *err, const char *what)
-{
-    try {
-        throw;
-    } catch (const cv::Exception &e) {
-        return fer_fail(err, FER_E_INVAL, "%s: OpenCV: %s", what, e.err.c_str());
-    } catch (const std::bad_alloc &) {
-        return fer_fail(err, -ENOMEM, "%s: out of memory", what);
-    } catch (...) {
-        return fer_fail(err, FER_E_INVAL, "%s: unexpected C++ exception", what);
-    }
-}
 
 } // namespace
 
@@ -297,7 +285,7 @@ extern "C" int fer_image_read(fer_image *img, const char *path, int grey, fer_er
         rc = decode(img, buf, len, grey, path, err);
     } catch (...) {
         fer_image_free(img);
-        rc = fail_exception(err, path);
+        rc = fer_cv_fail(err, path);
     }
     free(buf);
     return rc;
@@ -313,7 +301,7 @@ extern "C" int fer_image_decode(fer_image *img, const void *buf, size_t len, int
         return decode(img, buf, len, grey, "image in memory", err);
     } catch (...) {
         fer_image_free(img);
-        return fail_exception(err, "image in memory");
+        return fer_cv_fail(err, "image in memory");
     }
 }
 
@@ -349,7 +337,7 @@ extern "C" int fer_image_write(const fer_image *img, const char *path, fer_error
         size_t lens[1] = {out.size()};
         return fer_write_atomic(path, bufs, lens, 1, err);
     } catch (...) {
-        return fail_exception(err, path);
+        return fer_cv_fail(err, path);
     }
 }
 
@@ -381,7 +369,7 @@ extern "C" int fer_image_encode_jpeg(const fer_image *img, int quality, uint8_t 
         *len = out.size();
         return 0;
     } catch (...) {
-        return fail_exception(err, "fer_image_encode_jpeg");
+        return fer_cv_fail(err, "fer_image_encode_jpeg");
     }
 }
 
@@ -410,6 +398,6 @@ extern "C" int fer_image_resize(fer_image *dst, const fer_image *src, int w, int
         return 0;
     } catch (...) {
         fer_image_free(dst);
-        return fail_exception(err, "fer_image_resize");
+        return fer_cv_fail(err, "fer_image_resize");
     }
 }

@@ -14,29 +14,13 @@
 extern "C" {
 #include "cv/video_write.h"
 }
+#include "cv/boundary.hpp"
 
 struct fer_video_writer {
     cv::VideoWriter vw;
     std::string path;
     int w, h;
 };
-
-namespace {
-
-int fail_exception(fer_error *err, const char *what)
-{
-    try {
-        throw;
-    } catch (const cv::Exception &e) {
-        return fer_fail(err, FER_E_INVAL, "%s: OpenCV: %s", what, e.err.c_str());
-    } catch (const std::bad_alloc &) {
-        return fer_fail(err, -ENOMEM, "%s: out of memory", what);
-    } catch (...) {
-        return fer_fail(err, FER_E_INVAL, "%s: unexpected C++ exception", what);
-    }
-}
-
-} // namespace
 
 extern "C" int fer_video_writer_open(fer_video_writer **out, const char *path, int w, int h,
                                      double fps, int quality, fer_error *err)
@@ -65,7 +49,7 @@ extern "C" int fer_video_writer_open(fer_video_writer **out, const char *path, i
         return 0;
     } catch (...) {
         delete v;
-        return fail_exception(err, path);
+        return fer_cv_fail(err, path);
     }
 }
 
@@ -87,7 +71,7 @@ extern "C" int fer_video_writer_write(fer_video_writer *v, const fer_image *img,
         }
         return 0;
     } catch (...) {
-        return fail_exception(err, v->path.c_str());
+        return fer_cv_fail(err, v->path.c_str());
     }
 }
 
@@ -99,7 +83,7 @@ extern "C" int fer_video_writer_close(fer_video_writer *v, fer_error *err)
     try {
         v->vw.release(); /* writes the AVI index */
     } catch (...) {
-        rc = fail_exception(err, v->path.c_str());
+        rc = fer_cv_fail(err, v->path.c_str());
     }
     try {
         delete v;

@@ -108,6 +108,8 @@ int fer_data_file(const char *rel, char *out, size_t n)
 
 int fer_find_arch(const char *name, char *out, size_t n)
 {
+    if (!name || !*name)
+        return -EINVAL;
     if (readable(name) || strchr(name, '/')) {
         snprintf(out, n, "%s", name);
         return readable(name) ? 0 : -ENOENT;
