@@ -95,7 +95,9 @@ def main():
         stalled = httptest.SseReader(h.base, PATH, read=False, rcvbuf=4096)
         slow = SlowReader(h.base, PATH)
         readers += [stalled, slow]
-        time.sleep(1.0)  # both attached and filling their buffers
+        deadline = now() + 20
+        while now() < deadline and metric(scrape(h), "ferd_http_streams", 'kind="events"') != 5:
+            time.sleep(0.1)
         m0 = scrape(h)
         check(metric(m0, "ferd_http_streams", 'kind="events"') == 5, "5 streams expected: %s",
               metric(m0, "ferd_http_streams", 'kind="events"'))
