@@ -123,20 +123,21 @@ def test_snapshot(h):
 
 
 def test_events(h):
-    ev, rc = decode_sse(h.url("/api/events?max_fps=5"), 4)
+    # Counts, not time windows: under a sanitizer on a loaded machine ferd is slow.
+    ev, rc = decode_sse(h.url("/api/events?max_fps=5"), 60, count=6)
     check(rc == 0, "sse_decode failed: %s", [e for e in ev if "error" in e][:3])
     msgs = [e for e in ev if e["event"] == "message"]
     check(msgs and msgs[0]["class"] == "WATCH" and msgs[0]["max_fps"] == 5,
           "the stream does not start with the WATCH acknowledgement: %s", msgs[:1])
     results = [e for e in msgs if e["class"] == "RESULT"]
-    check(len(results) >= 5, "%d RESULTs in 4 s at max_fps 5", len(results))
+    check(len(results) >= 5, "%d RESULTs within 60 s at max_fps 5", len(results))
     check(all(e["has_scores"] for e in results if e["faces"]), "RESULTs without scores by default")
     gws = [e for e in ev if e["event"] == "gateway"]
     check(gws and json.loads(gws[0]["data"]) == {"ferd": "connected"}, "gateway events %s", gws)
     seqs = [e["seq"] for e in results]
     check(seqs == sorted(seqs) and len(set(seqs)) == len(seqs), "RESULT seqs not increasing: %s", seqs)
 
-    ev, rc = decode_sse(h.url("/api/events?scores=0&image=jpeg&max_fps=3"), 4)
+    ev, rc = decode_sse(h.url("/api/events?scores=0&image=jpeg&max_fps=3"), 60, count=8)
     check(rc == 0, "sse_decode failed on pictures")
     pics = [e for e in ev if e.get("image") == "jpeg"]
     check(len(pics) >= 3 and all(e["jpeg_ok"] for e in pics), "%d pictures, %s", len(pics),
@@ -155,21 +156,48 @@ def test_events(h):
         "all decoded by fer_message_parse", ", ".join(e["event_kind"] for e in faces))
 
 
+def read_mjpeg(url, parts, timeout):
+    """Reads an MJPEG stream until `parts` complete parts arrived (or timeout):
+    the status, the Content-Type and the parts' (headers, body) pairs."""
+    import socket
+    host, rest = url.split("//", 1)[1].split("/", 1)
+    h, port = host.rsplit(":", 1)
+    s = socket.create_connection((h, int(port)), 10)
+    s.sendall(("GET /%s HTTP/1.0\r\nHost: %s\r\n\r\n" % (rest, host)).encode())
+    buf, deadline = b"", now() + timeout
+    s.settimeout(1.0)
+    while now() < deadline and buf.count(b"--ferdframe\r\n") <= parts:
+        try:
+            data = s.recv(65536)
+        except socket.timeout:
+            continue
+        if not data:
+            break
+        buf += data
+    s.close()
+    head, _, body = buf.partition(b"\r\n\r\n")
+    lines = head.decode(errors="replace").split("\r\n")
+    code = int(lines[0].split()[1]) if lines and lines[0].startswith("HTTP/") else 0
+    ctype = next((ln.split(":", 1)[1].strip() for ln in lines if ln.lower().startswith("content-type:")), "")
+    out = []
+    for p in body.split(b"--ferdframe\r\n")[1:-1]:  # the last may be incomplete
+        ph, _, pb = p.partition(b"\r\n\r\n")
+        out.append((ph, pb))
+    return code, ctype, out
+
+
 def test_mjpeg(h):
-    r = curl(h.url("/api/stream.mjpg?max_fps=5"), timeout=3)
-    check(r.code == 200, "mjpeg: %d", r.code)
-    ctype = r.header("content-type") or ""
+    code, ctype, parts = read_mjpeg(h.url("/api/stream.mjpg?max_fps=5"), 3, 60)
+    check(code == 200, "mjpeg: %d", code)
     check(ctype.startswith("multipart/x-mixed-replace") and "boundary=ferdframe" in ctype,
           "mjpeg type %s", ctype)
-    parts = r.body.split(b"--ferdframe\r\n")[1:]
-    check(len(parts) >= 3, "%d MJPEG parts in 3 s", len(parts))
-    for p in parts[:-1]:  # the last may be cut by --max-time
-        head, _, body = p.partition(b"\r\n\r\n")
+    check(len(parts) >= 3, "%d MJPEG parts within 60 s", len(parts))
+    for head, body in parts:
         n = int(re.search(rb"Content-Length: (\d+)", head).group(1))
         check(len(body) == n + 2 and body.endswith(b"\r\n"), "part of %d bytes, length says %d",
               len(body), n)
         check(jpeg_size(body[:n]) == (640, 480), "an MJPEG part is not a 640x480 JPEG")
-    log("mjpeg: %d parts, each a 640x480 JPEG with its Content-Length", len(parts) - 1)
+    log("mjpeg: %d parts, each a 640x480 JPEG with its Content-Length", len(parts))
 
 
 def test_metrics(h):
@@ -316,7 +344,7 @@ def test_pictures_refused(scratch):
               r.code, r.text())
         r = curl(h.url("/api/stream.mjpg"))
         check(r.code == 403, "mjpeg when refused: %d", r.code)
-        ev, rc = decode_sse(h.url("/api/events?max_fps=5"), 3)
+        ev, rc = decode_sse(h.url("/api/events?max_fps=5"), 60, count=2)
         check(rc == 0 and any(e.get("class") == "RESULT" for e in ev), "events without pictures: %s", ev[:3])
         log("refused pictures: 403 with ferd's reason for snapshots and picture streams; "
             "results still stream")
@@ -432,7 +460,7 @@ def test_unknown_and_broken_lines(scratch):
     fake = FakeFerd(sock, lines)
     h = start_http(scratch, sock, "--set", "metrics_watch=no", name="fake-http")
     try:
-        ev, rc = decode_sse(h.url("/api/events"), 4, count=4)
+        ev, rc = decode_sse(h.url("/api/events"), 30, count=4)
         classes = [e.get("class") for e in ev if e["event"] == "message"]
         check(classes == ["WATCH", "RESULT", "FUTURE", "RESULT"], "forwarded %s", classes)
         check(rc == 0, "the forwarded stream did not decode: %s", ev)

@@ -105,16 +105,22 @@ def main():
         ref0 = metric(m0, "ferd_results_observed_total")
         t0 = now()
         peak_rss = 0
-        while now() - t0 < 10.0:
+        # The window is 60 RESULTs of ferd's (about 4 s at the clip's rate; longer
+        # when a sanitizer or a loaded machine slows ferd), at least 10 s.
+        m1 = m0
+        while now() - t0 < 120:
             peak_rss = max(peak_rss, rss_kb(h.pid))
             time.sleep(0.25)
-        m1 = scrape(h)
+            m1 = scrape(h)
+            if now() - t0 >= 10 and metric(m1, "ferd_results_observed_total") - ref0 >= 60:
+                break
+        time.sleep(0.5)  # the fast viewers read what ferd-http already has
         counts1 = [r.count("RESULT") for r in fast]
         ref = metric(m1, "ferd_results_observed_total") - ref0
         got = [b - a for a, b in zip(counts0, counts1)]
         log("window %.1f s: ferd produced %d RESULTs; the fast viewers got %s; slow viewer read "
             "%d kB", now() - t0, ref, got, slow.bytes // 1024)
-        check(ref >= 50, "ferd produced only %d RESULTs in 10 s", ref)
+        check(ref >= 60, "ferd produced only %d RESULTs in 120 s", ref)
         for g in got:
             check(g >= 0.9 * ref, "a fast viewer got %d of %d RESULTs while others were slow", g, ref)
         for r in fast:
