@@ -9,7 +9,11 @@ eval mode (batch norm on running statistics, dropout off) and exported with
 torch.onnx.export: input "input" of shape (N, C, H, W) -- (N, 1, 48, 48) for the
 shipped models -- with a dynamic batch dimension, output "logits" (N, classes).
 Preprocessing is not part of the graph: feed (pixel/255 - mean) / std as the
-model's header says.
+model's header says, after its contrast step if it has one (preprocess.contrast:
+cv2.equalizeHist for "histeq", cv2.createCLAHE(clahe_clip, (clahe_tiles,
+clahe_tiles)) for "clahe", on the 8-bit face), and turn the logits into
+probabilities with softmax(logits / calibration.temperature) when the header has
+a calibration (docs/MODEL_FORMAT.md).
 
 Verification (skip with --no-verify): the ONNX file is checked by onnx.checker,
 loaded with cv2.dnn.readNetFromONNX and run on a batch of random inputs; the
