@@ -60,7 +60,8 @@ typedef struct bridge {
     char gone[FMQ_DISCOVERY_MAX][FMQ_TOPIC_LEN + 128];
     int ngone;
 
-    int64_t last_result_ms;
+    int64_t last_result_ms;  /* the last RESULT published on .../results */
+    int64_t last_frame_ms;   /* the last RESULT received at all */
     int stop_mid, stop_acked;
 } bridge;
 
@@ -112,6 +113,25 @@ static void publish_state_if_due(bridge *b)
     fmq_state_mark_published(&b->state, b->now);
 }
 
+/* When frames stop while ferd is there, the faces last seen are not there
+ * any more as far as anyone can tell (see state.h). */
+static int64_t stall_at(const bridge *b)
+{
+    if (!b->ferd_up || b->cfg->state_stall_seconds <= 0 || !b->state.have || b->state.cur.stalled)
+        return INT64_MAX;
+    return b->last_frame_ms + (int64_t)(b->cfg->state_stall_seconds * 1000);
+}
+
+static void check_stall(bridge *b)
+{
+    if (b->now < stall_at(b))
+        return;
+    fer_log(FER_LOG_NOTICE, "no frame from ferd for %g s: the state says no faces until frames "
+                            "come again", b->cfg->state_stall_seconds);
+    fmq_state_stall(&b->state);
+    publish_state_if_due(b);
+}
+
 /* ---- discovery ---- */
 
 static void rebuild_discovery(bridge *b)
@@ -151,6 +171,7 @@ static void on_ferd_up(void *ud)
     b->ferd_known = 1;
     b->avail_pending = 1;
     b->stats.ferd_connects++;
+    b->last_frame_ms = b->now;
 }
 
 static void on_ferd_down(void *ud)
@@ -178,6 +199,7 @@ static void on_event(void *ud, const fer_face_event *ev)
 static void on_result(void *ud, const fer_message *m, const char *line, size_t len, int from_poll)
 {
     bridge *b = ud;
+    b->last_frame_ms = b->now;
     if (fmq_state_update(&b->state, &m->u.result) == 0)
         publish_state_if_due(b);
     if (!b->cfg->results || from_poll)
@@ -412,6 +434,7 @@ int fmq_bridge_run(const fmq_config *cfg, const char *password)
         b->now = fer_mono_ms();
         fmq_ferd_tick(b->ferd, b->now);
         fmq_broker_tick(b->broker, b->now);
+        check_stall(b);
         publish_state_if_due(b);
         pump(b);
         if (fmq_broker_fatal(b->broker)) {
@@ -421,6 +444,7 @@ int fmq_bridge_run(const fmq_config *cfg, const char *password)
         }
 
         int64_t next = earliest(fmq_ferd_next_ms(b->ferd), fmq_broker_next_ms(b->broker));
+        next = earliest(next, stall_at(b));
         int64_t due = fmq_state_due_ms(&b->state);
         if (due >= 0)
             next = earliest(next, due);

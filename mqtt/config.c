@@ -54,6 +54,7 @@ static const key_def keys[] = {
     {"state_retain", T_BOOL, F(state_retain), 0, 0, 1},
     {"state_max_rate", T_DBL, F(state_max_rate), 0, 0.01, 100},
     {"state_prob_delta", T_DBL, F(state_prob_delta), 0, 0, 1},
+    {"state_stall_seconds", T_DBL, F(state_stall_seconds), 0, 0, 86400},
     {"results", T_BOOL, F(results), 0, 0, 1},
     {"results_qos", T_INT, F(results_qos), 0, 0, 2},
     {"results_max_rate", T_DBL, F(results_max_rate), 0, 0, 1000},
@@ -85,6 +86,7 @@ void fmq_config_default(fmq_config *c)
     c->state_retain = 1;
     c->state_max_rate = 2;
     c->state_prob_delta = 0.05;
+    c->state_stall_seconds = 10;
     c->results = 0;
     c->results_qos = 0;
     c->results_max_rate = 1;

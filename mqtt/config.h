@@ -50,6 +50,7 @@ typedef struct fmq_config {
     int state_retain;
     double state_max_rate;            /* state messages per second, at most */
     double state_prob_delta;          /* a probability moving this much is a change */
+    double state_stall_seconds;       /* no frame this long: "no faces, stalled"; 0 never */
     int results;                      /* every RESULT on .../results (off by default) */
     int results_qos;
     double results_max_rate;          /* RESULTs per second, at most; 0 = every one */

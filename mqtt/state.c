@@ -104,6 +104,17 @@ int fmq_state_update(fmq_state *s, const fer_frame_result *r)
     return 0;
 }
 
+void fmq_state_stall(fmq_state *s)
+{
+    if (!s->have || s->cur.stalled)
+        return;
+    fmq_summary *c = &s->cur;
+    c->nfaces = 0;
+    memset(c->scores, 0, sizeof c->scores);
+    snprintf(c->dominant, sizeof c->dominant, "none");
+    c->stalled = 1;
+}
+
 static int moved(float a, float b, double delta)
 {
     return delta <= 0 ? a != b : fabs((double)a - (double)b) >= delta;
@@ -116,7 +127,8 @@ int fmq_state_changed(const fmq_state *s)
     if (!s->published)
         return 1;
     const fmq_summary *a = &s->cur, *b = &s->pub;
-    if (a->nfaces != b->nfaces || strcmp(a->dominant, b->dominant) != 0)
+    if (a->nfaces != b->nfaces || strcmp(a->dominant, b->dominant) != 0 ||
+        a->stalled != b->stalled)
         return 1;
     for (int i = 0; i < a->nfaces; i++) {
         /* Faces are compared by track id: ferd may list them in another order. */
@@ -171,6 +183,8 @@ int fmq_state_payload(const fmq_state *s, char **out)
     }
     ok = ok && cJSON_AddNumberToObject(o, "seq", (double)c->seq) &&
          fmq_json_add_time(o, "time", c->wall_ms) == 0;
+    if (ok && c->stalled)
+        ok = cJSON_AddBoolToObject(o, "stalled", 1) != NULL;
     return fmq_json_finish(o, ok, out);
 }
 

@@ -22,6 +22,11 @@
  * change inside the rate interval is published when the interval ends, with
  * the state as it is then, so the last state always reaches the broker.
  *
+ * A source that stops sending frames (a camera gone, a file at its end)
+ * would leave the last faces retained for ever, and "a face is present" on
+ * in Home Assistant: fmq_state_stall makes the state say no faces, with
+ * "stalled":true, until frames come again.
+ *
  * RESULTs arrive on one connection and the POLL answer may overtake or trail
  * them: a frame older than the one applied (lower seq) is ignored.
  * fmq_state_new_session forgets that order when ferd restarts (its seq
@@ -48,6 +53,7 @@ typedef struct fmq_summary {
     fmq_state_face faces[FER_RESULT_MAX_FACES];
     float scores[FER_RESULT_MAX_CLASSES]; /* per class of fmq_state.classes */
     char dominant[FER_RESULT_CLASS_NAME]; /* "none" without faces */
+    int stalled;           /* no frame for a while: faces unknown, told as none */
 } fmq_summary;
 
 typedef struct fmq_state {
@@ -73,6 +79,11 @@ int fmq_state_set_classes(fmq_state *s, const char (*classes)[FER_RESULT_CLASS_N
 /* Applies a frame. 0 applied, -ESTALE older than the last one applied. Classes
  * not yet known are taken from the frame. */
 int fmq_state_update(fmq_state *s, const fer_frame_result *r);
+
+/* No frame for too long: cur becomes "no faces, stalled" (scores 0, tracks
+ * none; seq and time stay those of the last frame). A no-op without a frame
+ * or when already stalled. The next frame applied clears it. */
+void fmq_state_stall(fmq_state *s);
 
 /* 1 if cur differs from what was last published (or nothing was), as
  * defined above. */

@@ -34,6 +34,8 @@ Checks:
                      Home Assistant devices
   remove_discovery   --remove-discovery clears every retained message of the
                      instance and nothing of another
+  source_stall       a clip that ends: once no frame came for
+                     state_stall_seconds, the state says no faces, stalled
 
 Python standard library only; paths come from meson (tests/mqtt/meson.build).
 Exits 77 (skip) when mosquitto, mosquitto_sub or openssl is not installed.
@@ -53,8 +55,8 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reliability"))
-from ferdtest import (Daemon, Failure, Scratch, SOURCE_ROOT, check, log, make_model,  # noqa: E402
-                      need_env, now, wait_for)
+from ferdtest import (Daemon, Failure, Scratch, SOURCE_ROOT, check, log, make_clip,  # noqa: E402
+                      make_model, need_env, now, wait_for)
 
 # Deadlines are generous and every wait polls for its condition: the machine
 # is shared and slow at times.
@@ -267,9 +269,9 @@ def model_path(scratch):
     return path
 
 
-def start_ferd(scratch, name="ferd"):
-    d = Daemon(scratch, {"source": os.path.join(SOURCE_ROOT, "samples", "demo.avi"),
-                         "model": model_path(scratch), "loop": "yes", "realtime": "yes"},
+def start_ferd(scratch, name="ferd", source=None, loop="yes"):
+    d = Daemon(scratch, {"source": source or os.path.join(SOURCE_ROOT, "samples", "demo.avi"),
+                         "model": model_path(scratch), "loop": loop, "realtime": "yes"},
                name=name)
     d.start(preexec=_die_with_parent)
     return d
@@ -786,8 +788,38 @@ def check_remove_discovery():
         sc.cleanup()
 
 
+def check_source_stall():
+    sc = Scratch("fmq-stall-")
+    try:
+        clip = sc.path("short.avi")
+        secs = make_clip(clip, frames=45)
+        # The clip plays once and ends: frames stop while ferd is there.
+        ferd = start_ferd(sc, source=clip, loop="no")
+        broker = Broker(sc, "broker").start()
+        sub = Sub(sc, broker, ["ferd/st/#"])
+        b = Bridge(sc, ["--socket", ferd.sock, "--broker", broker.url(), "--instance", "st",
+                        "--set", "state_stall_seconds=2"])
+        sub.wait("ferd/st/state", lambda m: json_of(m)["faces"] > 0, timeout=WAIT + secs,
+                 what="a state with a face")
+        st = sub.wait("ferd/st/state", lambda m: json_of(m).get("stalled") is True,
+                      timeout=WAIT + secs, what="the stalled state after the clip ended")
+        last = json_of(st[-1])
+        check(last["faces"] == 0 and last["dominant"] == "none" and last["tracks"] == [],
+              "stalled state: %s", last)
+        check(sub.all("ferd/st/availability")[-1][3] == "online", "ferd is still there")
+        check("no frame from ferd" in b.log_text(), "log:\n%s", b.log_text())
+        b.stop()
+        sub.stop()
+        broker.stop()
+        ferd.stop()
+        return "no faces, stalled, after the clip ended"
+    finally:
+        kill_all()
+        sc.cleanup()
+
+
 CHECKS = [check_exact_interface, check_password, check_tls, check_broker_restart,
-          check_ferd_restart, check_two_instances, check_remove_discovery]
+          check_ferd_restart, check_two_instances, check_remove_discovery, check_source_stall]
 
 
 def main():

@@ -375,6 +375,45 @@ START_TEST(t_state_changes_and_rate)
 }
 END_TEST
 
+START_TEST(t_state_stall)
+{
+    fmq_state s;
+    fmq_state_init(&s, 1, 0.05);
+    state_classes(&s);
+    fmq_state_stall(&s); /* no frame yet: nothing to say */
+    ck_assert_int_eq(s.have, 0);
+    fer_frame_result r = frame(40);
+    add_face(&r, 1, 3, 0.9f, 0.9f);
+    fmq_state_update(&s, &r);
+    fmq_state_mark_published(&s, 0);
+    fmq_state_stall(&s);
+    ck_assert_int_eq(fmq_state_changed(&s), 1);
+    char *out = NULL;
+    ck_assert_int_eq(fmq_state_payload(&s, &out), 0);
+    cJSON *o = parse_free(out);
+    ck_assert(num(o, "faces") == 0);
+    ck_assert_str_eq(str(o, "dominant"), "none");
+    ck_assert(num(o, "scores.happy") == 0);
+    ck_assert_int_eq(cJSON_GetArraySize(get(o, "tracks")), 0);
+    ck_assert(cJSON_IsTrue(get(o, "stalled")));
+    ck_assert(num(o, "seq") == 40); /* the last frame there was */
+    cJSON_Delete(o);
+    fmq_state_mark_published(&s, 1000);
+    fmq_state_stall(&s); /* already: no change */
+    ck_assert_int_eq(fmq_state_changed(&s), 0);
+    /* Frames again: the mark goes. */
+    r = frame(41);
+    add_face(&r, 1, 3, 0.9f, 0.9f);
+    fmq_state_update(&s, &r);
+    ck_assert_int_eq(fmq_state_changed(&s), 1);
+    ck_assert_int_eq(fmq_state_payload(&s, &out), 0);
+    o = parse_free(out);
+    ck_assert(!has(o, "stalled"));
+    ck_assert(num(o, "faces") == 1);
+    cJSON_Delete(o);
+}
+END_TEST
+
 START_TEST(t_state_classes)
 {
     /* Without STATUS yet, the classes come from the first frame with faces;
@@ -496,6 +535,7 @@ static Suite *suite(void)
     tcase_add_test(tc, t_event_table_bounded);
     tcase_add_test(tc, t_state_summary);
     tcase_add_test(tc, t_state_changes_and_rate);
+    tcase_add_test(tc, t_state_stall);
     tcase_add_test(tc, t_state_classes);
     tcase_add_test(tc, t_redact);
     tcase_add_test(tc, t_status_payload);
