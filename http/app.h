@@ -58,6 +58,9 @@ typedef struct http_open_job {
 
 /* Queues job (path, timeout_ms, watch, w, done and owner filled in). */
 int http_open_start(uv_loop_t *loop, http_open_job *job);
+/* The close callback of a malloc'd handle (a connection's poll handle): its
+ * memory goes only once libuv is done with it. */
+void http_free_handle(uv_handle_t *h);
 
 /* ---- requests ---- */
 

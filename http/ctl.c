@@ -34,7 +34,7 @@ static void ctl_disconnect(http_app *app)
     http_ctl *ctl = &app->ctl;
     if (ctl->poll) {
         uv_poll_stop(ctl->poll);
-        uv_close((uv_handle_t *)ctl->poll, (uv_close_cb)free);
+        uv_close((uv_handle_t *)ctl->poll, http_free_handle);
         ctl->poll = NULL;
     }
     if (ctl->c) {

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void work(uv_work_t *w)
@@ -71,4 +72,9 @@ int http_open_start(uv_loop_t *loop, http_open_job *job)
     if (rc == 0)
         job->busy = 1;
     return rc;
+}
+
+void http_free_handle(uv_handle_t *h)
+{
+    free(h);
 }

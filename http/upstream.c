@@ -82,7 +82,7 @@ static void disconnect(http_upstream *up)
 {
     if (up->poll) {
         uv_poll_stop(up->poll);
-        uv_close((uv_handle_t *)up->poll, (uv_close_cb)free);
+        uv_close((uv_handle_t *)up->poll, http_free_handle);
         up->poll = NULL;
     }
     if (up->c) {

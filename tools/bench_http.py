@@ -119,6 +119,9 @@ def main():
             "browser_cpu": 100 * (c1[2] - c0[2]) / wall if browsers else None,
             "kB_s_per_viewer": bytes_s / 1024 / viewers if viewers else 0.0,
             "ferd_fps": frames,
+            # CPU per processed frame: comparable across phases whatever the
+            # machine's load did to the frame rate.
+            "ferd_ms_per_frame": 1000 * (c1[1] - c0[1]) / wall / frames if frames else None,
             "page_pictures_s": (sum(b - a for a, b in zip(drawn0, drawn1)) / len(pages) / wall
                                 if pages and any(drawn1) else None),
             "skipped": skipped,
@@ -163,12 +166,13 @@ def main():
 
     print()
     print("ferd alone (no client): %.1f%% of a core" % alone)
-    print("| phase | viewers | ferd-http CPU | ferd CPU | browser CPU | kB/s per viewer | "
-          "pictures/s drawn per page | ferd frames/s |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| phase | viewers | ferd-http CPU | ferd CPU | ferd CPU per frame | browser CPU | "
+          "kB/s per viewer | pictures/s drawn per page | ferd frames/s |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print("| %s | %d | %.1f%% | %.1f%% | %s | %.0f | %s | %.1f |" % (
+        print("| %s | %d | %.1f%% | %.1f%% | %s | %s | %.0f | %s | %.1f |" % (
             r["phase"], r["viewers"], r["ferd_http_cpu"], r["ferd_cpu"],
+            "%.1f ms" % r["ferd_ms_per_frame"] if r["ferd_ms_per_frame"] else "—",
             "%.0f%%" % r["browser_cpu"] if r["browser_cpu"] is not None else "—",
             r["kB_s_per_viewer"],
             "%.1f" % r["page_pictures_s"] if r["page_pictures_s"] is not None else "—",
