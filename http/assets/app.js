@@ -42,6 +42,7 @@
     pending: null,         // a frame being decoded
     lastDrawn: null,       // the RESULT whose frame is on the canvas
     results: 0,
+    pictureNote: "",       // why there is no picture, while that lasts
   };
   window.ferdPage = st;    // for the curious, and for the browser test
 
@@ -59,10 +60,13 @@
     return e;
   }
 
+  // A transient notice (the stream's state), or else the lasting one about
+  // pictures (why there are none).
   function notice(text) {
     const n = $("notice");
-    n.textContent = text || "";
-    n.hidden = !text;
+    const t = text || st.pictureNote || "";
+    n.textContent = t;
+    n.hidden = !t;
   }
 
   function badge(cls, text) {
@@ -289,8 +293,10 @@
     switch (m.class) {
       case "RESULT": onResult(m); break;
       case "WATCH":
-        if (st.images && st.view === "canvas" && m.image === "none")
-          notice("ferd sends no pictures to ferd-http; faces and the chart still update.");
+        if (st.images && st.view === "canvas" && m.image === "none") {
+          st.pictureNote = "ferd sends no pictures to ferd-http; faces and the chart still update.";
+          notice("");
+        }
         break;
       case "SHUTDOWN": badge("wait", "ferd stopping"); notice("ferd stopped: " + (m.message || "")); break;
       default: break; // FACE and classes this page does not know
@@ -339,7 +345,8 @@
       if (st.es !== es) return;
       if (why.status === 403 && st.images && st.view === "canvas") {
         st.images = false;
-        notice("No picture: " + why.text + " Faces and the chart still update.");
+        st.pictureNote = "No picture: " + why.text + " Faces and the chart still update.";
+        notice("");
         connect();
         return;
       }

@@ -13,7 +13,9 @@ Checks, each with a deadline that polls for the condition:
      label colours are present in it;
   4. the chart has drawn bars and the header shows ferd's source state;
   5. the MJPEG view (/?view=mjpeg) shows a picture (an <img> with pixels)
-     and labels too.
+     and labels too;
+  6. with a ferd that refuses pictures (allow_images no), the page says why
+     and still shows labels, boxes and the chart.
 Exits 77 (skipped) when chromium is not installed.
 """
 
@@ -222,6 +224,22 @@ def main():
             log("mjpeg view: the <img> shows a %d-pixel-wide picture", nat)
             page.close()
         check(h.stop() == 0, "ferd-http did not exit 0 on SIGTERM")
+        h = None
+
+        # 6. ferd refuses pictures to ferd-http: the page says why and still
+        #    shows the faces, the boxes (on black) and the chart.
+        d.stop()
+        d = httptest.demo_ferd(scratch, name="noimg", allow_images="no")
+        h = httptest.start_http(scratch, d, name="noimg-http")
+        with Browser(scratch.dir) as b:
+            page = b.open(h.url("/"))
+            state, seen = wait_labels(page, "no pictures", drawn=5)
+            check("No picture" in state["notice"] and "allow_images" in state["notice"],
+                  "the page does not say why there is no picture: %r", state["notice"])
+            log("no pictures: the page says %r and still shows labels %s", state["notice"][:90],
+                sorted(seen))
+            page.close()
+        check(h.stop() == 0, "ferd-http (noimg) did not exit 0 on SIGTERM")
         log("browser: all checks passed (screenshot in %s)", os.path.join(out_dir, "page.png"))
         return 0
     except (Failure, CdpError) as e:
