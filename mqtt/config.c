@@ -2,11 +2,10 @@
  * config.c — ferd-mqtt's settings (see config.h).
  *
  * Design. One table lists every key with its type, its place in fmq_config
- * and its range, as ferd's daemon/config.c does, so parsing, --set and
- * --check-config walk the same table and a key added to it needs no other
- * code. Values are checked for type and range here, relations between keys in
- * fmq_config_finish. Lines are copied into a bounded buffer before they are
- * cut, so no input reads or writes out of bounds.
+ * and its range; the syntax, the parser, --set and --check-config's printer
+ * are util/conf.c's, the ones ferd.conf goes through, so a key added to the
+ * table needs no other code. Values are checked for type and range there,
+ * relations between keys in fmq_config_finish.
  */
 #include "config.h"
 
@@ -17,60 +16,49 @@
 #include <string.h>
 #include <strings.h>
 
-#include "util/fileio.h"
+#include "util/conf.h"
 #include "util/log.h"
-
-typedef enum { T_STR, T_INT, T_DBL, T_BOOL, T_SIZE, T_LEVEL } key_type;
-
-typedef struct key_def {
-    const char *name;
-    key_type type;
-    size_t off;
-    size_t size;   /* T_STR: buffer size */
-    double lo, hi; /* numeric range */
-} key_def;
 
 #define F(field) offsetof(fmq_config, field)
 #define S(field) F(field), sizeof(((fmq_config *)0)->field)
 
-static const key_def keys[] = {
-    {"socket", T_STR, S(socket), 0, 0},
-    {"ferd_max_fps", T_INT, F(ferd_max_fps), 0, 0, 1000},
-    {"broker", T_STR, S(broker), 0, 0},
-    {"client_id", T_STR, S(client_id), 0, 0},
-    {"username", T_STR, S(username), 0, 0},
-    {"password_file", T_STR, S(password_file), 0, 0},
-    {"ca_file", T_STR, S(ca_file), 0, 0},
-    {"ca_path", T_STR, S(ca_path), 0, 0},
-    {"cert_file", T_STR, S(cert_file), 0, 0},
-    {"key_file", T_STR, S(key_file), 0, 0},
-    {"keepalive", T_INT, F(keepalive), 0, 5, 3600},
-    {"topic_prefix", T_STR, S(topic_prefix), 0, 0},
-    {"instance", T_STR, S(instance), 0, 0},
-    {"events", T_BOOL, F(events), 0, 0, 1},
-    {"events_qos", T_INT, F(events_qos), 0, 0, 2},
-    {"min_prob", T_DBL, F(min_prob), 0, 0, 1},
-    {"state_qos", T_INT, F(state_qos), 0, 0, 2},
-    {"state_retain", T_BOOL, F(state_retain), 0, 0, 1},
-    {"state_max_rate", T_DBL, F(state_max_rate), 0, 0.01, 100},
-    {"state_prob_delta", T_DBL, F(state_prob_delta), 0, 0, 1},
-    {"state_stall_seconds", T_DBL, F(state_stall_seconds), 0, 0, 86400},
-    {"results", T_BOOL, F(results), 0, 0, 1},
-    {"results_qos", T_INT, F(results_qos), 0, 0, 2},
-    {"results_max_rate", T_DBL, F(results_max_rate), 0, 0, 1000},
-    {"status_interval", T_DBL, F(status_interval), 0, 0, 86400},
-    {"status_qos", T_INT, F(status_qos), 0, 0, 2},
-    {"status_retain", T_BOOL, F(status_retain), 0, 0, 1},
-    {"discovery", T_BOOL, F(discovery), 0, 0, 1},
-    {"discovery_prefix", T_STR, S(discovery_prefix), 0, 0},
-    {"queue_max_messages", T_INT, F(queue_max_messages), 0, 1, 1000000},
-    {"queue_max_bytes", T_SIZE, F(queue_max_bytes), 0, 4096, 1073741824.0},
-    {"max_inflight", T_INT, F(max_inflight), 0, 1, 65535},
-    {"retry_initial_ms", T_INT, F(retry_initial_ms), 0, 10, 3600000},
-    {"retry_max_ms", T_INT, F(retry_max_ms), 0, 10, 3600000},
-    {"log_level", T_LEVEL, F(log_level), 0, FER_LOG_ERR, FER_LOG_DEBUG},
+static const fer_conf_key keys[] = {
+    {"socket", FER_CONF_STR, S(socket), 0, 0, 0, NULL},
+    {"ferd_max_fps", FER_CONF_INT, F(ferd_max_fps), 0, 0, 1000, 0, NULL},
+    {"broker", FER_CONF_STR, S(broker), 0, 0, 0, NULL},
+    {"client_id", FER_CONF_STR, S(client_id), 0, 0, 0, NULL},
+    {"username", FER_CONF_STR, S(username), 0, 0, 0, NULL},
+    {"password_file", FER_CONF_STR, S(password_file), 0, 0, 0, NULL},
+    {"ca_file", FER_CONF_STR, S(ca_file), 0, 0, 0, NULL},
+    {"ca_path", FER_CONF_STR, S(ca_path), 0, 0, 0, NULL},
+    {"cert_file", FER_CONF_STR, S(cert_file), 0, 0, 0, NULL},
+    {"key_file", FER_CONF_STR, S(key_file), 0, 0, 0, NULL},
+    {"keepalive", FER_CONF_INT, F(keepalive), 0, 5, 3600, 0, NULL},
+    {"topic_prefix", FER_CONF_STR, S(topic_prefix), 0, 0, 0, NULL},
+    {"instance", FER_CONF_STR, S(instance), 0, 0, 0, NULL},
+    {"events", FER_CONF_BOOL, F(events), 0, 0, 1, 0, NULL},
+    {"events_qos", FER_CONF_INT, F(events_qos), 0, 0, 2, 0, NULL},
+    {"min_prob", FER_CONF_DBL, F(min_prob), 0, 0, 1, 0, NULL},
+    {"state_qos", FER_CONF_INT, F(state_qos), 0, 0, 2, 0, NULL},
+    {"state_retain", FER_CONF_BOOL, F(state_retain), 0, 0, 1, 0, NULL},
+    {"state_max_rate", FER_CONF_DBL, F(state_max_rate), 0, 0.01, 100, 0, NULL},
+    {"state_prob_delta", FER_CONF_DBL, F(state_prob_delta), 0, 0, 1, 0, NULL},
+    {"state_stall_seconds", FER_CONF_DBL, F(state_stall_seconds), 0, 0, 86400, 0, NULL},
+    {"results", FER_CONF_BOOL, F(results), 0, 0, 1, 0, NULL},
+    {"results_qos", FER_CONF_INT, F(results_qos), 0, 0, 2, 0, NULL},
+    {"results_max_rate", FER_CONF_DBL, F(results_max_rate), 0, 0, 1000, 0, NULL},
+    {"status_interval", FER_CONF_DBL, F(status_interval), 0, 0, 86400, 0, NULL},
+    {"status_qos", FER_CONF_INT, F(status_qos), 0, 0, 2, 0, NULL},
+    {"status_retain", FER_CONF_BOOL, F(status_retain), 0, 0, 1, 0, NULL},
+    {"discovery", FER_CONF_BOOL, F(discovery), 0, 0, 1, 0, NULL},
+    {"discovery_prefix", FER_CONF_STR, S(discovery_prefix), 0, 0, 0, NULL},
+    {"queue_max_messages", FER_CONF_INT, F(queue_max_messages), 0, 1, 1000000, 0, NULL},
+    {"queue_max_bytes", FER_CONF_SIZE, F(queue_max_bytes), 0, 4096, 1073741824.0, 0, NULL},
+    {"max_inflight", FER_CONF_INT, F(max_inflight), 0, 1, 65535, 0, NULL},
+    {"retry_initial_ms", FER_CONF_INT, F(retry_initial_ms), 0, 10, 3600000, 0, NULL},
+    {"retry_max_ms", FER_CONF_INT, F(retry_max_ms), 0, 10, 3600000, 0, NULL},
+    {"log_level", FER_CONF_LEVEL, F(log_level), 0, FER_LOG_ERR, FER_LOG_DEBUG, 0, NULL},
 };
-#define NKEYS (sizeof keys / sizeof keys[0])
 
 void fmq_config_default(fmq_config *c)
 {
@@ -103,137 +91,6 @@ void fmq_config_default(fmq_config *c)
     c->log_level = FER_LOG_INFO;
 }
 
-/* Appends one formatted line to the error buffer (silently truncating). */
-__attribute__((format(printf, 3, 4)))
-static void add_err(char *errs, size_t n, const char *fmt, ...)
-{
-    if (!errs || !n)
-        return;
-    size_t used = strnlen(errs, n);
-    if (used + 1 >= n)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errs + used, n - used, fmt, ap);
-    va_end(ap);
-    used = strnlen(errs, n);
-    if (used + 1 < n) {
-        errs[used] = '\n';
-        errs[used + 1] = '\0';
-    }
-}
-
-static const key_def *find_key(const char *name)
-{
-    for (size_t i = 0; i < NKEYS; i++)
-        if (strcmp(keys[i].name, name) == 0)
-            return &keys[i];
-    return NULL;
-}
-
-static int parse_bool(const char *v, int *out)
-{
-    static const char *const yes[] = {"yes", "true", "on", "1"};
-    static const char *const no[] = {"no", "false", "off", "0"};
-    for (int i = 0; i < 4; i++) {
-        if (strcasecmp(v, yes[i]) == 0)
-            return *out = 1, 0;
-        if (strcasecmp(v, no[i]) == 0)
-            return *out = 0, 0;
-    }
-    return -1;
-}
-
-/* "4096", "64kb", "1mb", "2gb" (also k, m, g; case-insensitive) in bytes. */
-static int parse_size(const char *v, double *out)
-{
-    char *end;
-    errno = 0;
-    double d = strtod(v, &end);
-    if (end == v || errno || !isfinite(d) || d < 0)
-        return -1;
-    double mul = 1;
-    if (*end) {
-        if (strcasecmp(end, "k") == 0 || strcasecmp(end, "kb") == 0)
-            mul = 1024;
-        else if (strcasecmp(end, "m") == 0 || strcasecmp(end, "mb") == 0)
-            mul = 1024.0 * 1024;
-        else if (strcasecmp(end, "g") == 0 || strcasecmp(end, "gb") == 0)
-            mul = 1024.0 * 1024 * 1024;
-        else if (strcasecmp(end, "b") != 0)
-            return -1;
-    }
-    *out = floor(d * mul);
-    return 0;
-}
-
-/* Sets key k of c from value; on failure writes why and returns -1, leaving c
- * unchanged. Integers are compared as doubles, so an out-of-range number is
- * reported as such rather than wrapped. */
-static int set_value(fmq_config *c, const key_def *k, const char *value, char *why, size_t n)
-{
-    char *base = (char *)c + k->off;
-    char *end;
-    double d;
-    switch (k->type) {
-    case T_STR:
-        if (strlen(value) >= k->size) {
-            snprintf(why, n, "value longer than %zu bytes", k->size - 1);
-            return -1;
-        }
-        snprintf(base, k->size, "%s", value);
-        return 0;
-    case T_INT:
-        errno = 0;
-        d = (double)strtoll(value, &end, 10);
-        if (end == value || *end || errno)
-            break;
-        if (d < k->lo || d > k->hi)
-            goto range;
-        *(int *)base = (int)d;
-        return 0;
-    case T_DBL:
-        errno = 0;
-        d = strtod(value, &end);
-        if (end == value || *end || errno || !isfinite(d))
-            break;
-        if (d < k->lo || d > k->hi)
-            goto range;
-        *(double *)base = d;
-        return 0;
-    case T_BOOL:
-        if (parse_bool(value, (int *)base) < 0) {
-            snprintf(why, n, "expected yes or no, got \"%.64s\"", value);
-            return -1;
-        }
-        return 0;
-    case T_SIZE:
-        if (parse_size(value, &d) < 0) {
-            snprintf(why, n, "expected a size such as 65536, 64kb or 1mb, got \"%.64s\"", value);
-            return -1;
-        }
-        if (d < k->lo || d > k->hi)
-            goto range;
-        *(long long *)base = (long long)d;
-        return 0;
-    case T_LEVEL: {
-        int l = fer_log_level_parse(value);
-        if (l < 0) {
-            snprintf(why, n, "expected debug, info, notice, warning or err, got \"%.64s\"",
-                     value);
-            return -1;
-        }
-        *(int *)base = l;
-        return 0;
-    }
-    }
-    snprintf(why, n, "expected a number, got \"%.64s\"", value);
-    return -1;
-range:
-    snprintf(why, n, "%.64s is outside %g..%g", value, k->lo, k->hi);
-    return -1;
-}
-
 /* Keys people reach for that are deliberately not settings. */
 static const char *refused_key(const char *key)
 {
@@ -243,126 +100,24 @@ static const char *refused_key(const char *key)
     return NULL;
 }
 
+/* Lines hold a path and a key at most. */
+static const fer_conf_table table = {keys, sizeof keys / sizeof keys[0], FMQ_PATH_MAX + 255,
+                                     refused_key, 0};
+
 int fmq_config_set(fmq_config *c, const char *key, const char *value, char *errs, size_t n)
 {
-    const char *refusal = refused_key(key);
-    if (refusal) {
-        add_err(errs, n, "%s: %s", key, refusal);
-        return -EINVAL;
-    }
-    const key_def *k = find_key(key);
-    if (!k) {
-        add_err(errs, n, "unknown key \"%.64s\"", key);
-        return -EINVAL;
-    }
-    char why[160];
-    if (set_value(c, k, value, why, sizeof why) < 0) {
-        add_err(errs, n, "%s: %s", key, why);
-        return -EINVAL;
-    }
-    return 0;
-}
-
-static int is_space(char ch)
-{
-    return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\f' || ch == '\v';
+    return fer_conf_set(&table, c, key, value, errs, n);
 }
 
 int fmq_config_parse(fmq_config *c, const char *text, size_t len, const char *origin, char *errs,
                      size_t n)
 {
-    int bad = 0, lineno = 0;
-    size_t pos = 0;
-    char line[FMQ_PATH_MAX + 256];
-    if (errs && n)
-        errs[0] = '\0';
-    while (pos < len) {
-        size_t start = pos;
-        while (pos < len && text[pos] != '\n')
-            pos++;
-        size_t l = pos - start;
-        pos++; /* past the newline */
-        lineno++;
-        if (l >= sizeof line) {
-            add_err(errs, n, "%s:%d: line longer than %zu bytes", origin, lineno,
-                    sizeof line - 1);
-            bad++;
-            continue;
-        }
-        memcpy(line, text + start, l);
-        line[l] = '\0';
-        if (strlen(line) != l) {
-            add_err(errs, n, "%s:%d: NUL byte in line", origin, lineno);
-            bad++;
-            continue;
-        }
-        char *p = line;
-        while (is_space(*p))
-            p++;
-        if (!*p || *p == '#')
-            continue;
-        char *key = p;
-        while (*p && !is_space(*p))
-            p++;
-        if (*p)
-            *p++ = '\0';
-        while (is_space(*p))
-            p++;
-        char *value = p;
-        char *e = value + strlen(value);
-        while (e > value && is_space(e[-1]))
-            *--e = '\0';
-        if (*value == '"') {
-            if (e - value < 2 || e[-1] != '"') {
-                add_err(errs, n, "%s:%d: %s: unterminated quoted value", origin, lineno, key);
-                bad++;
-                continue;
-            }
-            e[-1] = '\0';
-            value++;
-        }
-        const char *refusal = refused_key(key);
-        if (refusal) {
-            /* The value is not echoed: it may be the very password. */
-            add_err(errs, n, "%s:%d: %s: %s", origin, lineno, key, refusal);
-            bad++;
-            continue;
-        }
-        const key_def *k = find_key(key);
-        if (!k) {
-            add_err(errs, n, "%s:%d: unknown key \"%.64s\"", origin, lineno, key);
-            bad++;
-            continue;
-        }
-        if (!*value && k->type != T_STR) {
-            add_err(errs, n, "%s:%d: %s: missing value", origin, lineno, key);
-            bad++;
-            continue;
-        }
-        char why[160];
-        if (set_value(c, k, value, why, sizeof why) < 0) {
-            add_err(errs, n, "%s:%d: %s: %s", origin, lineno, key, why);
-            bad++;
-        }
-    }
-    return bad ? -EINVAL : 0;
+    return fer_conf_parse(&table, c, text, len, origin, errs, n);
 }
 
 int fmq_config_load(fmq_config *c, const char *path, char *errs, size_t n)
 {
-    if (errs && n)
-        errs[0] = '\0';
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    fer_error err = {0};
-    int rc = fer_read_file(path, &buf, &len, 1 << 20, &err);
-    if (rc < 0) {
-        add_err(errs, n, "%s", err.msg[0] ? err.msg : path);
-        return rc;
-    }
-    rc = fmq_config_parse(c, (const char *)buf, len, path, errs, n);
-    free(buf);
-    return rc;
+    return fer_conf_load(&table, c, path, errs, n);
 }
 
 /* ---- names ---- */
@@ -500,67 +255,38 @@ int fmq_config_finish(fmq_config *c, const char *hostname, char *errs, size_t n)
     char why[300];
     if (fmq_parse_broker_url(c->broker, c->host, sizeof c->host, &c->port, &c->tls, why,
                              sizeof why) < 0)
-        add_err(errs, n, "broker: %s", why), bad++;
+        fer_conf_error(errs, n, "broker: %s", why), bad++;
     if (!c->instance[0])
         fmq_instance_default(c->socket[0] ? c->socket : NULL, hostname, c->instance,
                              sizeof c->instance);
     if (!fmq_instance_valid(c->instance))
-        add_err(errs, n, "instance: \"%.64s\" is not 1 to %d letters, digits, '_' or '-'",
-                c->instance, FMQ_NAME_MAX - 1), bad++;
+        fer_conf_error(errs, n,
+                       "instance: \"%.64s\" is not 1 to %d letters, digits, '_' or '-'",
+                       c->instance, FMQ_NAME_MAX - 1), bad++;
     if (!c->client_id[0])
         snprintf(c->client_id, sizeof c->client_id, "ferd-mqtt-%s", c->instance);
     if (!fmq_topic_prefix_valid(c->topic_prefix))
-        add_err(errs, n, "topic_prefix: \"%.64s\" is not a topic without '+', '#', empty "
-                "levels or a leading or trailing '/'", c->topic_prefix), bad++;
+        fer_conf_error(errs, n,
+                       "topic_prefix: \"%.64s\" is not a topic without '+', '#', empty "
+                       "levels or a leading or trailing '/'", c->topic_prefix), bad++;
     if (!fmq_topic_prefix_valid(c->discovery_prefix))
-        add_err(errs, n, "discovery_prefix: \"%.64s\" is not a topic without '+', '#', empty "
-                "levels or a leading or trailing '/'", c->discovery_prefix), bad++;
+        fer_conf_error(errs, n,
+                       "discovery_prefix: \"%.64s\" is not a topic without '+', '#', empty "
+                       "levels or a leading or trailing '/'", c->discovery_prefix), bad++;
     if (!c->tls && (c->ca_file[0] || c->ca_path[0] || c->cert_file[0] || c->key_file[0]))
-        add_err(errs, n, "ca_file, ca_path, cert_file and key_file need an mqtts:// broker "
-                "(the broker is %.200s)", c->broker), bad++;
+        fer_conf_error(errs, n,
+                       "ca_file, ca_path, cert_file and key_file need an mqtts:// broker "
+                       "(the broker is %.200s)", c->broker), bad++;
     if (!c->cert_file[0] != !c->key_file[0])
-        add_err(errs, n, "cert_file and key_file go together: set both or neither"), bad++;
+        fer_conf_error(errs, n, "cert_file and key_file go together: set both or neither"), bad++;
     if (c->password_file[0] && !c->username[0])
-        add_err(errs, n, "password_file needs a username"), bad++;
+        fer_conf_error(errs, n, "password_file needs a username"), bad++;
     if (c->retry_initial_ms > c->retry_max_ms)
-        add_err(errs, n, "retry_initial_ms is above retry_max_ms"), bad++;
+        fer_conf_error(errs, n, "retry_initial_ms is above retry_max_ms"), bad++;
     return bad ? -EINVAL : 0;
-}
-
-/* The parser trims blanks around a value and strips one outer pair of quotes,
- * so such values are printed inside quotes to read back as themselves. */
-static int needs_quotes(const char *v)
-{
-    size_t n = strlen(v);
-    return n == 0 || is_space(v[0]) || v[0] == '"' || is_space(v[n - 1]) || v[n - 1] == '"';
 }
 
 void fmq_config_print(const fmq_config *c, FILE *f)
 {
-    for (size_t i = 0; i < NKEYS; i++) {
-        const key_def *k = &keys[i];
-        const char *base = (const char *)c + k->off;
-        fprintf(f, "%s ", k->name);
-        switch (k->type) {
-        case T_STR:
-            fprintf(f, needs_quotes(base) ? "\"%s\"\n" : "%s\n", base);
-            break;
-        case T_INT:
-        case T_BOOL:
-            if (k->type == T_BOOL)
-                fprintf(f, "%s\n", *(const int *)base ? "yes" : "no");
-            else
-                fprintf(f, "%d\n", *(const int *)base);
-            break;
-        case T_DBL:
-            fprintf(f, "%g\n", *(const double *)base);
-            break;
-        case T_SIZE:
-            fprintf(f, "%lld\n", *(const long long *)base);
-            break;
-        case T_LEVEL:
-            fprintf(f, "%s\n", fer_log_level_name(*(const int *)base));
-            break;
-        }
-    }
+    fer_conf_print(&table, c, f);
 }

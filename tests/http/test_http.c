@@ -616,7 +616,7 @@ START_TEST(t_config)
     errs[0] = '\0';
     ck_assert_int_eq(http_config_parse(&c, bad, strlen(bad), "b.conf", errs, sizeof errs), -EINVAL);
     ck_assert_ptr_nonnull(strstr(errs, "b.conf:1: max_streams"));
-    ck_assert_ptr_nonnull(strstr(errs, "b.conf:2: unknown setting \"bogus\""));
+    ck_assert_ptr_nonnull(strstr(errs, "b.conf:2: unknown key \"bogus\""));
     ck_assert_ptr_nonnull(strstr(errs, "b.conf:3: listen: no value"));
     ck_assert_ptr_nonnull(strstr(errs, "b.conf:4: page_fps"));
     ck_assert_ptr_nonnull(strstr(errs, "b.conf:5: metrics_watch"));
@@ -626,7 +626,7 @@ START_TEST(t_config)
     ck_assert_int_eq(http_config_set(&c, "log_level", "debug", errs, sizeof errs), 0);
     ck_assert_int_eq(http_config_set(&c, "log_level", "loud", errs, sizeof errs), -EINVAL);
     ck_assert_int_eq(http_config_set(&c, "nope", "1", errs, sizeof errs), -EINVAL);
-    ck_assert_ptr_nonnull(strstr(errs, "unknown setting \"nope\""));
+    ck_assert_ptr_nonnull(strstr(errs, "unknown key \"nope\""));
 }
 END_TEST
 
