@@ -142,8 +142,8 @@ def test_face_events(daemon):
         assert w.settings.events
         e = next(iter(w))
     assert isinstance(e, ferd.FaceEvent)
-    assert e.event in ("appeared", "changed", "ended")
-    if e.event != "ended":
+    assert e.event and e.id >= 1 and e.seq >= 1  # a newer daemon may add event names
+    if e.event in ("appeared", "changed"):
         assert e.label and e.box is not None and 0 <= e.prob <= 1
 
 
