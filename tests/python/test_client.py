@@ -356,8 +356,18 @@ def test_async_client(daemon, tmpdir_short):
                 got.append(r)
                 if len(got) == 5:
                     break
-            # A request while subscribed: answered, and the stream goes on.
+            # A request while subscribed: answered, and the stream goes on; also from
+            # another task while one iterates.
             assert (await c.snapshot()).width == 640
+
+            async def five():
+                out = []
+                async for x in c.watch(timeout=30):
+                    out.append(x.seq)
+                    if len(out) == 5:
+                        return out
+            seqs, st = await asyncio.gather(five(), c.status())
+            assert st.source.state == "streaming" and seqs == sorted(seqs)
             w = await c.watch(scores=False, timeout=30)
             assert not w.settings.scores
             r = await w.__anext__()
