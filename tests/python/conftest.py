@@ -8,13 +8,12 @@ started here dies with the test process (PR_SET_PDEATHSIG) and is stopped at
 the end of the session however the tests went.
 """
 
-import ctypes
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -22,6 +21,9 @@ import time
 import pytest
 
 import ferd
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reliability"))
+import ferdtest  # noqa: E402  (the project's ferd harness)
 
 
 def env(name):
@@ -56,11 +58,6 @@ def run_c(argv, **kw):
     return subprocess.run(argv, capture_output=True, text=True, env=child_env(), **kw)
 
 
-def _die_with_parent():
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 def wait_until(cond, timeout, what):
     """Polls cond() until it returns a true value (returned) or timeout seconds pass."""
     deadline = time.monotonic() + timeout
@@ -76,22 +73,38 @@ def wait_until(cond, timeout, what):
     raise AssertionError(f"{what} within {timeout} s (last error: {last})")
 
 
+class _Dir:
+    """An existing directory as ferdtest's Daemon wants its scratch."""
+
+    def __init__(self, path):
+        self.dir = path
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+
 class Ferd:
-    """One ferd on a temporary socket."""
+    """One ferd on a temporary socket, playing `source` in real time with the shipped model and
+    pictures allowed: a thin wrapper over the project's ferd harness (Daemon of
+    tests/reliability/ferdtest.py, the rules of tests/ferd_harness.h): it dies with the test
+    process, READY=1 is waited for with a deadline, and however the session ends it is killed
+    and its socket removed. extra: more command-line arguments."""
 
     def __init__(self, tmp, source=DEMO, extra=()):
         self.dir = tmp
-        self.sock = os.path.join(tmp, "ferd.sock")
-        self.log = os.path.join(tmp, "ferd.log")
-        self.argv = [env("FERD_BIN"), "--source", source, "--socket", self.sock,
-                     "--model", MODEL, "--set", "allow_images=yes", "--set", "loop=yes",
-                     "--set", "realtime=yes", "--log-level", "info", *extra]
-        self.proc = None
+        self._d = ferdtest.Daemon(_Dir(tmp), {"source": source, "model": MODEL,
+                                              "allow_images": "yes", "loop": "yes",
+                                              "realtime": "yes"},
+                                  argv_extra=extra, binary=env("FERD_BIN"))
+        self.sock = self._d.sock
+        self.log = self._d.logpath
+
+    @property
+    def proc(self):
+        return self._d.proc
 
     def start(self):
-        self.logf = open(self.log, "ab")
-        self.proc = subprocess.Popen(self.argv, stdout=self.logf, stderr=self.logf,
-                                     env=child_env(), preexec_fn=_die_with_parent)
+        self._d.start(timeout=90, env=child_env())
 
         def streaming():
             if self.proc.poll() is not None:
@@ -102,20 +115,12 @@ class Ferd:
         return self
 
     def text(self):
-        with open(self.log, errors="replace") as f:
-            return f.read()[-3000:]
+        return self._d.log_text()[-3000:]
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc is not None:
-            self.logf.close()
-        return None if self.proc is None else self.proc.returncode
+        if self.proc is None:
+            return None
+        return self._d.stop(timeout=30)
 
 
 @pytest.fixture(scope="session")

@@ -249,11 +249,12 @@ class Daemon:
         write_text(self.conf, "\n".join(lines) + "\n")
 
     def start(self, wait_ready=True, timeout=60.0, env_extra=None, preexec=None,
-              read_notes=True):
+              read_notes=True, env=None):
         """Starts ferd with NOTIFY_SOCKET pointing at a datagram socket that a
         thread reads all the time, as systemd does; with read_notes=False nobody
         reads it (a stuck manager: finding F7), and READY is judged by the socket
-        answering STATUS instead."""
+        answering STATUS instead. env: the environment to start from (default:
+        this process's)."""
         if os.path.exists(self.notify_path):
             os.unlink(self.notify_path)
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -264,7 +265,7 @@ class Daemon:
         self._reader = threading.Thread(target=self._read_notes, daemon=True)
         if read_notes:
             self._reader.start()
-        env = dict(os.environ)
+        env = dict(os.environ if env is None else env)
         env["NOTIFY_SOCKET"] = self.notify_path
         for k in ("LISTEN_FDS", "LISTEN_PID", "WATCHDOG_USEC"):
             env.pop(k, None)
