@@ -428,6 +428,42 @@ START_TEST(training_learns_synthetic)
     ck_assert_int_eq(fer_train_run(oa, &ft, ds, sub, NULL, &err), FER_E_ARCH);
     ck_assert_msg(strstr(err.msg, "best.fermodel") && strstr(err.msg, "architecture"), "%s",
                   err.msg);
+
+    /* A model for other classes: the layers below the classifier are taken whole and
+     * each class both have keeps its row (matched by name, in any order); a rate of
+     * 1e-9 keeps one epoch from moving anything measurably. */
+    static const char more[] =
+        "[net]\nname = tiny\ninput = 1x12x12\nclasses = sad, happy, angry, contempt\n"
+        "[conv]\nfilters = 8\nsize = 3\npad = 1\nbias = 0\n[bn]\n[relu]\n[maxpool]\n"
+        "[conv]\nfilters = 16\nsize = 3\npad = 1\n[relu]\n[gap]\n[dropout]\np = 0.1\n"
+        "[fc]\noutputs = 4\n";
+    fer_arch *ma = NULL;
+    ck_assert_int_eq(fer_arch_parse(&ma, more, strlen(more), "more", &err), 0);
+    ft.sched.lr = 1e-9f;
+    snprintf(sub, sizeof sub, "%s/ft4", tmpdir);
+    ck_assert_msg(fer_train_run(ma, &ft, ds, sub, NULL, &err) == 0, "%s", err.msg);
+    fer_model *from = NULL, *to = NULL;
+    snprintf(path, sizeof path, "%s/best.fermodel", tmpdir);
+    ck_assert_msg(fer_model_load(&from, path, 1, 0, &err) == 0, "%s", err.msg);
+    snprintf(path, sizeof path, "%s/last.fermodel", sub);
+    ck_assert_msg(fer_model_load(&to, path, 1, 0, &err) == 0, "%s", err.msg);
+    const fer_layer *f0 = &from->net->layers[4], *t0 = &to->net->layers[4];
+    for (size_t i = 0; i < 16 * 8 * 9; i++)
+        ck_assert_float_eq_tol(t0->w[i], f0->w[i], 1e-5f);
+    const fer_layer *fh = &from->net->layers[8], *th = &to->net->layers[8];
+    static const int old_row[3] = {2, 1, 0}; // sad, happy, angry in the tiny model
+    for (int j = 0; j < 3; j++) {
+        for (int i = 0; i < 16; i++)
+            ck_assert_float_eq_tol(th->w[j * 16 + i], fh->w[old_row[j] * 16 + i], 1e-5f);
+        ck_assert_float_eq_tol(th->b[j], fh->b[old_row[j]], 1e-5f);
+    }
+    int differs = 0; // contempt: no row of the old model
+    for (int j = 0; j < 3; j++)
+        for (int i = 0; i < 16; i++)
+            differs += fabsf(th->w[3 * 16 + i] - fh->w[j * 16 + i]) > 1e-3f;
+    ck_assert_int_gt(differs, 40);
+    fer_model_free(from);
+    fer_model_free(to);
     fer_dataset_free(ds);
     rm_tmp();
 }

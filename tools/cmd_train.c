@@ -17,6 +17,7 @@
 #include "commands.h"
 #include "data/dataset.h"
 #include "labels.h"
+#include "net/model.h"
 #include "util/paths.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
@@ -43,7 +44,8 @@ static void usage(FILE *f)
 "\n"
 "  --arch FILE|NAME     architecture (default: default = models/default.arch)\n"
 "  --resume             continue DIR/checkpoint.ferckpt exactly (its settings win)\n"
-"  --init MODEL         start from MODEL's weights (same architecture): fine-tuning\n"
+"  --init MODEL         start from MODEL's weights (same architecture, or the same\n"
+"                       below the classifier: classes are matched by name): fine-tuning\n"
 "  --epochs N           (30)             --batch N (64)\n"
 "  --seed N             (1)              --threads N (2) BLAS threads\n"
 "  --opt sgd|adam|adamw (sgd)            --lr F peak/base rate (0.05)\n"
@@ -205,6 +207,32 @@ static int num_arg(const char *opt, const char *s, double lo, double hi, double 
     }
     *out = v;
     return 0;
+}
+
+/* --init from a model for other classes: say which classes start untrained, before the
+ * hours of training rather than after. The trainer itself checks the layers. */
+static void note_new_classes(const char *init, const fer_arch *arch)
+{
+    fer_model *m = NULL;
+    fer_error err = {0};
+    if (fer_model_load(&m, init, 1, 0, &err) < 0)
+        return; // the trainer reports it, with the same message
+    const fer_arch *a = m->net->arch;
+    char fresh[512] = "";
+    size_t n = 0;
+    for (int j = 0; j < arch->nclasses; j++) {
+        int found = 0;
+        for (int i = 0; i < a->nclasses && !found; i++)
+            found = strcmp(arch->classes[j], a->classes[i]) == 0;
+        if (!found && n < sizeof fresh)
+            n += (size_t)snprintf(fresh + n, sizeof fresh - n, "%s%s", n ? ", " : "",
+                                  arch->classes[j]);
+    }
+    if (a->nclasses != arch->nclasses || n)
+        fprintf(stderr, "fer train: --init %s has %d classes, the architecture %d: its layers "
+                "below the classifier and the classes they share are taken%s%s%s\n", init,
+                a->nclasses, arch->nclasses, n ? "; untrained: " : "", fresh, n ? "" : "");
+    fer_model_free(m);
 }
 
 int fer_cmd_train(int argc, char **argv)
@@ -370,6 +398,8 @@ int fer_cmd_train(int argc, char **argv)
             return 1;
         }
     }
+    if (arch && cfg.init[0])
+        note_new_classes(cfg.init, arch);
     fer_dataset *ds = NULL;
     fer_data_opts dopt = {(1u << FER_SPLIT_TRAIN) | (1u << FER_SPLIT_VAL), skip_bad, 48};
     if (arch)

@@ -280,8 +280,57 @@ void fer_trainer_set_meta(fer_trainer_run *r)
     free(text);
 }
 
-/* Starts r's fresh net from the weights of the model at path (--init), which must
- * have the same architecture, and takes its input normalisation. */
+/* Whether layers [0, n) of a and b have the same shapes, hence the same place in
+ * the parameter block (layout() assigns it in layer order). */
+static int same_layers(const fer_net *a, const fer_net *b, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (a->layers[i].spec.type != b->layers[i].spec.type ||
+            a->layers[i].in_size != b->layers[i].in_size ||
+            a->layers[i].out_size != b->layers[i].out_size ||
+            a->layers[i].nparams != b->layers[i].nparams)
+            return 0;
+    return 1;
+}
+
+/* The last layer holding parameters, if it is the fc that gives the class scores. */
+static int head_layer(const fer_net *n)
+{
+    int h = n->nlayers - 1;
+    while (h >= 0 && !n->layers[h].w)
+        h--;
+    return h >= 0 && n->layers[h].spec.type == FER_LAYER_FC ? h : -1;
+}
+
+/* A model for other classes (FER2013's 7 -> FER+'s 8): every layer below the
+ * classifier is taken whole, and each class the two share by name keeps its row of
+ * the classifier, so only a new class starts from the random initialisation. */
+static int take_backbone(fer_net *b, const fer_net *a, const fer_arch *aa,
+                         const fer_arch *ba)
+{
+    int ha = head_layer(a), hb = head_layer(b);
+    if (ha < 0 || ha != hb || a->nlayers != b->nlayers || !same_layers(a, b, ha) ||
+        a->layers[ha].in_size != b->layers[hb].in_size)
+        return -1;
+    memcpy(b->params, a->params, (size_t)(a->layers[ha].w - a->params) * sizeof *a->params);
+    const fer_layer *la = &a->layers[ha];
+    fer_layer *lb = &b->layers[hb];
+    int shared = 0;
+    for (int j = 0; j < ba->nclasses; j++)
+        for (int i = 0; i < aa->nclasses; i++)
+            if (strcmp(ba->classes[j], aa->classes[i]) == 0) {
+                memcpy(lb->w + (size_t)j * lb->in_size, la->w + (size_t)i * la->in_size,
+                       la->in_size * sizeof *la->w);
+                lb->b[j] = la->b[i];
+                shared++;
+                break;
+            }
+    return shared;
+}
+
+/* Starts r's fresh net from the weights of the model at path (--init), and takes
+ * its input normalisation. The model must have the architecture being trained, or
+ * differ only in its classes (then see take_backbone). */
 int fer_trainer_init_from(fer_trainer_run *r, const char *path, fer_error *err)
 {
     fer_model *m = NULL;
@@ -290,17 +339,15 @@ int fer_trainer_init_from(fer_trainer_run *r, const char *path, fer_error *err)
         return rc;
     const fer_net *a = m->net;
     fer_net *b = r->model->net;
-    int same = a->params_len == b->params_len && a->nlayers == b->nlayers;
-    for (int i = 0; same && i < a->nlayers; i++)
-        same = a->layers[i].spec.type == b->layers[i].spec.type &&
-               a->layers[i].out_size == b->layers[i].out_size &&
-               a->layers[i].nparams == b->layers[i].nparams;
-    if (!same) {
-        rc = fer_fail(err, FER_E_ARCH, "%s: its architecture (%d layers, %zu parameters) is not "
-                      "the one being trained (%d layers, %zu parameters)", path, a->nlayers,
-                      a->nparams, b->nlayers, b->nparams);
-    } else {
+    if (a->params_len == b->params_len && a->nlayers == b->nlayers &&
+        same_layers(a, b, a->nlayers)) {
         memcpy(b->params, a->params, a->params_len * sizeof *a->params);
+    } else if (take_backbone(b, a, a->arch, b->arch) < 0) {
+        rc = fer_fail(err, FER_E_ARCH, "%s: its architecture (%d layers, %zu parameters) is not "
+                      "the one being trained (%d layers, %zu parameters), nor the same below "
+                      "the classifier", path, a->nlayers, a->nparams, b->nlayers, b->nparams);
+    }
+    if (rc == 0) {
         r->cfg.mean = m->pre.mean;
         r->cfg.std = m->pre.std;
         /* The weights were learnt on this input; a different one must be asked for. */
