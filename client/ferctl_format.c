@@ -182,9 +182,10 @@ void ferctl_print_status(FILE *f, const fer_status_msg *s)
     if (s->clients.max > 0)
         fprintf(f, " (max %d)", s->clients.max);
     fprintf(f, "; %lld accepted, %lld rejected; disconnected over limits: %lld soft, %lld hard, "
-               "%lld long line; %lld requests rate-limited\n",
+               "%lld long line, %lld timed out; %lld requests rate-limited\n",
             s->clients.accepted, s->clients.rejected, s->clients.soft_disconnects,
-            s->clients.hard_disconnects, s->clients.line_disconnects, s->clients.rate_limited);
+            s->clients.hard_disconnects, s->clients.line_disconnects, s->clients.timeouts,
+            s->clients.rate_limited);
 
     fprintf(f, "frames   %lld captured, %lld processed, %lld dropped\n", s->frames.captured,
             s->frames.processed, s->frames.dropped);

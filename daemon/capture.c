@@ -128,6 +128,7 @@ static int open_source(capture_state *cs)
         o.loop = d->thread_cfg.loop;
         o.realtime = d->thread_cfg.realtime;
         o.timeout_ms = d->thread_cfg.stream_timeout_ms;
+        o.cancel = &d->sh.stop;
         rc = fer_source_open(&cs->src, d->thread_cfg.source, &o, &err);
         if (rc == 0)
             cs->seq_base = cs->last_seq;

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -77,69 +78,165 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 /*
  * Splits the buffer into lines and dispatches each, in order; a partial last
- * line stays for the next read. Dispatching stops as soon as the client is
- * marked for closing (a reply over the hard limit, say): what follows in the
- * buffer was sent by a client we are about to drop. A buffer full without a
- * newline is an over-long line: ERROR, stop reading, close once it is written.
+ * line stays for the next read, and its deadline runs from its first byte.
+ * Dispatching stops as soon as the client is marked for closing (a reply over
+ * the hard limit, say): what follows in the buffer was sent by a client we are
+ * about to drop. A buffer full without a newline is an over-long line: ERROR,
+ * stop reading, close once it is written.
  */
-static void consume(ferd_client *c)
+static void consume(ferd_client *c, uint64_t now)
 {
+    ferd *d = c->d;
     size_t start = 0;
     for (size_t i = 0; i < c->inlen; i++) {
         if (c->in[i] != '\n')
             continue;
-        if (!c->close_pending)
+        if (!c->close_pending) {
+            c->last_active_ns = now;
             ferd_dispatch_line(c, c->in + start, i + 1 - start);
+        }
         start = i + 1;
     }
     if (start > 0) {
         memmove(c->in, c->in + start, c->inlen - start);
         c->inlen -= start;
+        /* What is left began in this read, after the last newline. */
+        c->line_start_ns = c->inlen ? now : 0;
     }
     if (c->close_pending)
         return;
-    if (c->inlen >= (size_t)c->d->cfg.max_line) {
+    if (c->inlen >= (size_t)d->cfg.max_line) {
         /* An over-long line: say so, then close. Reading the rest of it would
          * only let a client make the daemon scan without bound. */
-        c->d->stats.line_disconnects++;
-        log_notice("client %u: request line longer than %d bytes, closing", c->id,
-                   c->d->cfg.max_line);
-        ferd_client_error(c, "too_long", "", "request line longer than %d bytes; closing",
-                          c->d->cfg.max_line);
+        unsigned long held;
+        d->stats.line_disconnects++;
+        if (ferd_lograte_ok(&d->log_too_long, now, &held))
+            log_notice("client %u (uid %lld): request line longer than %d bytes, closing "
+                       "(%lu more since the last such line logged)", c->id, c->peer.uid,
+                       d->cfg.max_line, held);
         c->inlen = 0;
-        c->close_after_write = 1;
+        c->line_start_ns = 0;
+        ferd_client_close_with_error(c, "too_long", "request line longer than %d bytes; closing",
+                                     d->cfg.max_line);
+    }
+}
+
+/*
+ * The peer shut down its writing side (a half-close, as `echo ... | socat`
+ * does): it sends no more requests but is owed an answer to each one it sent
+ * (PROTOCOL.md, Session). A last request ended by the end of the stream
+ * instead of a newline counts as a line. The client is closed once nothing
+ * more is owed (ferd_client_finish_if_done); a subscriber goes on receiving.
+ */
+/* 1 if the peer closed its whole socket, not just its writing side: a Unix
+ * socket whose peer has shut down both directions polls as POLLHUP. No answer
+ * can reach such a peer, so it is closed at once. */
+static int peer_gone(ferd_client *c)
+{
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0)
+        return 1;
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
+}
+
+static void half_closed(ferd_client *c)
+{
+    if (peer_gone(c)) {
+        ferd_client_close(c, "disconnected");
+        return;
+    }
+    c->peer_closed = 1;
+    if (c->reading) {
         uv_read_stop((uv_stream_t *)&c->pipe);
         c->reading = 0;
-        if (!c->writing && c->out.count == 0)
-            ferd_client_close(c, "over-long line");
     }
+    if (c->inlen > 0 && !c->close_pending && !c->close_after_write) {
+        c->last_active_ns = fer_mono_ns();
+        ferd_dispatch_line(c, c->in, c->inlen);
+    }
+    c->inlen = 0;
+    c->line_start_ns = 0;
+    ferd_client_finish_if_done(c);
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     (void)buf;
     ferd_client *c = s->data;
-    if (nread < 0) {
-        ferd_client_close(c, nread == UV_EOF ? "disconnected" : uv_strerror((int)nread));
+    if (nread == UV_EOF) {
+        if (!c->close_pending)
+            half_closed(c);
         return;
     }
-    if (c->close_pending)
+    if (nread < 0) {
+        ferd_client_close(c, uv_strerror((int)nread));
         return;
+    }
+    if (c->close_pending || nread == 0)
+        return;
+    uint64_t now = fer_mono_ns();
+    if (c->inlen == 0)
+        c->line_start_ns = now;
     c->inlen += (size_t)nread;
-    consume(c);
+    consume(c, now);
 }
 
 /* ---- accept ---- */
 
-/* A free slot among the serving ones (reserve = 0) or the reject reserve. */
-static ferd_client *free_slot(ferd *d, int reserve)
+/* A free slot of the table: max_clients for those admitted, and a few more
+ * that hold a refused connection just long enough to tell it why. */
+static ferd_client *free_slot(ferd *d)
 {
-    int lo = reserve ? d->cfg.max_clients : 0;
-    int hi = reserve ? d->nslots : d->cfg.max_clients;
-    for (int i = lo; i < hi; i++)
+    for (int i = 0; i < d->nslots; i++)
         if (!d->clients[i].in_use)
             return &d->clients[i];
     return NULL;
+}
+
+/* The admission rule of slots.h for newcomer c: counts the admitted clients
+ * (those in d->connected) that are unprivileged and that share c's uid. */
+static ferd_admit_verdict admit(ferd *d, const ferd_client *c, ferd_slot_policy *pol)
+{
+    ferd_slots_from_config(pol, &d->cfg);
+    int unprivileged = 0, same_uid = 0;
+    for (int i = 0; i < d->nslots; i++) {
+        const ferd_client *o = &d->clients[i];
+        if (o == c || !o->in_use || o->reject || o->closing || o->privileged)
+            continue;
+        unprivileged++;
+        same_uid += o->peer.uid == c->peer.uid;
+    }
+    return ferd_slots_admit(pol, d->connected, unprivileged, same_uid, c->privileged);
+}
+
+/* Tells a connection that may not have a slot why (ERROR too_many_clients),
+ * logs it (rate-limited: a peer can connect in a loop), and closes it. */
+static void refuse(ferd_client *c, ferd_admit_verdict v, const ferd_slot_policy *pol)
+{
+    ferd *d = c->d;
+    char why[160];
+    switch (v) {
+    case FERD_REFUSE_UID:
+        snprintf(why, sizeof why, "too many connections from uid %lld (the most one user may "
+                 "hold is %d); close one and try again", c->peer.uid, pol->per_uid);
+        break;
+    case FERD_REFUSE_RESERVED:
+        snprintf(why, sizeof why, "too many clients: the free slots are kept for root and the "
+                 "daemon's user (reserved_clients %d); try again later", pol->reserved);
+        break;
+    default:
+        snprintf(why, sizeof why, "too many clients (the maximum is %d); try again later",
+                 pol->max_clients);
+        break;
+    }
+    c->reject = 1;
+    d->stats.rejected++;
+    unsigned long held;
+    if (ferd_lograte_ok(&d->log_refused, fer_mono_ns(), &held))
+        log_notice("client %u (uid %lld, pid %lld) refused: %s (%lu more refused since the last "
+                   "logged)", c->id, c->peer.uid, c->peer.pid, why, held);
+    ferd_client_close_with_error(c, "too_many_clients", "%s", why);
 }
 
 /* The peer's uid, gid and pid (SO_PEERCRED): what images and RELOAD are
@@ -156,12 +253,7 @@ void ferd_client_accept(ferd *d)
 {
     if (d->stopping)
         return;
-    ferd_client *c = free_slot(d, 0);
-    int reject = 0;
-    if (!c) {
-        c = free_slot(d, 1);
-        reject = 1;
-    }
+    ferd_client *c = free_slot(d);
     if (!c) {
         /* No slot at all: libuv keeps the connection queued and stops watching
          * the listener until we accept it, from a close callback. */
@@ -189,26 +281,23 @@ void ferd_client_accept(ferd *d)
     rc = uv_accept((uv_stream_t *)&d->server, (uv_stream_t *)&c->pipe);
     if (rc < 0) {
         log_warning("accept: %s", uv_strerror(rc));
+        c->reject = 1; /* never admitted: not in d->connected */
         ferd_client_close(c, "accept failed");
         return;
     }
     read_peer(c);
-    if (reject) {
-        c->reject = 1;
-        d->stats.rejected++;
-        log_notice("client %u (uid %lld, pid %lld) refused: %d clients connected, the maximum",
-                   c->id, c->peer.uid, c->peer.pid, d->cfg.max_clients);
-        ferd_client_error(c, "too_many_clients", "",
-                          "too many clients (the maximum is %d); try again later",
-                          d->cfg.max_clients);
-        c->close_after_write = 1;
-        if (!c->writing && c->out.count == 0)
-            ferd_client_close(c, "rejected");
+    c->privileged = c->peer.uid == 0 || (c->peer.uid >= 0 && (uid_t)c->peer.uid == geteuid());
+    ferd_slot_policy pol;
+    ferd_admit_verdict v = admit(d, c, &pol);
+    if (v != FERD_ADMIT) {
+        refuse(c, v, &pol);
         return;
     }
     d->stats.accepted++;
     d->connected++;
-    ferd_bucket_init(&c->bucket, d->cfg.request_burst, fer_mono_ns());
+    uint64_t now = fer_mono_ns();
+    c->last_active_ns = now;
+    ferd_bucket_init(&c->bucket, d->cfg.request_burst, now);
     log_debug("client %u connected (uid %lld, pid %lld)", c->id, c->peer.uid, c->peer.pid);
     ferd_dispatch_greet(c);
     if (c->close_pending)
@@ -251,6 +340,8 @@ static void on_write(uv_write_t *req, int status)
         flush(c);
     } else if (c->close_after_write) {
         ferd_client_close(c, c->reject ? "rejected" : "closed after error");
+    } else {
+        ferd_client_finish_if_done(c);
     }
 }
 
@@ -342,6 +433,36 @@ int ferd_client_error(ferd_client *c, const char *code, const char *request, con
 
 /* ---- closing ---- */
 
+void ferd_client_close_with_error(ferd_client *c, const char *code, const char *fmt, ...)
+{
+    fer_error_msg e;
+    memset(&e, 0, sizeof e);
+    snprintf(e.code, sizeof e.code, "%s", code);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e.message, sizeof e.message, fmt, ap);
+    va_end(ap);
+    char *json = NULL;
+    fer_error_to_json(&e, &json);
+    ferd_client_reply(c, json);
+    c->close_after_write = 1;
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->pipe);
+        c->reading = 0;
+    }
+    if (!c->writing && c->out.count == 0)
+        ferd_client_close(c, code);
+}
+
+void ferd_client_finish_if_done(ferd_client *c)
+{
+    if (!c->in_use || !c->peer_closed || c->close_pending || c->closing)
+        return;
+    if (c->watching || c->poll_waiting || c->reload_waiting || c->writing || c->out.count)
+        return;
+    ferd_client_close(c, "disconnected (half-closed, every answer sent)");
+}
+
 void ferd_client_close(ferd_client *c, const char *reason)
 {
     if (!c->in_use || c->close_pending)
@@ -419,14 +540,59 @@ void ferd_clients_close_all(ferd *d, const char *goodbye_json)
  * disconnected (and counted and logged once); a POLL past its deadline gets
  * its ERROR. Only marks clients; the caller reaps.
  */
+/* The line and idle deadlines of slots.h: 1 if c was told and is being closed. */
+static int deadlines(ferd_client *c, const ferd_slot_policy *pol, uint64_t now)
+{
+    ferd *d = c->d;
+    const char *what;
+    if (c->reject || c->close_after_write)
+        return 0;
+    if (c->reading && ferd_slots_line_expired(pol, c->line_start_ns, now)) {
+        what = "line";
+    } else if (!c->watching && !c->poll_waiting && !c->reload_waiting && !c->writing &&
+               c->out.count == 0 && c->inlen == 0 && !c->peer_closed &&
+               ferd_slots_idle_expired(pol, c->last_active_ns, now)) {
+        what = "idle";
+    } else {
+        return 0;
+    }
+    unsigned long held;
+    d->stats.timeouts++;
+    int line = what[0] == 'l';
+    if (ferd_lograte_ok(&d->log_timeout, now, &held))
+        log_notice("client %u (uid %lld, pid %lld): %s; closing (%lu more timeouts since the "
+                   "last logged)", c->id, c->peer.uid, c->peer.pid,
+                   line ? "request line not finished in time" : "idle", held);
+    if (line)
+        ferd_client_close_with_error(c, "timeout",
+                                     "request line not finished within %d ms of its first byte; "
+                                     "closing", d->cfg.line_timeout_ms);
+    else
+        ferd_client_close_with_error(c, "timeout",
+                                     "no request, subscription or answer due for %d s; closing",
+                                     d->cfg.idle_timeout_seconds);
+    c->inlen = 0;
+    c->line_start_ns = 0;
+    return 1;
+}
+
 void ferd_clients_cron(ferd *d, uint64_t now)
 {
     ferd_limits lim;
     ferd_limits_from_config(&lim, &d->cfg);
+    ferd_slot_policy pol;
+    ferd_slots_from_config(&pol, &d->cfg);
     for (int i = 0; i < d->nslots; i++) {
         ferd_client *c = &d->clients[i];
         if (!c->in_use || c->close_pending || c->closing)
             continue;
+        if (deadlines(c, &pol, now))
+            continue;
+        if (c->peer_closed && peer_gone(c)) {
+            /* Half-closed first, gone altogether now: nobody reads what we owe. */
+            ferd_client_close(c, "disconnected");
+            continue;
+        }
         if (ferd_limits_expired(&lim, c->soft_since_ns, now)) {
             d->stats.soft_disconnects++;
             log_notice("client %u (uid %lld, pid %lld): output over the soft limit (%lld bytes) "
@@ -444,6 +610,7 @@ void ferd_clients_cron(ferd *d, uint64_t now)
             ferd_client_error(c, "unavailable", "POLL", "no frame within %d ms (source %s)",
                               d->cfg.poll_timeout_ms, ferd_source_state_name(st));
         }
+        ferd_client_finish_if_done(c);
     }
 }
 

@@ -20,6 +20,7 @@
 #include "outq.h"
 #include "peer.h"
 #include "proto/protocol.h"
+#include "slots.h"
 
 struct ferd_client {
     uv_pipe_t pipe;               /* pipe.data = this client */
@@ -37,17 +38,24 @@ struct ferd_client {
     unsigned id;
 
     ferd_peer peer;               /* credentials (SO_PEERCRED); uid -1 if unknown */
+    int privileged;               /* root or the daemon's own user (slots.h) */
     int images_ok, reload_ok;     /* -1 not yet decided, else 0/1 */
 
     /* Request input: one line of at most max_line bytes. */
     char *in;
     size_t inlen;
+    uint64_t line_start_ns;       /* first byte of the partial line in `in`; 0 none */
+    uint64_t last_active_ns;      /* accepted, or the last request dispatched */
+    int peer_closed;              /* the peer shut down its side: no more requests */
     ferd_bucket bucket;           /* request rate */
 
     /* Subscription. */
     int watching;
     fer_watch watch;              /* effective (caps applied) */
     uint64_t next_due_ns, next_image_ns;
+
+    /* A RELOAD waiting for the inference thread's answer. */
+    int reload_waiting;
 
     /* A POLL waiting for the next result. */
     int poll_waiting;
@@ -86,10 +94,19 @@ int ferd_client_error(ferd_client *c, const char *code, const char *request, con
 /* Marks c for closing at the next safe point; reason is logged at debug level
  * (limits log on their own). */
 void ferd_client_close(ferd_client *c, const char *reason);
+/* Sends an ERROR (code, message), reads no more from c, and closes it once
+ * everything queued for it, the ERROR included, is written. */
+void ferd_client_close_with_error(ferd_client *c, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A client whose peer half-closed is closed once it is owed nothing more:
+ * no POLL or RELOAD answer to come, no subscription, nothing left to write.
+ * Called whenever one of those may have ended. */
+void ferd_client_finish_if_done(ferd_client *c);
 /* Closes the clients marked so far (called from the check handle and at the
  * end of timer callbacks). */
 void ferd_clients_reap(ferd *d);
-/* Housekeeping: soft-limit clocks and POLL deadlines. */
+/* Housekeeping: soft-limit clocks, POLL deadlines, partial-line and idle
+ * deadlines (slots.h). */
 void ferd_clients_cron(ferd *d, uint64_t now);
 
 /* Shutdown: writes goodbye_json to each client that can take it at once, then

@@ -37,6 +37,7 @@ static const fer_conf_key keys[] = {
     {"stream_timeout_ms", FER_CONF_INT, F(stream_timeout_ms), 0, 100, 600000, 0, NULL},
     {"retry_initial_ms", FER_CONF_INT, F(retry_initial_ms), 0, 10, 3600000, 0, NULL},
     {"retry_max_ms", FER_CONF_INT, F(retry_max_ms), 0, 10, 3600000, 0, NULL},
+    {"stop_timeout_ms", FER_CONF_INT, F(stop_timeout_ms), 0, 100, 600000, 1, NULL},
     {"close_camera_when_idle", FER_CONF_BOOL, F(close_camera_when_idle), 0, 0, 1, 1, NULL},
     {"idle_close_seconds", FER_CONF_INT, F(idle_close_seconds), 0, 0, 86400, 1, NULL},
     {"model", FER_CONF_STR, S(model), 0, 0, 1, NULL},
@@ -57,7 +58,11 @@ static const fer_conf_key keys[] = {
     {"socket_mode", FER_CONF_MODE, F(socket_mode), 0, 0, 0777, 0, NULL},
     {"socket_group", FER_CONF_STR, S(socket_group), 0, 0, 0, NULL},
     {"max_clients", FER_CONF_INT, F(max_clients), 0, 1, 4096, 0, NULL},
+    {"reserved_clients", FER_CONF_INT, F(reserved_clients), 0, 0, 4096, 1, NULL},
+    {"max_clients_per_uid", FER_CONF_INT, F(max_clients_per_uid), 0, 0, 4096, 1, NULL},
     {"max_line", FER_CONF_INT, F(max_line), 0, 256, 4096, 1, NULL},
+    {"line_timeout_ms", FER_CONF_INT, F(line_timeout_ms), 0, 100, 600000, 1, NULL},
+    {"idle_timeout_seconds", FER_CONF_INT, F(idle_timeout_seconds), 0, 0, 86400, 1, NULL},
     {"requests_per_second", FER_CONF_DBL, F(requests_per_second), 0, 0.1, 100000, 1, NULL},
     {"request_burst", FER_CONF_INT, F(request_burst), 0, 1, 100000, 1, NULL},
     {"watch_max_fps", FER_CONF_DBL, F(watch_max_fps), 0, 0, 1000, 1, NULL},
@@ -94,6 +99,7 @@ void fer_config_default(fer_config *c)
     c->stream_timeout_ms = 5000;
     c->retry_initial_ms = 500;
     c->retry_max_ms = 30000;
+    c->stop_timeout_ms = 5000;
     c->close_camera_when_idle = 0;
     c->idle_close_seconds = 10;
     default_model(c->model, sizeof c->model);
@@ -116,7 +122,11 @@ void fer_config_default(fer_config *c)
     snprintf(c->socket_path, sizeof c->socket_path, "/run/ferd/ferd.sock");
     c->socket_mode = 0660;
     c->max_clients = 64;
+    c->reserved_clients = 4;
+    c->max_clients_per_uid = 32;
     c->max_line = 4096;
+    c->line_timeout_ms = 5000;
+    c->idle_timeout_seconds = 300;
     c->requests_per_second = 20;
     c->request_burst = 40;
     c->watch_max_fps = 0;
@@ -167,9 +177,12 @@ int fer_config_validate(const fer_config *c, char *errs, size_t n)
     return bad ? -EINVAL : 0;
 }
 
-void fer_config_print(const fer_config *c, FILE *f)
+void fer_config_print(const fer_config *c, FILE *f, int mask_secrets)
 {
-    fer_conf_print(&table, c, f);
+    if (mask_secrets)
+        fer_conf_print_masked(&table, c, f);
+    else
+        fer_conf_print(&table, c, f);
 }
 
 int fer_config_restart_keys(const fer_config *a, const fer_config *b, char (*names)[32], int max)

@@ -30,6 +30,7 @@ typedef struct fer_config {
     double capture_fps;
     int stream_timeout_ms;
     int retry_initial_ms, retry_max_ms;
+    int stop_timeout_ms;          /* how long shutdown waits for the threads */
     int close_camera_when_idle;
     int idle_close_seconds;
     /* Model and vision pipeline. */
@@ -50,7 +51,11 @@ typedef struct fer_config {
     char socket_group[FERD_NAME_MAX];
     /* Limits on what clients may use. */
     int max_clients;
+    int reserved_clients;         /* of max_clients, kept for root and ferd's user */
+    int max_clients_per_uid;      /* 0 = no cap */
     int max_line;                 /* request line, bytes with the newline */
+    int line_timeout_ms;          /* a request line must be finished in this time */
+    int idle_timeout_seconds;     /* idle clients are closed after this; 0 = never */
     double requests_per_second;
     int request_burst;
     double watch_max_fps;         /* 0 = no cap */
@@ -90,8 +95,11 @@ int fer_config_set(fer_config *c, const char *key, const char *value, char *errs
 /* Checks relations between keys (soft <= hard limit, ...). -EINVAL with messages. */
 int fer_config_validate(const fer_config *c, char *errs, size_t n);
 
-/* Writes every key with its effective value, one "key value" line each. */
-void fer_config_print(const fer_config *c, FILE *f);
+/* Writes every key with its effective value, one "key value" line each; with
+ * mask_secrets, credentials in URLs are shown as *** (util/redact.h) and a
+ * comment says so (--check-config), without it the output reads back as the
+ * same settings. */
+void fer_config_print(const fer_config *c, FILE *f, int mask_secrets);
 
 /* Names the keys that differ between a and b and need a restart to apply
  * (at most max, each < 32 bytes); returns how many. */

@@ -18,6 +18,7 @@
 #include "demand.h"
 #include "fanout.h"
 #include "log.h"
+#include "rate.h"
 #include "reload.h"
 #include "status.h"
 
@@ -82,8 +83,7 @@ static void do_watch(ferd_client *c, fer_request *req)
     if (w.enable && w.image != FER_IMAGE_NONE && !images_allowed(c, "WATCH"))
         return;
     /* The daemon's caps: the reply says what the client really gets. */
-    if (d->cfg.watch_max_fps > 0 && (w.max_fps <= 0 || w.max_fps > d->cfg.watch_max_fps))
-        w.max_fps = d->cfg.watch_max_fps;
+    w.max_fps = ferd_rate_capped(w.max_fps, d->cfg.watch_max_fps);
     if (!w.enable)
         w.image = FER_IMAGE_NONE;
     ferd_client_set_watch(c, &w);
@@ -118,7 +118,7 @@ static void do_status(ferd_client *c)
         ferd_client_error(c, "internal", "STATUS", "out of memory");
         return;
     }
-    ferd_status_fill(c->d, s);
+    ferd_status_fill(c->d, s, c);
     char *json = NULL;
     fer_status_to_json(s, &json);
     free(s);

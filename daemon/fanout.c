@@ -23,6 +23,7 @@
 #include "client.h"
 #include "demand.h"
 #include "log.h"
+#include "rate.h"
 #include "proto/result_json.h"
 
 /* Distinct variants cached per frame; more are encoded per client. */
@@ -191,26 +192,9 @@ static void send_events(frame_cache *fc, ferd_client *c, const fer_frame_result 
     }
 }
 
-/* Rate schedule: due when now is within a quarter period of next; the next slot
- * follows the previous one, restarting from now after a gap, so the average
- * rate is the requested one even when frames arrive with jitter. */
-static int due(uint64_t now, uint64_t *next, double fps)
-{
-    if (fps <= 0)
-        return 1;
-    uint64_t period = (uint64_t)(1e9 / fps);
-    if (now + period / 4 < *next)
-        return 0;
-    *next = *next + period + period > now ? *next + period : now + period;
-    return 1;
-}
-
 static double image_fps(const ferd *d, const ferd_client *c)
 {
-    double f = d->cfg.image_max_fps;
-    if (c->watch.max_fps > 0 && c->watch.max_fps < f)
-        f = c->watch.max_fps;
-    return f;
+    return ferd_rate_image(c->watch.max_fps, d->cfg.image_max_fps);
 }
 
 static void answer_poll(frame_cache *fc, ferd_client *c, const ferd_result *res)
@@ -254,12 +238,12 @@ void ferd_fanout_result(ferd *d, const ferd_result *res)
             send_events(&fc, c, &res->r);
             continue;
         }
-        if (!due(now, &c->next_due_ns, c->watch.max_fps))
+        if (!ferd_rate_due(now, &c->next_due_ns, c->watch.max_fps))
             continue;
         fer_image_kind image = FER_IMAGE_NONE;
         size_t len;
         if (c->watch.image != FER_IMAGE_NONE && image_bytes(res, c->watch.image, &len) &&
-            due(now, &c->next_image_ns, image_fps(d, c)))
+            ferd_rate_due(now, &c->next_image_ns, image_fps(d, c)))
             image = c->watch.image;
         ferd_msg *m = get_variant(&fc, res, c->watch.scores, c->watch.min_prob, image, 0);
         if (!m) {

@@ -25,6 +25,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "lograte.h"
 #include "outq.h"
 #include "proto/protocol.h"
 #include "proto/serve.h"
@@ -35,7 +36,7 @@ struct fer_model;
 struct fer_pipeline;
 
 /* Room in a client table beyond max_clients, used only to tell a connection
- * over the limit why it is being closed. */
+ * that may not have a slot (slots.h) why it is being closed. */
 #define FERD_REJECT_SLOTS 4
 /* Results the inference thread may queue for the loop before the oldest is
  * overwritten (the loop drains them in order on each wake-up). */
@@ -74,6 +75,7 @@ typedef struct ferd_shared {
     pthread_cond_t infer_cond;    /* inference: a fresh wanted frame, a reload, quit */
     pthread_cond_t capture_cond;  /* capture: wake from back-off or idle, quit */
     int quit;
+    atomic_int stop;              /* quit, readable without the mutex (pacing waits) */
 
     /* Demand, set by the loop. */
     int wanted;                   /* someone watches or a poll waits */
@@ -99,7 +101,8 @@ typedef struct ferd_shared {
     int ring_head, ring_count;
     long long ring_overwritten;
     atomic_int want_images;       /* FERD_WANT_* */
-    uint64_t busy_since_ns;       /* inference started a frame at (0: waiting) */
+    uint64_t busy_since_ns;       /* inference started a frame or a model load at (0: waiting) */
+    const char *busy_with;        /* "a frame" or "loading a model", for the log */
 
     /* Reload: the loop posts a model path (and the live tta setting), inference answers. */
     int reload_pending;           /* 1: path set, waiting for inference */
@@ -155,6 +158,7 @@ typedef struct ferd {
     ferd_shared sh;
     pthread_t capture_thread, infer_thread;
     int threads_started;
+    int threads_stuck;            /* a thread did not finish within stop_timeout_ms */
     struct fer_model *model;      /* at start; afterwards owned by inference */
     struct fer_pipeline *pipeline;
     fer_model_info model_info;    /* the model serving now (loop's copy) */
@@ -174,6 +178,8 @@ typedef struct ferd {
     int has_last;
 
     ferd_stats stats;
+    /* What peers can make the daemon log, let through once per 10 s each. */
+    ferd_lograte log_refused, log_too_long, log_timeout;
     uint64_t start_ns;
     int stopping;
     int exit_code;

@@ -48,6 +48,21 @@ void ferd_model_describe(const fer_model *m, const char *path, fer_model_info *i
     }
 }
 
+int ferd_model_open(fer_model **out, const char *path, int max_batch, fer_error *err)
+{
+    int rc = fer_model_load(out, path, max_batch, FER_LOAD_INFER, err);
+    if (rc < 0)
+        return rc;
+    fer_error why = {0};
+    rc = fer_pipeline_model_fits(*out, &why);
+    if (rc < 0) {
+        fer_model_free(*out);
+        *out = NULL;
+        return fer_fail(err, rc, "%s: %s", path, why.msg);
+    }
+    return 0;
+}
+
 void ferd_result_free_images(ferd_result *r)
 {
     free(r->jpeg);
@@ -71,7 +86,7 @@ static void do_reload(infer_state *is, const char *path)
     ferd_shared *sh = &is->d->sh;
     fer_error err = {0};
     fer_model *nm = NULL;
-    int rc = fer_model_load(&nm, path, is->d->thread_cfg.max_faces, FER_LOAD_INFER, &err);
+    int rc = ferd_model_open(&nm, path, is->d->thread_cfg.max_faces, &err);
     if (rc == 0) {
         rc = fer_pipeline_set_model(is->p, nm, &err);
         if (rc < 0)
@@ -84,6 +99,7 @@ static void do_reload(infer_state *is, const char *path)
         ferd_model_describe(nm, path, &info);
     }
     pthread_mutex_lock(&sh->mu);
+    sh->busy_since_ns = 0;
     sh->reload_rc = rc;
     snprintf(sh->reload_msg, sizeof sh->reload_msg, "%s", rc < 0 ? err.msg : "");
     if (rc == 0)
@@ -160,6 +176,10 @@ static void *infer_main(void *arg)
             snprintf(path, sizeof path, "%s", sh->reload_path);
             const int tta = sh->tta;
             sh->reload_pending = 0;
+            /* A load can hang (a network file system that stops answering):
+             * the watchdog must see it as it sees a frame that never ends. */
+            sh->busy_since_ns = fer_mono_ns();
+            sh->busy_with = "loading a model";
             pthread_mutex_unlock(&sh->mu);
             /* The live tta key applies whether or not the model loads: it is valid
              * configuration either way (config.c checked it). */
@@ -174,6 +194,7 @@ static void *infer_main(void *arg)
         sh->frame = tmp;
         sh->frame_fresh = 0;
         sh->busy_since_ns = fer_mono_ns();
+        sh->busy_with = "a frame";
         int quality = sh->jpeg_quality;
         pthread_mutex_unlock(&sh->mu);
 

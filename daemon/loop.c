@@ -109,10 +109,11 @@ static void on_watchdog(uv_timer_t *t)
      * stuck in one frame either, or systemd should restart us. */
     pthread_mutex_lock(&d->sh.mu);
     uint64_t busy = d->sh.busy_since_ns;
+    const char *what = d->sh.busy_with;
     pthread_mutex_unlock(&d->sh.mu);
     if (busy && fer_mono_ns() - busy > d->watchdog_usec * 1000ull) {
-        log_err("inference has been busy with one frame for over %llu ms; not pinging the "
-                "watchdog", (unsigned long long)(d->watchdog_usec / 1000));
+        log_err("inference has been busy with %s for over %llu ms; not pinging the watchdog",
+                what ? what : "a frame", (unsigned long long)(d->watchdog_usec / 1000));
         return;
     }
     ferd_notify_watchdog();
@@ -209,19 +210,54 @@ int ferd_loop_init(ferd *d)
     return 0;
 }
 
-/* Tells the threads to finish and waits for them. */
+/* Joins t until deadline (CLOCK_REALTIME, as pthread_timedjoin_np wants);
+ * 0 when it finished, else -ETIMEDOUT. */
+static int join_by(pthread_t t, const struct timespec *deadline)
+{
+    int rc;
+    while ((rc = pthread_timedjoin_np(t, NULL, deadline)) == EINTR)
+        ;
+    return rc ? -rc : 0;
+}
+
+/*
+ * Tells the threads to finish and waits for them, for at most stop_timeout_ms
+ * in all. Waits end at quit (condition variables, pacing in slices), a frame
+ * or a stream read ends within stream_timeout_ms, a model load reads a regular
+ * file; but a read from a device or a network file system that never returns
+ * cannot be interrupted, and shutdown must not wait on it forever (issue 13,
+ * class 1). A thread still running at the deadline is named in the log and
+ * left behind: d->threads_stuck tells main to exit without touching what the
+ * thread owns.
+ */
 void ferd_threads_stop(ferd *d)
 {
     if (!d->threads_started)
         return;
     pthread_mutex_lock(&d->sh.mu);
     d->sh.quit = 1;
+    atomic_store(&d->sh.stop, 1);
     pthread_cond_broadcast(&d->sh.infer_cond);
     pthread_cond_broadcast(&d->sh.capture_cond);
     pthread_mutex_unlock(&d->sh.mu);
-    pthread_join(d->capture_thread, NULL);
-    pthread_join(d->infer_thread, NULL);
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    uint64_t ns = (uint64_t)dl.tv_nsec + (uint64_t)d->cfg.stop_timeout_ms * 1000000ull;
+    dl.tv_sec += (time_t)(ns / 1000000000ull);
+    dl.tv_nsec = (long)(ns % 1000000000ull);
+    int cap = join_by(d->capture_thread, &dl);
+    int inf = join_by(d->infer_thread, &dl);
     d->threads_started = 0;
+    if (cap || inf) {
+        d->threads_stuck = 1;
+        pthread_mutex_lock(&d->sh.mu);
+        const char *what = d->sh.busy_since_ns ? d->sh.busy_with : NULL;
+        pthread_mutex_unlock(&d->sh.mu);
+        log_err("the %s%s%s did not finish within stop_timeout_ms (%d ms)%s%s; exiting without "
+                "it", cap ? "capture thread (reading the source)" : "",
+                cap && inf ? " and the " : "", inf ? "inference thread" : "",
+                d->cfg.stop_timeout_ms, what ? ", busy with " : "", what ? what : "");
+    }
 }
 
 /*
@@ -245,7 +281,13 @@ void ferd_stop(ferd *d)
     ferd_clients_close_all(d, bye);
     free(bye);
     ferd_threads_stop(d);
-    close_handle(d, (uv_handle_t *)&d->wake);
+    if (d->threads_stuck)
+        /* A thread left behind may still wake the loop: the handle stays open
+         * (so its uv_async_send hits nothing freed) but no longer keeps the
+         * loop running, and main exits without closing the loop. */
+        uv_unref((uv_handle_t *)&d->wake);
+    else
+        close_handle(d, (uv_handle_t *)&d->wake);
     close_handle(d, (uv_handle_t *)&d->cron);
     close_handle(d, (uv_handle_t *)&d->watchdog);
     close_handle(d, (uv_handle_t *)&d->reaper);

@@ -31,6 +31,7 @@
 #include "loop.h"
 #include "notify.h"
 #include "server.h"
+#include "util/redact.h"
 #include "vision/pipeline.h"
 
 static void usage(FILE *f)
@@ -88,16 +89,45 @@ static void warm_up_encoder(void)
     fer_image_free(&img);
 }
 
+/* Keeps a copy of a command-line setting: argv is scrubbed of credentials
+ * once parsed (hide_secrets). */
 static int add_override(ferd *d, const char *key, const char *value)
 {
     if (d->noverrides == (int)(sizeof d->overrides / sizeof d->overrides[0])) {
         fprintf(stderr, "ferd: too many command-line settings\n");
         return -1;
     }
-    d->overrides[d->noverrides].key = key;
-    d->overrides[d->noverrides].value = value;
+    char *k = strdup(key), *v = strdup(value);
+    if (!k || !v) {
+        free(k);
+        free(v);
+        fprintf(stderr, "ferd: out of memory\n");
+        return -1;
+    }
+    d->overrides[d->noverrides].key = k;
+    d->overrides[d->noverrides].value = v;
     d->noverrides++;
     return 0;
+}
+
+static void free_overrides(ferd *d)
+{
+    for (int i = 0; i < d->noverrides; i++) {
+        free((char *)d->overrides[i].key);
+        free((char *)d->overrides[i].value);
+    }
+    d->noverrides = 0;
+}
+
+/* Every user may read /proc/PID/cmdline (ps, systemctl status): a password in
+ * --source rtsp://user:password@... is overwritten there with '*' once the
+ * settings are copied. The configuration file, readable by ferd alone, is the
+ * better place for it (docs/ferd.md). */
+static void hide_secrets(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (argv[i] && strstr(argv[i], "://"))
+            fer_redact_inplace(argv[i]);
 }
 
 /* Parses argv into d; returns -1 (usage error), 0 (run), 1 (done: help or
@@ -170,21 +200,6 @@ static int parse_args(ferd *d, int argc, char **argv)
     return check ? 2 : 0;
 }
 
-/* --check-config: the files a start would need must be readable too. */
-static int check_files(const fer_config *c)
-{
-    int bad = 0;
-    if (access(c->model, R_OK) < 0) {
-        fprintf(stderr, "ferd: model %s: %s\n", c->model, strerror(errno));
-        bad = 1;
-    }
-    if (access(c->cascade, R_OK) < 0) {
-        fprintf(stderr, "ferd: cascade %s: %s\n", c->cascade, strerror(errno));
-        bad = 1;
-    }
-    return bad;
-}
-
 static void pipeline_opts(const fer_config *c, fer_pipeline_opts *o)
 {
     fer_pipeline_opts_default(o);
@@ -201,6 +216,41 @@ static void pipeline_opts(const fer_config *c, fer_pipeline_opts *o)
     o->tracker.iou_min = (float)c->track_iou;
     o->tracker.max_misses = c->track_max_misses;
     o->tta = c->tta;
+}
+
+/*
+ * --check-config: what a start would load is loaded, the same way (the model
+ * through ferd_model_open, the face detector through the pipeline), so a model
+ * or cascade that ferd would refuse is refused here, naming the file, and
+ * every problem is reported, not just the first. 1 if any.
+ */
+static int check_files(const fer_config *c)
+{
+    int bad = 0;
+    fer_error err = {0};
+    fer_model *m = NULL;
+    if (ferd_model_open(&m, c->model, c->max_faces, &err) < 0) {
+        fprintf(stderr, "ferd: model: %s\n", err.msg);
+        bad = 1;
+    }
+    fer_detector *det = NULL;
+    if (fer_detector_load(&det, c->cascade, &err) < 0) {
+        fprintf(stderr, "ferd: cascade: %s\n", err.msg);
+        bad = 1;
+    }
+    fer_detector_free(det);
+    if (m && !bad) {
+        fer_pipeline_opts po;
+        pipeline_opts(c, &po);
+        fer_pipeline *p = NULL;
+        if (fer_pipeline_create(&p, &po, m, &err) < 0) {
+            fprintf(stderr, "ferd: the vision pipeline: %s\n", err.msg);
+            bad = 1;
+        }
+        fer_pipeline_free(p);
+    }
+    fer_model_free(m);
+    return bad;
 }
 
 static int shared_init(ferd_shared *sh, const fer_config *c)
@@ -271,19 +321,27 @@ int main(int argc, char **argv)
     uv_loop_t loop;
 
     int mode = parse_args(d, argc, argv);
+    hide_secrets(argc, argv);
     if (mode != 0 && mode != 2) {
+        free_overrides(d);
         free(d);
         return mode < 0 ? 2 : 0;
     }
-    if (ferd_load_config(d, &d->cfg, msg, sizeof msg) < 0) {
+    int cfg_bad = ferd_load_config(d, &d->cfg, msg, sizeof msg) < 0;
+    if (cfg_bad) {
         size_t len = strlen(msg);
         fprintf(stderr, "ferd: invalid configuration:\n%s%s", msg,
                 len && msg[len - 1] == '\n' ? "" : "\n");
-        goto cleanup;
+        if (mode != 2)
+            goto cleanup;
     }
     if (mode == 2) {
-        int bad = check_files(&d->cfg);
-        fer_config_print(&d->cfg, stdout);
+        /* Every problem at once: the files are checked even when some settings
+         * are bad (with the values that were good, or the defaults). */
+        fer_set_threads(1);
+        int bad = check_files(&d->cfg) || cfg_bad;
+        if (!cfg_bad)
+            fer_config_print(&d->cfg, stdout, 1);
         if (!bad)
             fprintf(stderr, "ferd: configuration%s%s is valid\n", d->config_path[0] ? " " : "",
                     d->config_path);
@@ -306,7 +364,7 @@ int main(int argc, char **argv)
      * thread for the CPU it needs to deliver results on time. */
     fer_set_threads(1);
     fer_detect_set_threads(1);
-    if (fer_model_load(&d->model, d->cfg.model, d->cfg.max_faces, FER_LOAD_INFER, &err) < 0) {
+    if (ferd_model_open(&d->model, d->cfg.model, d->cfg.max_faces, &err) < 0) {
         log_err("cannot load the model: %s", err.msg);
         goto cleanup;
     }
@@ -364,6 +422,14 @@ stop:
     status = 1;
 done:
     ferd_server_unlink(d);
+    if (d->threads_stuck) {
+        /* A thread is stuck in a read that never returns (ferd_threads_stop
+         * said which): what it owns cannot be freed, the loop cannot close,
+         * and exit handlers could run destructors under it. Leave now. */
+        log_notice("stopped, leaving a stuck thread behind");
+        ferd_notify_close();
+        _exit(status);
+    }
     if (uv_loop_close(&loop) != 0) {
         uv_walk(&loop, walk_cb, NULL);
         log_err("event loop did not close cleanly");
@@ -382,6 +448,7 @@ cleanup:
     ferd_clients_free(d);
     fer_pipeline_free(d->pipeline);
     fer_model_free(d->model);
+    free_overrides(d);
     free(d);
     unsigned long dropped = ferd_notify_dropped();
     if (dropped)

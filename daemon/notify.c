@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util/redact.h"
 
 static struct {
     pthread_mutex_t mu;
@@ -66,8 +67,12 @@ static int open_locked(void)
     return 0;
 }
 
-static void send_note(const char *msg)
+static void send_note(const char *raw)
 {
+    /* systemctl status shows STATUS= to every local user: no credential of a
+     * stream URL may be in it (util/redact.h). */
+    char msg[1024];
+    fer_redact(raw, msg, sizeof msg);
     pthread_mutex_lock(&N.mu);
     int ours = !N.unsupported && open_locked() == 0;
     int fallback = N.unsupported;

@@ -12,6 +12,7 @@
 #include "reload.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,34 +22,59 @@
 #include "notify.h"
 #include "server.h"
 
+/* Appends one line to msg (len bytes in all), cut if it does not fit. */
+__attribute__((format(printf, 3, 4)))
+static void append(char *msg, size_t len, const char *fmt, ...)
+{
+    size_t used = strnlen(msg, len);
+    if (used + 1 >= len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg + used, len - used, fmt, ap);
+    va_end(ap);
+    used = strnlen(msg, len);
+    if (used + 1 < len && (used == 0 || msg[used - 1] != '\n')) {
+        msg[used] = '\n';
+        msg[used + 1] = '\0';
+    }
+}
+
+/*
+ * Every problem is reported at once, one line each, whichever stage finds it:
+ * the file's bad lines, each bad command-line setting, the relations between
+ * keys, the groups that do not exist. An administrator fixing a configuration
+ * must not learn of one mistake per attempt (issue 13, class 8).
+ */
 int ferd_load_config(ferd *d, fer_config *n, char *msg, size_t len)
 {
     fer_config_default(n);
     msg[0] = '\0';
+    int bad = 0;
     if (d->config_path[0] && fer_config_load(n, d->config_path, msg, len) < 0)
-        return -EINVAL;
+        bad = 1;
     for (int i = 0; i < d->noverrides; i++) {
-        size_t used = strlen(msg);
-        if (fer_config_set(n, d->overrides[i].key, d->overrides[i].value, msg + used,
-                           len - used) < 0)
-            return -EINVAL;
+        char why[512] = "";
+        if (fer_config_set(n, d->overrides[i].key, d->overrides[i].value, why, sizeof why) < 0) {
+            append(msg, len, "command line: %s", why);
+            bad = 1;
+        }
     }
-    if (fer_config_validate(n, msg, len) < 0)
-        return -EINVAL;
+    size_t used = strnlen(msg, len);
+    if (fer_config_validate(n, msg + used, len - used) < 0)
+        bad = 1;
     gid_t g;
-    if (ferd_group_id(n->socket_group, &g) < 0) {
-        snprintf(msg, len, "socket_group %s: no such group", n->socket_group);
-        return -EINVAL;
-    }
-    if (ferd_group_id(n->image_group, &g) < 0) {
-        snprintf(msg, len, "image_group %s: no such group", n->image_group);
-        return -EINVAL;
-    }
-    if (ferd_group_id(n->reload_group, &g) < 0) {
-        snprintf(msg, len, "reload_group %s: no such group", n->reload_group);
-        return -EINVAL;
-    }
-    return 0;
+    const struct {
+        const char *key, *value;
+    } groups[] = {{"socket_group", n->socket_group},
+                  {"image_group", n->image_group},
+                  {"reload_group", n->reload_group}};
+    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
+        if (ferd_group_id(groups[i].value, &g) < 0) {
+            append(msg, len, "%s %s: no such group", groups[i].key, groups[i].value);
+            bad = 1;
+        }
+    return bad ? -EINVAL : 0;
 }
 
 /* Applies what a reload may change while running. */
@@ -117,6 +143,7 @@ void ferd_reload(ferd *d, ferd_client *requester)
         d->reload_waiters[d->nreload_waiters].slot = requester->slot;
         d->reload_waiters[d->nreload_waiters].id = requester->id;
         d->nreload_waiters++;
+        requester->reload_waiting = 1;
     }
     if (d->reload_in_flight)
         return; /* the answer under way covers this one too */
@@ -153,6 +180,7 @@ void ferd_reload_answered(ferd *d, int rc, const char *msg, const fer_model_info
         ferd_client *c = &d->clients[d->reload_waiters[i].slot];
         if (!c->in_use || c->id != d->reload_waiters[i].id)
             continue; /* gone meanwhile */
+        c->reload_waiting = 0;
         if (rc == 0) {
             char *json = NULL;
             fer_reload_to_json(&ack, &json);

@@ -14,6 +14,7 @@ typedef struct ferd_stats {
     long long accepted, rejected;
     long long soft_disconnects, hard_disconnects, line_disconnects;
     long long rate_limited;
+    long long timeouts;           /* closed by the line or idle deadline */
     long long results;            /* results the loop received */
     long long results_lost;       /* overwritten in the ring before the loop took them */
     float lat_ms[FERD_LAT_SAMPLES]; /* capture -> result in the loop */

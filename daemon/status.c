@@ -10,16 +10,25 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "util/redact.h"
+#include "util/utf8.h"
 
-/* Copies src into dst (n bytes), cutting it short if it does not fit. */
+/* Copies src into dst (n bytes), credentials masked, cut between characters
+ * if it does not fit. */
 static void copy_cut(char *dst, size_t n, const char *src)
 {
-    size_t len = strnlen(src, n - 1);
-    memcpy(dst, src, len);
-    dst[len] = '\0';
+    char masked[FERD_PATH_MAX];
+    fer_redact(src, masked, sizeof masked);
+    fer_utf8_copy(dst, n, masked);
 }
 
-void ferd_status_fill(ferd *d, fer_status_msg *s)
+/* 1 if viewer may see other clients' credentials. */
+static int sees_all(const ferd_client *viewer)
+{
+    return !viewer || viewer->privileged;
+}
+
+void ferd_status_fill(ferd *d, fer_status_msg *s, const ferd_client *viewer)
 {
     memset(s, 0, sizeof *s);
     snprintf(s->release, sizeof s->release, "%s", FER_VERSION);
@@ -53,6 +62,7 @@ void ferd_status_fill(ferd *d, fer_status_msg *s)
     s->clients.hard_disconnects = d->stats.hard_disconnects;
     s->clients.line_disconnects = d->stats.line_disconnects;
     s->clients.rate_limited = d->stats.rate_limited;
+    s->clients.timeouts = d->stats.timeouts;
 
     s->latency.p50 = s->latency.p99 = -1;
     s->latency.samples = ferd_stats_latency(&d->stats, &s->latency.p50, &s->latency.p99);
@@ -63,8 +73,10 @@ void ferd_status_fill(ferd *d, fer_status_msg *s)
             continue;
         fer_status_client *e = &s->list[s->nlist++];
         e->id = (int)c->id;
-        e->uid = c->peer.uid;
-        e->pid = c->peer.pid;
+        /* -1 leaves them out of the object: absent means unknown. */
+        int own = viewer == c || sees_all(viewer);
+        e->uid = own ? c->peer.uid : -1;
+        e->pid = own ? c->peer.pid : -1;
         e->watching = c->watching;
         e->events = c->watch.events;
         e->image = c->watch.image;

@@ -67,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FILE *f = open_memstream(&text, &text_len);
     if (!f)
         fuzz_fail("open_memstream failed");
-    fer_config_print(&c, f);
+    fer_config_print(&c, f, 0);
     fclose(f);
     if (rc == 0) {
         again = defaults;

@@ -8,6 +8,10 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/utf8.h"
 
 const cJSON *fer_json_member(const cJSON *o, const char *key)
 {
@@ -98,4 +102,20 @@ int fer_json_add_u64(cJSON *o, const char *key, uint64_t v)
         return 0;
     }
     return 1;
+}
+
+char *fer_json_print(const cJSON *o)
+{
+    char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+    if (!s)
+        return NULL;
+    size_t len = strlen(s);
+    if (fer_utf8_valid(s, len))
+        return s;
+    /* cJSON escapes control characters but copies other bytes through, so an
+     * invalid byte can only sit inside a string: replacing it keeps the line
+     * valid JSON and makes it valid UTF-8. */
+    char *fixed = fer_utf8_repair(s, len, NULL);
+    free(s);
+    return fixed;
 }

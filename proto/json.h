@@ -44,4 +44,12 @@ cJSON *fer_json_u64_item(uint64_t v);
 /* Adds it to o under key; 0 when out of memory (the item is freed). */
 int fer_json_add_u64(cJSON *o, const char *key, uint64_t v);
 
+/*
+ * o printed on one line (malloc'd; NULL when out of memory), always valid
+ * UTF-8: a byte of a string that is not part of a valid sequence (a file name,
+ * a model's class name, a library's message) becomes U+FFFD. Every line the
+ * daemon sends is printed here.
+ */
+char *fer_json_print(const cJSON *o);
+
 #endif

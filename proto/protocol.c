@@ -29,10 +29,12 @@
 #include "proto/json.h"
 #include "proto/serve.h"
 #include "proto/result_json.h"
+#include "util/utf8.h"
 
+/* Copies src (NULL: "") into dst, cut between characters when it does not fit. */
 static void copy_str(char *dst, size_t n, const char *src)
 {
-    snprintf(dst, n, "%s", src ? src : "");
+    fer_utf8_copy(dst, n, src);
 }
 
 /* A frame rate on the wire, to 1e-3 fps; a positive rate stays positive, since
@@ -180,6 +182,34 @@ static int get_image_kind(const cJSON *o, const char *what, fer_image_kind *k, f
 }
 
 /*
+ * 1 if a JSON string in text holds the escape \u0000. cJSON would decode it
+ * into a C string that ends there, so {"class":"STATUS\u0000x"} would read as
+ * STATUS and a key "max_fps\u0000x" as max_fps: the NUL rule of the protocol
+ * covers escaped NULs too. Only escapes inside strings are looked at, pair by
+ * pair, so an escaped backslash before "u0000" is not mistaken for one; the
+ * scan needs to be right only for valid JSON, since cJSON refuses the rest.
+ */
+static int has_escaped_nul(const char *t, size_t n)
+{
+    int in_string = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!in_string) {
+            in_string = t[i] == '"';
+            continue;
+        }
+        if (t[i] == '"') {
+            in_string = 0;
+        } else if (t[i] == '\\') {
+            if (i + 5 < n && t[i + 1] == 'u' && t[i + 2] == '0' && t[i + 3] == '0' &&
+                t[i + 4] == '0' && t[i + 5] == '0')
+                return 1;
+            i++; /* the escaped character, whatever it is */
+        }
+    }
+    return 0;
+}
+
+/*
  * Parses text of len bytes into a cJSON object, or returns NULL with err
  * filled. The checks come before cJSON sees a byte: the length (so a caller's
  * bound holds whatever it passes) and NUL bytes (cJSON would stop at one and
@@ -196,6 +226,15 @@ static cJSON *parse_object(const char *text, size_t len, size_t max, const char 
     }
     if (memchr(text, '\0', len)) {
         fer_fail(err, FER_E_PROTO, "%s: NUL byte in line", what);
+        return NULL;
+    }
+    if (!fer_utf8_valid(text, len)) {
+        fer_fail(err, FER_E_PROTO, "%s: not valid UTF-8 (byte %zu)", what,
+                 fer_utf8_valid_prefix(text, len));
+        return NULL;
+    }
+    if (has_escaped_nul(text, len)) {
+        fer_fail(err, FER_E_PROTO, "%s: NUL character (\\u0000) in a string", what);
         return NULL;
     }
     const char *end = NULL;
@@ -310,7 +349,9 @@ int fer_request_parse(fer_request *req, const char *line, size_t len, fer_error 
         req->kind = FER_REQ_RELOAD;
     } else {
         req->error = FER_REQERR_UNKNOWN;
-        rc = fer_fail(err, FER_E_PROTO, "request: unknown class \"%.32s\"", c);
+        char shown[33];
+        fer_utf8_copy(shown, sizeof shown, c);
+        rc = fer_fail(err, FER_E_PROTO, "request: unknown class \"%s\"", shown);
         goto done;
     }
     if (rc < 0) {
@@ -332,7 +373,7 @@ static int print_owned(cJSON *o, int ok, char **out)
         cJSON_Delete(o);
         return -ENOMEM;
     }
-    char *s = cJSON_PrintUnformatted(o);
+    char *s = fer_json_print(o);
     cJSON_Delete(o);
     if (!s)
         return -ENOMEM;
@@ -536,7 +577,8 @@ int fer_status_to_json(const fer_status_msg *s, char **out)
          add_num(cl, "soft_disconnects", (double)s->clients.soft_disconnects) &&
          add_num(cl, "hard_disconnects", (double)s->clients.hard_disconnects) &&
          add_num(cl, "line_disconnects", (double)s->clients.line_disconnects) &&
-         add_num(cl, "rate_limited", (double)s->clients.rate_limited);
+         add_num(cl, "rate_limited", (double)s->clients.rate_limited) &&
+         add_num(cl, "timeouts", (double)s->clients.timeouts);
 
     cJSON *fr = ok ? cJSON_AddObjectToObject(o, "frames") : NULL;
     ok = ok && fr && add_num(fr, "captured", (double)s->frames.captured) &&
@@ -880,7 +922,8 @@ static int status_from(fer_status_msg *s, const cJSON *o, fer_error *err)
             (rc = opt_ll(cl, w, "soft_disconnects", &s->clients.soft_disconnects, err)) < 0 ||
             (rc = opt_ll(cl, w, "hard_disconnects", &s->clients.hard_disconnects, err)) < 0 ||
             (rc = opt_ll(cl, w, "line_disconnects", &s->clients.line_disconnects, err)) < 0 ||
-            (rc = opt_ll(cl, w, "rate_limited", &s->clients.rate_limited, err)) < 0)
+            (rc = opt_ll(cl, w, "rate_limited", &s->clients.rate_limited, err)) < 0 ||
+            (rc = opt_ll(cl, w, "timeouts", &s->clients.timeouts, err)) < 0)
             return rc;
     }
     const cJSON *fr = fer_json_member(o, "frames");

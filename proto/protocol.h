@@ -193,10 +193,11 @@ typedef struct fer_status_msg {
     fer_model_info model;
     struct {
         int connected, watching, max;
-        long long accepted, rejected;          /* rejected: over max_clients */
+        long long accepted, rejected;          /* rejected: refused a slot (slots) */
         long long soft_disconnects, hard_disconnects; /* output limits */
         long long line_disconnects;            /* over-long request lines */
         long long rate_limited;                /* requests refused for rate */
+        long long timeouts;                    /* closed by the line or idle deadline */
     } clients;
     struct {
         long long captured, processed, dropped;

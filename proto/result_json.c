@@ -176,7 +176,7 @@ int fer_result_to_json(const fer_frame_result *r, unsigned flags, char **out, fe
 {
     *out = NULL;
     cJSON *o = fer_result_to_cjson(r, flags);
-    char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+    char *s = fer_json_print(o);
     cJSON_Delete(o);
     if (!s)
         return fer_fail(err, -ENOMEM, "RESULT: out of memory encoding JSON");

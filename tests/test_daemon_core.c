@@ -368,7 +368,12 @@ static const struct {
     {"socket_mode", "0600", 0},
     {"socket_group", "video", 0},
     {"max_clients", "8", 0},
+    {"stop_timeout_ms", "700", 1},
+    {"reserved_clients", "2", 1},
+    {"max_clients_per_uid", "3", 1},
     {"max_line", "1024", 1},
+    {"line_timeout_ms", "900", 1},
+    {"idle_timeout_seconds", "60", 1},
     {"requests_per_second", "5", 1},
     {"request_burst", "3", 1},
     {"watch_max_fps", "10", 1},
@@ -392,7 +397,7 @@ static char *printed(const fer_config *c)
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     ck_assert_ptr_nonnull(f);
-    fer_config_print(c, f);
+    fer_config_print(c, f, 0);
     fclose(f);
     return buf;
 }

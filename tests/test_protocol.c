@@ -14,6 +14,7 @@
 #include "proto/protocol.h"
 #include "proto/serve.h"
 #include "proto/result_json.h"
+#include "util/utf8.h"
 
 static int parse(fer_request *r, const char *s)
 {
@@ -470,6 +471,118 @@ START_TEST(t_base64)
 }
 END_TEST
 
+
+/* Issue 13, class 7: what a client sends is valid UTF-8 without NULs, escaped
+ * or not, or it is refused as bad_json; and whatever the daemon's strings hold,
+ * what it sends is valid UTF-8. */
+START_TEST(t_request_utf8_and_escaped_nul)
+{
+    static const char *const bad[] = {
+        "{\"class\":\"STATUS\\u0000x\"}",          /* would read as STATUS */
+        "{\"class\":\"WATCH\",\"max_fps\\u0000\":1}", /* a key cut short */
+        "{\"class\":\"STATUS\",\"x\":\"\\u0000\"}",    /* any string, even ignored */
+        "{\"class\":\"\xff\xfe\"}",                 /* not UTF-8 at all */
+        "{\"class\":\"STATUS\",\"x\":\"\xc0\xaf\"}",  /* overlong '/' */
+        "{\"class\":\"STATUS\",\"x\":\"\xed\xa0\x80\"}", /* a surrogate, raw */
+        "{\"class\":\"STATUS\",\"x\":\"\xf4\x90\x80\x80\"}", /* above U+10FFFF */
+        "{\"class\":\"STATUS\",\"x\":\"\xe2\x82\"}",  /* a sequence cut short */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        fer_request r;
+        fer_error err = {0};
+        int rc = fer_request_parse(&r, bad[i], strlen(bad[i]), &err);
+        ck_assert_msg(rc == FER_E_PROTO && r.error == FER_REQERR_JSON, "accepted: case %zu", i);
+        ck_assert_int_eq(r.kind, FER_REQ_NONE);
+    }
+    /* What is not an escaped NUL stays accepted: an escaped backslash before
+     * u0000, a NUL-free escape, real multi-byte characters. */
+    static const char *const good[] = {
+        "{\"class\":\"STATUS\",\"x\":\"\\\\u0000\"}",
+        "{\"class\":\"STATUS\",\"x\":\"\\u0001\\u00e9\\ud83d\\ude00\"}",
+        "{\"class\":\"STATUS\",\"caf\xc3\xa9\":\"\xe2\x82\xac \xf0\x9f\x98\x80\"}",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        fer_request r;
+        ck_assert_msg(parse(&r, good[i]) == 0, "refused: case %zu", i);
+        ck_assert_int_eq(r.kind, FER_REQ_STATUS);
+    }
+    /* An unknown class is echoed cut between characters: 15 bytes of "é"s
+     * would end in half of one. */
+    fer_request r;
+    parse(&r, "{\"class\":\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"}");
+    ck_assert_int_eq(r.error, FER_REQERR_UNKNOWN);
+    ck_assert(fer_utf8_valid(r.cls, strlen(r.cls)));
+    ck_assert_uint_eq(strlen(r.cls), 14);
+}
+END_TEST
+
+START_TEST(t_encoders_send_valid_utf8)
+{
+    /* Strings the daemon got from files and libraries, not from the protocol. */
+    fer_error_msg e;
+    memset(&e, 0, sizeof e);
+    snprintf(e.code, sizeof e.code, "internal");
+    snprintf(e.message, sizeof e.message, "/srv/caf\xe9/\xff\xfe x \xe2\x82");
+    snprintf(e.request, sizeof e.request, "\xc3");
+    char *json = NULL;
+    ck_assert_int_eq(fer_error_to_json(&e, &json), 0);
+    ck_assert_msg(fer_utf8_valid(json, strlen(json)), "invalid UTF-8 sent: %s", json);
+    /* It is still JSON, and it decodes with the bad bytes replaced. */
+    fer_message m;
+    memset(&m, 0, sizeof m);
+    fer_error err = {0};
+    ck_assert_int_eq(fer_message_parse(&m, json, strlen(json), &err), 0);
+    ck_assert_int_eq(m.kind, FER_MSG_ERROR);
+    ck_assert_ptr_nonnull(strstr(m.u.error.message, "/srv/caf\xef\xbf\xbd/"));
+    fer_message_clear(&m);
+    free(json);
+
+    /* RESULT: a model's class names are bytes from the model file. */
+    fer_frame_result fr;
+    memset(&fr, 0, sizeof fr);
+    fr.seq = 1;
+    fr.nclasses = 1;
+    snprintf(fr.classes[0], sizeof fr.classes[0], "h\xe4ppy");
+    fr.nfaces = 1;
+    fr.faces[0].label = 0;
+    fr.faces[0].prob = 1;
+    fr.faces[0].scores[0] = 1;
+    fr.faces[0].box.w = fr.faces[0].box.h = 10;
+    ck_assert_int_eq(fer_result_msg_to_json(&fr, 0, NULL, 5, 0, &json), 0);
+    ck_assert_msg(fer_utf8_valid(json, strlen(json)), "invalid UTF-8 sent: %s", json);
+    free(json);
+}
+END_TEST
+
+START_TEST(t_utf8_helpers)
+{
+    ck_assert(fer_utf8_valid("", 0));
+    ck_assert(fer_utf8_valid("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 10));
+    ck_assert(fer_utf8_valid("\xf4\x8f\xbf\xbf", 4));           /* U+10FFFF */
+    ck_assert(!fer_utf8_valid("\xf4\x90\x80\x80", 4));          /* U+110000 */
+    ck_assert(!fer_utf8_valid("\xe0\x80\x80", 3));              /* overlong NUL */
+    ck_assert(!fer_utf8_valid("\xc1\xbf", 2));                  /* overlong */
+    ck_assert(!fer_utf8_valid("\xed\xbf\xbf", 3));              /* U+DFFF */
+    ck_assert(!fer_utf8_valid("\x80", 1));
+    ck_assert(!fer_utf8_valid("\xf8\x88\x80\x80\x80", 5));
+    ck_assert_uint_eq(fer_utf8_valid_prefix("ab\xffz", 4), 2);
+    size_t n;
+    char *r = fer_utf8_repair("a\xff\xe2\x82" "b\xc3\xa9", 7, &n);
+    ck_assert_str_eq(r, "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" "b\xc3\xa9");
+    ck_assert_uint_eq(n, strlen(r));
+    free(r);
+    /* Cuts fall between characters. */
+    ck_assert_uint_eq(fer_utf8_cut("a\xe2\x82\xac", 2), 1);
+    ck_assert_uint_eq(fer_utf8_cut("a\xe2\x82\xac", 3), 1);
+    ck_assert_uint_eq(fer_utf8_cut("a\xe2\x82\xac", 4), 4);
+    ck_assert_uint_eq(fer_utf8_cut("a\xe2\x82\xac", 9), 4);
+    ck_assert_uint_eq(fer_utf8_cut("ab", 1), 1);
+    char buf[4];
+    fer_utf8_copy(buf, sizeof buf, "\xc3\xa9\xc3\xa9");
+    ck_assert_str_eq(buf, "\xc3\xa9");
+}
+END_TEST
+
 static Suite *protocol_suite(void)
 {
     Suite *s = suite_create("protocol");
@@ -485,6 +598,9 @@ static Suite *protocol_suite(void)
     tcase_add_test(tc, t_status_reload_shutdown);
     tcase_add_test(tc, t_unknown_and_malformed_messages);
     tcase_add_test(tc, t_base64);
+    tcase_add_test(tc, t_request_utf8_and_escaped_nul);
+    tcase_add_test(tc, t_encoders_send_valid_utf8);
+    tcase_add_test(tc, t_utf8_helpers);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -18,17 +18,30 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 extern "C" {
 #include "cv/capture.h"
+#include "util/fileio.h"
+#include "util/redact.h"
 }
 #include "cv/boundary.hpp"
 
 struct fer_capture {
     cv::VideoCapture cap;
     cv::Mat mat;          /* the backend's last frame */
-    std::string what;     /* path or URL, for messages and rewind */
+    std::string what;     /* path or URL the backend opens (and rewind reopens) */
+    std::string name;     /* what messages call it */
     int api;              /* cv::CAP_V4L2 or cv::CAP_FFMPEG */
     std::vector<int> params;
+    int fd = -1;          /* a video file, held open (see fer_capture_open_file) */
+
+    ~fer_capture()
+    {
+        if (fd >= 0)
+            close(fd);
+    }
 };
 
 namespace {
@@ -47,17 +60,31 @@ void quiet_opencv()
 int do_open(fer_capture *c, const char *unsupported, fer_error *err)
 {
     if (!c->cap.open(c->what, c->api, c->params) || !c->cap.isOpened())
-        return fer_fail(err, FER_E_UNSUPPORTED, "%s: %s", c->what.c_str(), unsupported);
+        return fer_fail(err, FER_E_UNSUPPORTED, "%s: %s", c->name.c_str(), unsupported);
     return 0;
 }
 
 int open_common(fer_capture **out, const char *what, int api, std::vector<int> params,
-                const char *unsupported, fer_error *err)
+                const char *unsupported, fer_error *err, int fd = -1)
 {
     *out = nullptr;
     quiet_opencv();
-    fer_capture *c = new fer_capture;
+    fer_capture *c = new (std::nothrow) fer_capture;
+    if (!c) {
+        if (fd >= 0)
+            close(fd);
+        return fer_fail(err, -ENOMEM, "%s: out of memory", what);
+    }
+    c->fd = fd;
+    char shown[4096];
+    fer_redact(what, shown, sizeof shown); /* a stream's credentials never reach a message */
+    c->name = shown;
     c->what = what;
+    if (fd >= 0) {
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        c->what = proc;
+    }
     c->api = api;
     c->params = std::move(params);
     int rc = do_open(c, unsupported, err);
@@ -101,8 +128,19 @@ extern "C" int fer_capture_open_file(fer_capture **out, const char *path, fer_er
 {
     if (!out || !path)
         return fer_fail(err, -EINVAL, "fer_capture_open_file: NULL argument");
+    /* The file is opened here, without blocking (a FIFO is refused, not waited
+     * on: issue 13, class 1), and FFmpeg opens /proc/self/fd/N, the very file
+     * checked, whatever the name points to by then; rewinding reopens the same
+     * file too. Without /proc, FFmpeg opens the name after the check. */
+    int fd = fer_open_regular(path, NULL, err);
+    if (fd < 0)
+        return fd;
+    if (access("/proc/self/fd", X_OK) != 0) {
+        close(fd);
+        fd = -1;
+    }
     try {
-        return open_common(out, path, cv::CAP_FFMPEG, {}, file_unsupported, err);
+        return open_common(out, path, cv::CAP_FFMPEG, {}, file_unsupported, err, fd);
     } catch (...) {
         return fer_cv_fail(err, path);
     }
@@ -129,7 +167,7 @@ extern "C" int fer_capture_read(fer_capture *c, fer_image *img, fer_error *err)
 {
     if (!c || !img)
         return fer_fail(err, -EINVAL, "fer_capture_read: NULL argument");
-    const char *what = c->what.c_str();
+    const char *what = c->name.c_str();
     try {
         if (!c->cap.read(c->mat) || c->mat.empty())
             return fer_fail(err, FER_E_EOF, "%s: no more frames", what);
@@ -166,11 +204,27 @@ extern "C" int fer_capture_rewind(fer_capture *c, fer_error *err)
         return fer_fail(err, -EINVAL, "fer_capture_rewind: NULL argument");
     try {
         /* Reopening is slower than seeking to frame 0 but works for every container,
-         * including those whose index FFmpeg cannot seek in. */
+         * including those whose index FFmpeg cannot seek in. It goes by the name
+         * again, so a file replaced meanwhile is played anew and one removed is
+         * lost, checked as at open. */
         c->cap.release();
+        if (c->fd >= 0) {
+            int fd = fer_open_regular(c->name.c_str(), NULL, err);
+            if (fd < 0)
+                return fd == -ENOENT ? fer_fail(err, FER_E_LOST,
+                                                "%s: no longer there (removed or renamed)",
+                                                c->name.c_str())
+                                     : fd;
+            if (dup3(fd, c->fd, O_CLOEXEC) < 0) {
+                int e = errno;
+                close(fd);
+                return fer_fail(err, -e, "%s: %s", c->name.c_str(), strerror(e));
+            }
+            close(fd);
+        }
         return do_open(c, file_unsupported, err);
     } catch (...) {
-        return fer_cv_fail(err, c->what.c_str());
+        return fer_cv_fail(err, c->name.c_str());
     }
 }
 

@@ -12,8 +12,7 @@
 #include <string>
 #include <vector>
 
-#include <fcntl.h>
-#include <unistd.h>
+#include <cstdlib>
 
 #include <opencv2/core.hpp>
 #include <opencv2/core/utils/logger.hpp>
@@ -22,6 +21,7 @@
 
 extern "C" {
 #include "cv/detect.h"
+#include "util/fileio.h"
 }
 #include "cv/boundary.hpp"
 
@@ -33,26 +33,41 @@ struct fer_detector {
     int window;
 };
 
+namespace {
+
+/* Debian's largest cascade is 2.6 MB; a file far beyond that is a mistake. */
+constexpr size_t max_cascade_bytes = size_t(64) << 20;
+
+} // namespace
+
 extern "C" int fer_detector_load(fer_detector **out, const char *path, fer_error *err)
 {
     if (!out || !path)
         return fer_fail(err, -EINVAL, "fer_detector_load: NULL argument");
     *out = nullptr;
-    /* open(2) first: CascadeClassifier::load only says "failed", and logs. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        return fer_fail(err, -e, "%s: %s%s", path, strerror(e),
-                        strcmp(path, FER_CASCADE_DEFAULT) == 0 && e == ENOENT
-                            ? " (install Debian's opencv-data package)"
-                            : "");
+    /* The file is read here, once, and OpenCV parses the bytes: its own open
+     * by name would say only "failed", would block on a FIFO until a writer
+     * came (issue 13, class 1), and would read whatever the name pointed to
+     * after our check. */
+    uint8_t *buf = nullptr;
+    size_t len = 0;
+    int rc = fer_read_file(path, &buf, &len, max_cascade_bytes, err);
+    if (rc < 0) {
+        if (rc == -ENOENT && strcmp(path, FER_CASCADE_DEFAULT) == 0)
+            return fer_fail(err, rc, "%s: %s (install Debian's opencv-data package)", path,
+                            strerror(ENOENT));
+        return rc;
     }
-    close(fd);
     fer_detector *d = nullptr;
     try {
         cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
         d = new fer_detector;
-        if (!d->cascade.load(path) || d->cascade.empty()) {
+        cv::FileStorage fs(std::string(reinterpret_cast<const char *>(buf), len),
+                           cv::FileStorage::READ | cv::FileStorage::MEMORY);
+        free(buf);
+        buf = nullptr;
+        if (!fs.isOpened() || !d->cascade.read(fs.getFirstTopLevelNode()) ||
+            d->cascade.empty()) {
             delete d;
             return fer_fail(err, FER_E_INVAL, "%s: not a cascade OpenCV can load", path);
         }
@@ -61,10 +76,12 @@ extern "C" int fer_detector_load(fer_detector **out, const char *path, fer_error
         *out = d;
         return 0;
     } catch (const cv::Exception &e) {
+        free(buf);
         delete d;
         return fer_fail(err, FER_E_INVAL, "%s: not a cascade OpenCV can load (%s)", path,
                         e.err.c_str());
     } catch (...) {
+        free(buf);
         delete d;
         return fer_cv_fail(err, path);
     }

@@ -275,8 +275,13 @@ extern "C" int fer_image_read(fer_image *img, const char *path, int grey, fer_er
     uint8_t *buf;
     size_t len;
     int rc = fer_read_file(path, &buf, &len, max_file_bytes, err);
-    if (rc == -EISDIR || rc == -EINVAL)
-        return fer_fail(err, FER_E_INVAL, "%s: not a regular file", path);
+    if (rc == -EISDIR || rc == -EINVAL) {
+        /* A directory, a FIFO, a device: refused without blocking, the message
+         * saying which (fer_open_regular). */
+        if (err)
+            err->code = FER_E_INVAL;
+        return FER_E_INVAL;
+    }
     if (rc == -EFBIG)
         return fer_fail(err, FER_E_INVAL, "%s: too large for an image", path);
     if (rc < 0)

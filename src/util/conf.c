@@ -16,7 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/fileio.h"
 #include "util/log.h"
+#include "util/redact.h"
 
 /* The longest line when a table does not say. */
 #define FER_CONF_LINE_MAX 4096
@@ -308,17 +310,20 @@ int fer_conf_load(const fer_conf_table *t, void *cfg, const char *path, char *er
 {
     if (errs && n)
         errs[0] = '\0';
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        fer_conf_error(errs, n, "%s: %s", path, strerror(e));
-        return -e;
-    }
+    /* Without blocking: a FIFO in place of the file is refused, naming what it
+     * is, instead of waiting for a writer forever (fileio.h). */
     struct stat st;
+    fer_error ferr = {0};
+    int fd = fer_open_regular(path, &st, &ferr);
+    if (fd < 0) {
+        fer_conf_error(errs, n, "%s", ferr.msg);
+        return fd == -EISDIR ? -EINVAL : fd;
+    }
     char *buf = NULL;
     int rc = 0;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > FER_CONF_FILE_MAX) {
-        fer_conf_error(errs, n, "%s: not a regular file of at most 1 MiB", path);
+    if (st.st_size > FER_CONF_FILE_MAX) {
+        fer_conf_error(errs, n, "%s: %lld bytes; a settings file may have at most 1 MiB", path,
+                       (long long)st.st_size);
         rc = -EINVAL;
         goto cleanup;
     }
@@ -355,14 +360,20 @@ static int needs_quotes(const char *v)
     return n == 0 || is_space(v[0]) || v[0] == '"' || is_space(v[n - 1]) || v[n - 1] == '"';
 }
 
-void fer_conf_print(const fer_conf_table *t, const void *cfg, FILE *f)
+static void print(const fer_conf_table *t, const void *cfg, FILE *f, int mask)
 {
+    int masked = 0;
     for (size_t i = 0; i < t->nkeys; i++) {
         const fer_conf_key *k = &t->keys[i];
         const char *base = (const char *)cfg + k->off;
+        char shown[4096];
         fprintf(f, "%s ", k->name);
         switch (k->type) {
         case FER_CONF_STR:
+            if (mask && fer_redact(base, shown, sizeof shown)) {
+                base = shown;
+                masked = 1;
+            }
             fprintf(f, needs_quotes(base) ? "\"%s\"\n" : "%s\n", base);
             break;
         case FER_CONF_INT:
@@ -392,6 +403,18 @@ void fer_conf_print(const fer_conf_table *t, const void *cfg, FILE *f)
         }
         }
     }
+    if (masked)
+        fprintf(f, "# credentials in URLs are shown as ***\n");
+}
+
+void fer_conf_print(const fer_conf_table *t, const void *cfg, FILE *f)
+{
+    print(t, cfg, f, 0);
+}
+
+void fer_conf_print_masked(const fer_conf_table *t, const void *cfg, FILE *f)
+{
+    print(t, cfg, f, 1);
 }
 
 static size_t value_size(const fer_conf_key *k)

@@ -77,6 +77,9 @@ int fer_conf_load(const fer_conf_table *t, void *cfg, const char *path, char *er
 /* Every key with its value, one "key value" line each, quoted where a value
  * would not read back as itself; what --check-config prints. */
 void fer_conf_print(const fer_conf_table *t, const void *cfg, FILE *f);
+/* The same with credentials in URLs shown as *** (util/redact.h) and a
+ * comment saying so: for showing, not for reading back. */
+void fer_conf_print_masked(const fer_conf_table *t, const void *cfg, FILE *f);
 
 /* Names the keys that differ between a and b and are not live (at most max,
  * each < 32 bytes); returns how many. */

@@ -75,24 +75,60 @@ int fer_write_atomic(const char *path, const void *const *bufs, const size_t *le
     return 0;
 }
 
+/* What a file that is not a regular one is, for messages. */
+static const char *file_kind(mode_t m)
+{
+    if (S_ISDIR(m))
+        return "a directory";
+    if (S_ISFIFO(m))
+        return "a FIFO (named pipe)";
+    if (S_ISSOCK(m))
+        return "a socket";
+    if (S_ISCHR(m))
+        return "a character device";
+    if (S_ISBLK(m))
+        return "a block device";
+    return "a special file";
+}
+
+int fer_open_regular(const char *path, struct stat *st, fer_error *err)
+{
+    /* O_NONBLOCK: opening a FIFO for reading otherwise waits for a writer,
+     * forever if none comes; with it the open returns at once and fstat
+     * tells what the file is. O_NOCTTY: a terminal never becomes ours. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) {
+        int e = errno;
+        return fer_fail(err, -e, "%s: %s", path, strerror(e));
+    }
+    struct stat tmp;
+    if (!st)
+        st = &tmp;
+    if (fstat(fd, st) < 0) {
+        int e = errno;
+        close(fd);
+        return fer_fail(err, -e, "%s: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st->st_mode)) {
+        close(fd);
+        return fer_fail(err, S_ISDIR(st->st_mode) ? -EISDIR : -EINVAL,
+                        "%s: %s, not a regular file", path, file_kind(st->st_mode));
+    }
+    /* Reads of a regular file block as usual: nothing else ever changes. */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
+}
+
 int fer_read_file(const char *path, uint8_t **buf, size_t *len, size_t max_len, fer_error *err)
 {
     *buf = NULL;
     *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return fer_fail(err, -errno, "%s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) < 0) {
-        int rc = -errno;
-        close(fd);
-        return fer_fail(err, rc, "%s: %s", path, strerror(-rc));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return fer_fail(err, S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL, "%s: not a regular file",
-                        path);
-    }
+    int fd = fer_open_regular(path, &st, err);
+    if (fd < 0)
+        return fd;
     if ((uint64_t)st.st_size > max_len) {
         close(fd);
         return fer_fail(err, -EFBIG, "%s: %lld bytes, more than the %zu allowed", path,

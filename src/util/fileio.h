@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "util/error.h"
 
@@ -25,8 +26,17 @@ int fer_write_atomic(const char *path, const void *const *bufs, const size_t *le
  * cannot be read. */
 int fer_remove_stale_temporaries(const char *dir, fer_error *err);
 
-/* Reads a whole regular file into a malloc'd buffer (NUL-terminated beyond len).
- * max_len bounds what will be read (-EFBIG beyond). */
+/*
+ * Opens path for reading if it is a regular file, without blocking on the way:
+ * a FIFO, a socket, a device or a directory is refused (-EINVAL, -EISDIR) with
+ * a message naming what it is, instead of an open that waits for a writer
+ * forever (issue 13, class 1). Returns the descriptor (close-on-exec, blocking
+ * reads) and fills *st when st is not NULL; -errno with err naming path.
+ */
+int fer_open_regular(const char *path, struct stat *st, fer_error *err);
+
+/* Reads a whole regular file into a malloc'd buffer (NUL-terminated beyond len),
+ * opened with fer_open_regular. max_len bounds what will be read (-EFBIG beyond). */
 int fer_read_file(const char *path, uint8_t **buf, size_t *len, size_t max_len, fer_error *err);
 
 #endif

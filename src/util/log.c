@@ -5,6 +5,7 @@
  * whole across threads without a lock.
  */
 #include "util/log.h"
+#include "util/redact.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -92,10 +93,26 @@ void fer_log(int level, const char *fmt, ...)
     size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
     if (len > sizeof line - 2)
         len = sizeof line - 2;
-    /* One line, whatever the message held. */
-    for (size_t i = (size_t)n; i < len; i++)
-        if (line[i] == '\n')
+    line[len] = '\0';
+    /* No credential of a stream URL reaches a log (util/redact.h), whichever
+     * message carried it. */
+    if (strstr(line + n, "://")) {
+        char masked[sizeof line];
+        if (fer_redact(line + n, masked, sizeof masked - (size_t)n - 1)) {
+            len = (size_t)n + strlen(masked);
+            memcpy(line + n, masked, len - (size_t)n);
+        }
+    }
+    /* One line, whatever the message held: a newline, a carriage return or an
+     * escape sequence in a file name or a peer's text must not forge a second
+     * log line or repaint a terminal. */
+    for (size_t i = (size_t)n; i < len; i++) {
+        unsigned char ch = (unsigned char)line[i];
+        if (ch == '\n')
             line[i] = ' ';
+        else if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            line[i] = '?';
+    }
     line[len++] = '\n';
     ssize_t w;
     do

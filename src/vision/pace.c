@@ -14,8 +14,12 @@
 
 void fer_pacer_init(fer_pacer *p, double fps)
 {
-    p->period_ns = (isfinite(fps) && fps > 0.0) ? (uint64_t)llround(1e9 / fps) : 0;
+    /* A rate too slow to represent is one frame an hour at most: a period
+     * computed from it must not overflow (issue 13, class 3). */
+    double period = (isfinite(fps) && fps > 0.0) ? 1e9 / fps : 0;
+    p->period_ns = period < 3600e9 ? (uint64_t)llround(period) : 3600000000000ull;
     p->next_ns = 0;
+    p->cancel = NULL;
 }
 
 void fer_pacer_reset(fer_pacer *p)
@@ -34,7 +38,15 @@ uint64_t fer_pacer_wait(fer_pacer *p)
         return now;
     }
     if (now < p->next_ns) {
-        fer_sleep_until_ns(p->next_ns);
+        if (!p->cancel) {
+            fer_sleep_until_ns(p->next_ns);
+        } else {
+            /* In slices of at most 100 ms, so the owner can end a long wait
+             * (a slow image list) when it shuts down. */
+            while (!atomic_load(p->cancel) && (now = fer_mono_ns()) < p->next_ns)
+                fer_sleep_until_ns(p->next_ns - now > 100000000u ? now + 100000000u
+                                                                  : p->next_ns);
+        }
         now = p->next_ns;
     }
     p->next_ns += p->period_ns;

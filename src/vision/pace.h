@@ -7,6 +7,7 @@
 #ifndef FER_PACE_H
 #define FER_PACE_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 /* The clocks (fer_mono_ns, fer_wall_ms, fer_sleep_ns) are util/clock.h's; frame
@@ -22,6 +23,7 @@
 typedef struct fer_pacer {
     uint64_t period_ns;  /* 0 = no pacing */
     uint64_t next_ns;    /* monotonic time of the next slot; 0 = not started */
+    const atomic_int *cancel; /* set by the owner: nonzero ends a wait early (NULL: never) */
 } fer_pacer;
 
 /* fps <= 0 or not finite disables pacing. */

@@ -115,21 +115,31 @@ static int check_opts(const fer_pipeline_opts *o, fer_error *err)
     return 0;
 }
 
-int fer_pipeline_set_model(fer_pipeline *p, fer_model *m, fer_error *err)
+int fer_pipeline_model_fits(const fer_model *m, fer_error *err)
 {
     if (!m || !m->net || !m->net->arch)
-        return fer_fail(err, -EINVAL, "pipeline: no model");
+        return fer_fail(err, -EINVAL, "no model");
     const fer_arch *a = m->net->arch;
     if ((a->in_c != 1 && a->in_c != 3) || a->in_h < 1 || a->in_w < 1 ||
         a->in_w * a->in_c > FER_PREPROC_MAX_ROW || a->nclasses < 1 ||
         a->nclasses > FER_RESULT_MAX_CLASSES || m->net->max_batch < 1)
         return fer_fail(err, -EINVAL,
-                        "pipeline: model input %dx%dx%d with %d classes and batch %d cannot be "
-                        "fed (1 or 3 channels, at most %d classes)", a->in_c, a->in_h, a->in_w,
-                        a->nclasses, m->net->max_batch, FER_RESULT_MAX_CLASSES);
+                        "the pipeline cannot feed a model of input %dx%dx%d with %d classes and "
+                        "batch %d (it needs 1 or 3 channels, at most %d classes)", a->in_c,
+                        a->in_h, a->in_w, a->nclasses, m->net->max_batch,
+                        FER_RESULT_MAX_CLASSES);
     if ((a->in_c == 1) != (m->pre.grey != 0))
-        return fer_fail(err, -EINVAL, "pipeline: model input has %d channel(s) but its "
+        return fer_fail(err, -EINVAL, "the model's input has %d channel(s) but its "
                         "preprocessing says grey = %d", a->in_c, m->pre.grey);
+    return 0;
+}
+
+int fer_pipeline_set_model(fer_pipeline *p, fer_model *m, fer_error *err)
+{
+    int rc = fer_pipeline_model_fits(m, err);
+    if (rc < 0)
+        return rc;
+    const fer_arch *a = m->net->arch;
     size_t in_size = (size_t)a->in_c * a->in_h * a->in_w;
     float *input = malloc(sizeof(float) * 2 * FER_RESULT_MAX_FACES * in_size);
     uint8_t *crops = malloc((size_t)FER_TRACK_MAX * in_size);

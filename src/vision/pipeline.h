@@ -71,6 +71,10 @@ void fer_pipeline_opts_still(fer_pipeline_opts *o);
 int fer_pipeline_create(fer_pipeline **out, const fer_pipeline_opts *opts, fer_model *model,
                         fer_error *err);
 
+/* 0 if the pipeline can feed model m (what fer_pipeline_set_model needs), else
+ * -EINVAL with err saying why, without naming a file: the caller knows it. */
+int fer_pipeline_model_fits(const fer_model *m, fer_error *err);
+
 /* Swaps the model (for the daemon's reload) between frames. Tracks and ids survive;
  * their moving averages restart. The model needs a 1- or 3-channel input, at most
  * FER_RESULT_MAX_CLASSES classes and max_batch >= 1 (faces beyond max_batch go in

@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "cv/capture.h"
+#include "util/fileio.h"
+#include "util/redact.h"
 #include "vision/pace.h"
 #include "vision/v4l2_probe.h"
 
@@ -54,13 +56,13 @@ void fer_source_opts_default(fer_source_opts *o)
 /* -errno if path cannot be opened for reading, with a message naming it. */
 static int check_readable(const char *path, fer_error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        if (e == EACCES || e == EPERM)
-            return fer_fail(err, -EACCES, "%s: permission denied", path);
-        return fer_fail(err, -e, "%s: %s", path, strerror(e));
-    }
+    /* Without blocking: a video file replaced by a FIFO is refused, not
+     * waited on (fer_open_regular). */
+    int fd = fer_open_regular(path, NULL, err);
+    if (fd == -EACCES || fd == -EPERM)
+        return fer_fail(err, -EACCES, "%s: permission denied", path);
+    if (fd < 0)
+        return fd;
     close(fd);
     return 0;
 }
@@ -125,17 +127,19 @@ static int open_backend(fer_source *s, fer_error *err)
             return fer_fail(err, FER_E_UNSUPPORTED, "%s: no frame can be decoded", path);
         break;
     case FER_SOURCE_STREAM:
+        /* Messages name a stream by s->name, its URL with any credential
+         * masked (util/redact.h): they reach STATUS and the log. */
         rc = fer_capture_open_stream(&s->cap, path, s->opts.timeout_ms, err);
         if (rc == FER_E_UNSUPPORTED)
             return fer_fail(err, FER_E_LOST,
                             "%s: cannot open the stream (unreachable, refused, or not a video)",
-                            path);
+                            s->name);
         if (rc < 0)
             return rc;
         rc = fer_capture_read(s->cap, &s->pending, err);
         if (rc == FER_E_EOF)
             return fer_fail(err, FER_E_LOST, "%s: the stream opened but delivers no frames",
-                            path);
+                            s->name);
         break;
     case FER_SOURCE_IMAGE:
     case FER_SOURCE_IMAGES:
@@ -183,6 +187,7 @@ static int open_backend(fer_source *s, fer_error *err)
                                      s->spec.kind == FER_SOURCE_IMAGE ||
                                      s->spec.kind == FER_SOURCE_IMAGES);
     fer_pacer_init(&s->pacer, paced ? s->fps : 0.0);
+    s->pacer.cancel = s->opts.cancel;
     return 0;
 }
 
@@ -202,7 +207,7 @@ int fer_source_open(fer_source **out, const char *spec, const fer_source_opts *o
         return fer_fail(err, -ENOMEM, "%s: out of memory", spec ? spec : "source");
     int rc = fer_source_parse(&s->spec, spec, err);
     if (rc == 0) {
-        snprintf(s->name, sizeof s->name, "%s", spec);
+        fer_redact(spec, s->name, sizeof s->name);
         if (opts)
             s->opts = *opts;
         else
@@ -239,8 +244,7 @@ static int read_capture(fer_source *s, fer_image *img, fer_error *err)
                         s->spec.path);
     }
     if (s->spec.kind == FER_SOURCE_STREAM)
-        return fer_fail(err, FER_E_LOST, "%s: the stream stopped delivering frames",
-                        s->spec.path);
+        return fer_fail(err, FER_E_LOST, "%s: the stream stopped delivering frames", s->name);
     if (!s->opts.loop)
         return fer_fail(err, FER_E_EOF, "%s: end of video", s->spec.path);
     rc = fer_capture_rewind(s->cap, err);

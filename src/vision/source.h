@@ -16,6 +16,8 @@
 #ifndef FER_SOURCE_H
 #define FER_SOURCE_H
 
+#include <stdatomic.h>
+
 #include "vision/frame.h"
 #include "vision/source_spec.h"
 
@@ -28,6 +30,7 @@ typedef struct fer_source_opts {
     int realtime;       /* files and images are released at their rate (1); 0 = as fast
                            as they decode, for tests and benchmarks */
     int timeout_ms;     /* streams: connection and read timeout (5000) */
+    const atomic_int *cancel; /* nonzero ends a pacing wait early, for a shutdown (NULL) */
 } fer_source_opts;
 
 void fer_source_opts_default(fer_source_opts *o);

@@ -249,16 +249,28 @@ class Daemon:
         write_text(self.conf, "\n".join(lines) + "\n")
 
     def start(self, wait_ready=True, timeout=60.0, env_extra=None, preexec=None,
-              read_notes=True, env=None):
+              read_notes=True, env=None, run_as=None):
         """Starts ferd with NOTIFY_SOCKET pointing at a datagram socket that a
         thread reads all the time, as systemd does; with read_notes=False nobody
         reads it (a stuck manager: finding F7), and READY is judged by the socket
         answering STATUS instead. env: the environment to start from (default:
-        this process's)."""
+        this process's). run_as=(uid, gid) runs it as that user, with no
+        supplementary groups (the caller must be root)."""
         if os.path.exists(self.notify_path):
             os.unlink(self.notify_path)
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(self.notify_path)
+        if run_as is not None:
+            os.chmod(self.notify_path, 0o666)
+            uid, gid = run_as
+
+            def drop(inner=preexec):
+                os.setgroups([])
+                os.setgid(gid)
+                os.setuid(uid)
+                if inner:
+                    inner()
+            preexec = drop
         self.notify.settimeout(0.2)
         self.notes = []
         self._reading = read_notes
@@ -395,10 +407,16 @@ class Daemon:
 class Client:
     """A protocol v1 client on one connection: lines in, JSON objects out."""
 
-    def __init__(self, path, timeout=10.0, greet=True):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    def __init__(self, path, timeout=10.0, greet=True, sock=None):
+        """Connects to path, or takes sock, a socket already connected (by a
+        process of another user, say: the daemon judges the peer by the
+        credentials of the connect)."""
+        if sock is None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            sock.connect(path)
+        self.sock = sock
         self.sock.settimeout(timeout)
-        self.sock.connect(path)
         self.buf = b""
         self.eof = False
         self.version = self.expect("VERSION", timeout) if greet else None
