@@ -129,6 +129,7 @@ static int open_source(capture_state *cs)
         o.realtime = d->thread_cfg.realtime;
         o.timeout_ms = d->thread_cfg.stream_timeout_ms;
         o.cancel = &d->sh.stop;
+        o.max_pixels = d->thread_cfg.max_image_pixels;
         rc = fer_source_open(&cs->src, d->thread_cfg.source, &o, &err);
         if (rc == 0)
             cs->seq_base = cs->last_seq;

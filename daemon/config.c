@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cv/detect.h"
+#include "cv/image.h"
 #include "util/conf.h"
 #include "util/paths.h"
 #include "vision/pipeline.h"
@@ -37,6 +38,7 @@ static const fer_conf_key keys[] = {
     {"stream_timeout_ms", FER_CONF_INT, F(stream_timeout_ms), 0, 100, 600000, 0, NULL},
     {"retry_initial_ms", FER_CONF_INT, F(retry_initial_ms), 0, 10, 3600000, 0, NULL},
     {"retry_max_ms", FER_CONF_INT, F(retry_max_ms), 0, 10, 3600000, 0, NULL},
+    {"max_image_pixels", FER_CONF_SIZE, F(max_image_pixels), 0, 4096, 1073741824.0, 0, NULL},
     {"stop_timeout_ms", FER_CONF_INT, F(stop_timeout_ms), 0, 100, 600000, 1, NULL},
     {"close_camera_when_idle", FER_CONF_BOOL, F(close_camera_when_idle), 0, 0, 1, 1, NULL},
     {"idle_close_seconds", FER_CONF_INT, F(idle_close_seconds), 0, 0, 86400, 1, NULL},
@@ -100,6 +102,7 @@ void fer_config_default(fer_config *c)
     c->retry_initial_ms = 500;
     c->retry_max_ms = 30000;
     c->stop_timeout_ms = 5000;
+    c->max_image_pixels = FER_IMAGE_MAX_PIXELS;
     c->close_camera_when_idle = 0;
     c->idle_close_seconds = 10;
     default_model(c->model, sizeof c->model);

@@ -31,6 +31,7 @@ typedef struct fer_config {
     int stream_timeout_ms;
     int retry_initial_ms, retry_max_ms;
     int stop_timeout_ms;          /* how long shutdown waits for the threads */
+    long long max_image_pixels;   /* larger frames and images are refused */
     int close_camera_when_idle;
     int idle_close_seconds;
     /* Model and vision pipeline. */

@@ -369,6 +369,7 @@ static const struct {
     {"socket_group", "video", 0},
     {"max_clients", "8", 0},
     {"stop_timeout_ms", "700", 1},
+    {"max_image_pixels", "1000000", 0},
     {"reserved_clients", "2", 1},
     {"max_clients_per_uid", "3", 1},
     {"max_line", "1024", 1},

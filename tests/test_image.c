@@ -16,7 +16,10 @@
 #include <unistd.h>
 #include <dirent.h>
 
+#include <zlib.h>
+
 #include "cv/image.h"
+#include "util/fileio.h"
 
 static char tmp[256];
 
@@ -469,6 +472,65 @@ START_TEST(t_silent_on_bad_input)
 }
 END_TEST
 
+
+/* Issue 13, class 6: the size an image's header states is checked before it
+ * is decoded, in every format: exactly the bound decodes, one pixel less is
+ * refused (-EFBIG, naming the file and the size); and a FIFO is refused
+ * without blocking. */
+START_TEST(t_pixel_bound)
+{
+    static const char *const names[] = {"b.png", "b.jpg", "b.bmp", "b.pgm"};
+    fer_image a = random_image(37, 23, 3, 5);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *p = at(names[i]);
+        fer_error err = {0};
+        ck_assert_int_eq(fer_image_write(&a, p, &err), 0);
+        fer_image img;
+        ck_assert_msg(fer_image_read_max(&img, p, 0, 37 * 23, &err) == 0, "%s: %s", p, err.msg);
+        ck_assert_int_eq(img.w, 37);
+        fer_image_free(&img);
+        ck_assert_int_eq(fer_image_read_max(&img, p, 0, 37 * 23 - 1, &err), -EFBIG);
+        ck_assert_msg(strstr(err.msg, p) && strstr(err.msg, "37x23"), "%s", err.msg);
+        ck_assert_ptr_null(img.data);
+        /* The same bytes in memory. */
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        ck_assert_int_eq(fer_read_file(p, &buf, &len, 1 << 20, &err), 0);
+        ck_assert_int_eq(fer_image_decode_max(&img, buf, len, 1, 37 * 23 - 1, &err), -EFBIG);
+        ck_assert_int_eq(fer_image_decode_max(&img, buf, len, 1, 37 * 23, &err), 0);
+        fer_image_free(&img);
+        free(buf);
+    }
+    fer_image_free(&a);
+    /* A PNG header that states 20000x20000 (with a valid CRC) is refused by
+     * the default bound without a byte of pixel data. */
+    uint8_t png[33] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13,
+                       'I', 'H', 'D', 'R', 0, 0, 0x4e, 0x20, 0, 0, 0x4e, 0x20, 8, 0, 0, 0, 0};
+    uLong crc = crc32(0, png + 12, 17);
+    png[29] = (uint8_t)(crc >> 24), png[30] = (uint8_t)(crc >> 16);
+    png[31] = (uint8_t)(crc >> 8), png[32] = (uint8_t)crc;
+    uint8_t file[33 + 12] = {0};
+    memcpy(file, png, 33);
+    memcpy(file + 33, "\0\0\0\0IEND\xae\x42\x60\x82", 12);
+    fer_image img;
+    fer_error err = {0};
+    ck_assert_int_eq(fer_image_decode(&img, file, sizeof file, 0, &err), -EFBIG);
+    ck_assert_msg(strstr(err.msg, "20000x20000"), "%s", err.msg);
+}
+END_TEST
+
+START_TEST(t_fifo_refused)
+{
+    const char *p = at("fifo.png");
+    ck_assert_int_eq(mkfifo(p, 0600), 0);
+    fer_image img;
+    fer_error err = {0};
+    /* With a blocking open this would wait for a writer forever. */
+    ck_assert_int_eq(fer_image_read(&img, p, 0, &err), FER_E_INVAL);
+    ck_assert_msg(strstr(err.msg, "FIFO") && strstr(err.msg, p), "%s", err.msg);
+}
+END_TEST
+
 static Suite *image_suite(void)
 {
     Suite *s = suite_create("image");
@@ -476,6 +538,8 @@ static Suite *image_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, t_alloc_free);
+    tcase_add_test(tc, t_pixel_bound);
+    tcase_add_test(tc, t_fifo_refused);
     tcase_add_test(tc, t_png_roundtrip_exact);
     tcase_add_test(tc, t_other_formats_exact);
     tcase_add_test(tc, t_jpeg_approx);

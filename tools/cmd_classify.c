@@ -19,6 +19,7 @@
 #include "commands.h"
 #include "cv/detect.h"
 #include "util/paths.h"
+#include "proto/json.h"
 #include "proto/result_json.h"
 #include "vision/annotate.h"
 #include "vision/pace.h"
@@ -48,8 +49,10 @@ static void usage(FILE *f)
 "  --detect-width N    search the image shrunk to this width (640; 0 = full size)\n"
 "  --scale-factor F    detection pyramid step (1.1)\n"
 "  --min-neighbors N   detections a face needs (4)\n"
-"  --min-face PX       smallest face side in image pixels (24)\n",
-            FER_RESULT_MAX_FACES, FER_CASCADE_DEFAULT);
+"  --min-face PX       smallest face side in image pixels (24)\n"
+"  --max-pixels N      refuse, undecoded, an image whose header states more than N\n"
+"                      pixels (width x height; %lld)\n",
+            FER_RESULT_MAX_FACES, FER_CASCADE_DEFAULT, FER_IMAGE_MAX_PIXELS);
 }
 
 /* Where the annotated copy of input goes: out itself for a single image, else
@@ -84,11 +87,11 @@ static void annotate_path(char *dst, size_t n, const char *out, int single, cons
 
 /* Classifies one image; prints its line or its error. Returns 0 or -1. */
 static int classify_one(fer_pipeline *pl, const char *path, unsigned json_flags, uint64_t seq,
-                        const char *annotate_to)
+                        const char *annotate_to, long long max_pixels)
 {
     fer_error err = {0};
     fer_frame frame = {0};
-    int rc = fer_image_read(&frame.img, path, 0, &err);
+    int rc = fer_image_read_max(&frame.img, path, 0, max_pixels, &err);
     if (rc < 0) {
         fprintf(stderr, "fer classify: %s\n", err.msg);
         return -1;
@@ -106,7 +109,7 @@ static int classify_one(fer_pipeline *pl, const char *path, unsigned json_flags,
     cJSON *o = fer_result_to_cjson(&res, json_flags);
     char *line = NULL;
     if (o && cJSON_AddStringToObject(o, "path", path))
-        line = cJSON_PrintUnformatted(o);
+        line = fer_json_print(o); /* valid UTF-8 whatever bytes the path holds */
     cJSON_Delete(o);
     if (!line) {
         fprintf(stderr, "fer classify: %s: out of memory\n", path);
@@ -153,10 +156,12 @@ int fer_cmd_classify(int argc, char **argv)
         {"scale-factor", required_argument, NULL, 's'},
         {"min-neighbors", required_argument, NULL, 'N'},
         {"min-face", required_argument, NULL, 'f'},
+        {"max-pixels", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
     };
     const char *model_arg = NULL, *annotate = NULL;
+    long long max_pixels = FER_IMAGE_MAX_PIXELS;
     unsigned json_flags = 0;
     fer_pipeline_opts po;
     fer_pipeline_opts_still(&po); /* the same settings as libferclassify */
@@ -181,6 +186,13 @@ int fer_cmd_classify(int argc, char **argv)
         }
         case 'N': bad = parse_int(optarg, 0, 100, &po.min_neighbors); break;
         case 'f': bad = parse_int(optarg, 0, 100000, &po.min_face); break;
+        case 'P': {
+            char *end;
+            errno = 0;
+            max_pixels = strtoll(optarg, &end, 10);
+            bad = errno || end == optarg || *end || max_pixels < 1 || max_pixels > (1LL << 30);
+            break;
+        }
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -245,7 +257,8 @@ int fer_cmd_classify(int argc, char **argv)
         char out[4096 + 300];
         if (annotate)
             annotate_path(out, sizeof out, annotate, single, path, used, &nused);
-        if (classify_one(pl, path, json_flags, (uint64_t)i + 1, annotate ? out : NULL) < 0)
+        if (classify_one(pl, path, json_flags, (uint64_t)i + 1, annotate ? out : NULL,
+                         max_pixels) < 0)
             failed++;
     }
     free(used);

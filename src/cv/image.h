@@ -24,14 +24,25 @@ int fer_image_alloc(fer_image *img, int w, int h, int channels);
 /* Frees the pixels and zeroes the struct; accepts NULL and an empty image. */
 void fer_image_free(fer_image *img);
 
+/* The most pixels (width x height) the readers decode unless told otherwise:
+ * 40 megapixels (120 MB as BGR), above any camera or phone photo of a face. */
+#define FER_IMAGE_MAX_PIXELS 40000000LL
+
 /* Decodes PNG, JPEG, BMP, PNM or WebP (by content, not extension; OpenCV's other
  * formats are refused). grey = 1 converts to one channel, else BGR.
  * img is overwritten (not freed first) and left empty on failure.
- * Errors: -ENOENT/-EACCES (from a stat/open check), FER_E_INVAL (not a decodable image,
- * truncated or corrupt), each with err->msg naming path. */
+ * Errors: -ENOENT/-EACCES (from the open), FER_E_INVAL (not a regular file, not a
+ * decodable image, truncated or corrupt), -EFBIG (its header states more than
+ * FER_IMAGE_MAX_PIXELS pixels: refused before decoding), each with err->msg
+ * naming path. */
 int fer_image_read(fer_image *img, const char *path, int grey, fer_error *err);
+/* The same with the bound on decoded pixels given (<= 0: FER_IMAGE_MAX_PIXELS). */
+int fer_image_read_max(fer_image *img, const char *path, int grey, long long max_pixels,
+                       fer_error *err);
 /* Decodes an image held in memory. */
 int fer_image_decode(fer_image *img, const void *buf, size_t len, int grey, fer_error *err);
+int fer_image_decode_max(fer_image *img, const void *buf, size_t len, int grey,
+                         long long max_pixels, fer_error *err);
 
 /* Encodes by path extension (.png, .jpg/.jpeg, .bmp, .pgm) and writes atomically
  * (temp file, fsync, rename). */

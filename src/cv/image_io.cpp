@@ -22,6 +22,11 @@
  * entropy-coded data, which only a full decode can detect, and OpenCV offers
  * no hook to silence it.
  *
+ * Decoding is bounded before it starts: the size every format states in its
+ * header is read here, and an image of more pixels than the caller allows
+ * (FER_IMAGE_MAX_PIXELS unless it says otherwise) is refused undecoded, so a
+ * small file cannot make the reader allocate gigabytes.
+ *
  * Writing encodes to memory first (cv::imencode, format chosen by extension)
  * and then replaces the target through fer_write_atomic (temporary file beside
  * it, fsync, rename), so a reader never sees half an image and a crash leaves
@@ -101,8 +106,15 @@ uint32_t le16(const uint8_t *p)
     return uint32_t(p[1]) << 8 | p[0];
 }
 
-/* PNG: the chunk list must run from IHDR to IEND inside buf, every CRC intact. */
-int check_png(const uint8_t *b, size_t len, const char *what, fer_error *err)
+uint32_t be16(const uint8_t *p)
+{
+    return uint32_t(p[0]) << 8 | p[1];
+}
+
+/* PNG: the chunk list must run from IHDR to IEND inside buf, every CRC intact;
+ * the size is IHDR's. */
+int check_png(const uint8_t *b, size_t len, const char *what, uint64_t *w, uint64_t *h,
+              fer_error *err)
 {
     for (size_t pos = 8, n = 0;; n++) {
         if (len - pos < 12)
@@ -113,8 +125,12 @@ int check_png(const uint8_t *b, size_t len, const char *what, fer_error *err)
         if (len - pos - 12 < clen)
             return fer_fail(err, FER_E_INVAL, "%s: truncated PNG", what);
         const uint8_t *type = b + pos + 4;
-        if (n == 0 && memcmp(type, "IHDR", 4) != 0)
+        if (n == 0 && (memcmp(type, "IHDR", 4) != 0 || clen < 8))
             return fer_fail(err, FER_E_INVAL, "%s: corrupt PNG (no IHDR chunk)", what);
+        if (n == 0) {
+            *w = be32(type + 4);
+            *h = be32(type + 8);
+        }
         if (uint32_t(crc32(0, type, clen + 4)) != be32(type + 4 + clen))
             return fer_fail(err, FER_E_INVAL, "%s: corrupt PNG (chunk %.4s fails its CRC check)",
                             what, reinterpret_cast<const char *>(type));
@@ -127,7 +143,8 @@ int check_png(const uint8_t *b, size_t len, const char *what, fer_error *err)
 /* BMP: the headers and palette must fit in buf, the compression must be one
  * OpenCV reads (it asserts, noisily, on others), and an uncompressed pixel
  * array must fit too. RLE data cannot be sized without decoding it. */
-int check_bmp(const uint8_t *b, size_t len, const char *what, fer_error *err)
+int check_bmp(const uint8_t *b, size_t len, const char *what, uint64_t *pw, uint64_t *ph,
+              fer_error *err)
 {
     if (len < 26 || len - 14 < le32(b + 14))
         return fer_fail(err, FER_E_INVAL, "%s: truncated BMP", what);
@@ -157,12 +174,15 @@ int check_bmp(const uint8_t *b, size_t len, const char *what, fer_error *err)
         if (off > len || stride * h > len - off)
             return fer_fail(err, FER_E_INVAL, "%s: truncated BMP", what);
     }
+    *pw = w;
+    *ph = h;
     return 0;
 }
 
 /* PNM (P1..P6): a well-formed header (OpenCV prints on a malformed one) and,
  * for the binary kinds P4..P6, a raster that fits in buf. */
-int check_pnm(const uint8_t *b, size_t len, const char *what, fer_error *err)
+int check_pnm(const uint8_t *b, size_t len, const char *what, uint64_t *w, uint64_t *h,
+              fer_error *err)
 {
     char kind = char(b[1]);
     int nums = (kind == '1' || kind == '4') ? 2 : 3;
@@ -194,6 +214,8 @@ int check_pnm(const uint8_t *b, size_t len, const char *what, fer_error *err)
     if (v[0] == 0 || v[1] == 0 || v[0] >= (1u << 24) || v[1] >= (1u << 24) || v[2] == 0 ||
         v[2] > 65535)
         return fer_fail(err, FER_E_INVAL, "%s: corrupt PNM header", what);
+    *w = v[0];
+    *h = v[1];
     if (kind < '4')
         return 0; /* ASCII raster: its length is not known in advance */
     pos++; /* the single blank that ends the header */
@@ -201,6 +223,76 @@ int check_pnm(const uint8_t *b, size_t len, const char *what, fer_error *err)
     uint64_t need = kind == '4' ? (v[0] + 7) / 8 * v[1] : v[0] * v[1] * ch * depth;
     if (need > len - pos)
         return fer_fail(err, FER_E_INVAL, "%s: truncated PNM", what);
+    return 0;
+}
+
+/* JPEG: the size is in the frame header (SOFn), which must come before the
+ * first scan; the segments before it are walked by their lengths. */
+int check_jpeg(const uint8_t *b, size_t len, const char *what, uint64_t *w, uint64_t *h,
+               fer_error *err)
+{
+    size_t pos = 2;
+    for (;;) {
+        if (pos >= len)
+            return fer_fail(err, FER_E_INVAL, "%s: truncated JPEG", what);
+        if (b[pos] != 0xFF)
+            return fer_fail(err, FER_E_INVAL, "%s: corrupt JPEG (no marker at byte %zu)", what,
+                            pos);
+        while (pos < len && b[pos] == 0xFF)
+            pos++; /* fill bytes */
+        if (pos >= len)
+            return fer_fail(err, FER_E_INVAL, "%s: truncated JPEG", what);
+        unsigned m = b[pos++];
+        if (m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7))
+            continue; /* markers without a segment */
+        if (m == 0xD9 || m == 0xDA)
+            return fer_fail(err, FER_E_INVAL, "%s: corrupt JPEG (no frame header)", what);
+        if (len - pos < 2)
+            return fer_fail(err, FER_E_INVAL, "%s: truncated JPEG", what);
+        size_t seg = be16(b + pos);
+        if (seg < 2 || seg > len - pos)
+            return fer_fail(err, FER_E_INVAL, "%s: truncated JPEG", what);
+        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
+            if (seg < 8)
+                return fer_fail(err, FER_E_INVAL, "%s: corrupt JPEG frame header", what);
+            *h = be16(b + pos + 3);
+            *w = be16(b + pos + 5);
+            if (!*w || !*h)
+                return fer_fail(err, FER_E_INVAL, "%s: JPEG without a size in its frame header",
+                                what);
+            return 0;
+        }
+        pos += seg;
+    }
+}
+
+/* WebP: the size is in the first chunk, which says which kind it is. */
+int check_webp(const uint8_t *b, size_t len, const char *what, uint64_t *w, uint64_t *h,
+               fer_error *err)
+{
+    if (len < 30)
+        return fer_fail(err, FER_E_INVAL, "%s: truncated WebP", what);
+    const uint8_t *d = b + 20; /* the first chunk's data */
+    if (memcmp(b + 12, "VP8 ", 4) == 0) {
+        if (d[3] != 0x9d || d[4] != 0x01 || d[5] != 0x2a)
+            return fer_fail(err, FER_E_INVAL, "%s: corrupt WebP (VP8 start code)", what);
+        *w = le16(d + 6) & 0x3fff;
+        *h = le16(d + 8) & 0x3fff;
+    } else if (memcmp(b + 12, "VP8L", 4) == 0) {
+        if (d[0] != 0x2f)
+            return fer_fail(err, FER_E_INVAL, "%s: corrupt WebP (VP8L signature)", what);
+        uint32_t bits = le32(d + 1);
+        *w = (bits & 0x3fff) + 1;
+        *h = ((bits >> 14) & 0x3fff) + 1;
+    } else if (memcmp(b + 12, "VP8X", 4) == 0) {
+        *w = 1 + (uint64_t(d[4]) | uint64_t(d[5]) << 8 | uint64_t(d[6]) << 16);
+        *h = 1 + (uint64_t(d[7]) | uint64_t(d[8]) << 8 | uint64_t(d[9]) << 16);
+    } else {
+        return fer_fail(err, FER_E_INVAL, "%s: corrupt or unsupported WebP (chunk %.4s)", what,
+                        reinterpret_cast<const char *>(b + 12));
+    }
+    if (!*w || !*h)
+        return fer_fail(err, FER_E_INVAL, "%s: WebP without a size", what);
     return 0;
 }
 
@@ -212,35 +304,48 @@ int check_pnm(const uint8_t *b, size_t len, const char *what, fer_error *err)
  * OpenCV's PNG, BMP and PNM decoders print to stderr (libpng's default error
  * handler, std::cerr in imdecode) on truncated or bit-rotten data, and library
  * code must not print, so those are checked here, quietly and with a more
- * precise message. JPEG and WebP pass on to OpenCV as they are.
+ * precise message. Every format's header gives its size (*w, *h), so an
+ * image too large to decode is refused before a byte of it is (issue 13,
+ * class 6): a 400 KB PNG may say 20000x20000 pixels, 1.2 GB decoded.
  */
-int precheck(const uint8_t *b, size_t len, const char *what, fer_error *err)
+int precheck(const uint8_t *b, size_t len, const char *what, uint64_t *w, uint64_t *h,
+             fer_error *err)
 {
     if (len >= 8 && memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0)
-        return check_png(b, len, what, err);
+        return check_png(b, len, what, w, h, err);
     if (len >= 2 && b[0] == 'B' && b[1] == 'M')
-        return check_bmp(b, len, what, err);
+        return check_bmp(b, len, what, w, h, err);
     if (len >= 2 && b[0] == 'P' && b[1] >= '1' && b[1] <= '6')
-        return check_pnm(b, len, what, err);
+        return check_pnm(b, len, what, w, h, err);
     if (len >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF)
-        return 0;
+        return check_jpeg(b, len, what, w, h, err);
     if (len >= 12 && memcmp(b, "RIFF", 4) == 0 && memcmp(b + 8, "WEBP", 4) == 0)
-        return 0;
+        return check_webp(b, len, what, w, h, err);
     return fer_fail(err, FER_E_INVAL,
                     "%s: not an image OpenCV can decode (ferd reads PNG, JPEG, BMP, PNM, WebP)",
                     what);
 }
 
-/* Decodes buf (len > 0) with OpenCV; the shared tail of read and decode. */
-int decode(fer_image *img, const void *buf, size_t len, int grey, const char *what,
-           fer_error *err)
+/* Decodes buf (len > 0) with OpenCV, if its header says at most max_pixels
+ * pixels; the shared tail of read and decode. */
+int decode(fer_image *img, const void *buf, size_t len, int grey, long long max_pixels,
+           const char *what, fer_error *err)
 {
     if (len == 0 || len > size_t(INT_MAX))
         return fer_fail(err, FER_E_INVAL, "%s: not an image OpenCV can decode (%zu bytes)", what,
                         len);
-    int rc = precheck(static_cast<const uint8_t *>(buf), len, what, err);
+    uint64_t w = 0, h = 0;
+    int rc = precheck(static_cast<const uint8_t *>(buf), len, what, &w, &h, err);
     if (rc < 0)
         return rc;
+    if (max_pixels <= 0)
+        max_pixels = FER_IMAGE_MAX_PIXELS;
+    if (w * h > uint64_t(max_pixels)) /* each side < 2^32: no overflow */
+        return fer_fail(err, -EFBIG,
+                        "%s: %llux%llu pixels (%.1f megapixels decoded) is more than the %.1f "
+                        "megapixels allowed; not decoded", what, (unsigned long long)w,
+                        (unsigned long long)h, double(w) * double(h) / 1e6,
+                        double(max_pixels) / 1e6);
     cv::Mat raw(1, int(len), CV_8UC1, const_cast<void *>(buf));
     cv::Mat m = cv::imdecode(raw, grey ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
     if (m.empty())
@@ -269,6 +374,12 @@ const char *encoder_ext(const char *path)
  * left empty, so fer_image_free on it is always safe. */
 extern "C" int fer_image_read(fer_image *img, const char *path, int grey, fer_error *err)
 {
+    return fer_image_read_max(img, path, grey, 0, err);
+}
+
+extern "C" int fer_image_read_max(fer_image *img, const char *path, int grey,
+                                  long long max_pixels, fer_error *err)
+{
     if (!img || !path)
         return fer_fail(err, -EINVAL, "fer_image_read: NULL argument");
     memset(img, 0, sizeof *img);
@@ -287,7 +398,7 @@ extern "C" int fer_image_read(fer_image *img, const char *path, int grey, fer_er
     if (rc < 0)
         return rc;
     try {
-        rc = decode(img, buf, len, grey, path, err);
+        rc = decode(img, buf, len, grey, max_pixels, path, err);
     } catch (...) {
         fer_image_free(img);
         rc = fer_cv_fail(err, path);
@@ -299,11 +410,17 @@ extern "C" int fer_image_read(fer_image *img, const char *path, int grey, fer_er
 extern "C" int fer_image_decode(fer_image *img, const void *buf, size_t len, int grey,
                                 fer_error *err)
 {
+    return fer_image_decode_max(img, buf, len, grey, 0, err);
+}
+
+extern "C" int fer_image_decode_max(fer_image *img, const void *buf, size_t len, int grey,
+                                    long long max_pixels, fer_error *err)
+{
     if (!img || (!buf && len > 0))
         return fer_fail(err, -EINVAL, "fer_image_decode: NULL argument");
     memset(img, 0, sizeof *img);
     try {
-        return decode(img, buf, len, grey, "image in memory", err);
+        return decode(img, buf, len, grey, max_pixels, "image in memory", err);
     } catch (...) {
         fer_image_free(img);
         return fer_cv_fail(err, "image in memory");

@@ -43,6 +43,13 @@ struct fer_source {
     long long frames;
     int width, height;
     uint64_t seq;
+    /* Images of the list that could not be read, each with the file's state
+     * then: skipped without a word until the file changes (NULL: none yet). */
+    struct bad_image {
+        int bad;
+        struct timespec mtime;
+        off_t size;
+    } *bad;
 };
 
 void fer_source_opts_default(fer_source_opts *o)
@@ -72,7 +79,7 @@ static int check_readable(const char *path, fer_error *err)
 static int read_image(fer_source *s, int i, fer_image *img, fer_error *err)
 {
     fer_image tmp;
-    int rc = fer_image_read(&tmp, s->list.paths[i], 0, err);
+    int rc = fer_image_read_max(&tmp, s->list.paths[i], 0, s->opts.max_pixels, err);
     if (rc == FER_E_INVAL) {
         rc = FER_E_UNSUPPORTED;
         if (err)
@@ -94,6 +101,28 @@ static int camera_failure(fer_source *s, const char *what, fer_error *err)
         return rc;
     return fer_fail(err, FER_E_UNSUPPORTED, "%s: %s (no pixel format OpenCV can convert?)",
                     s->spec.path, what);
+}
+
+/* A capture's frames must not be larger than the images a list may hold:
+ * checked on the size the backend states before the first frame is
+ * converted, and on every frame (a stream may change its size). */
+static int check_frame_size(const fer_source *s, long long w, long long h, fer_error *err)
+{
+    long long max = s->opts.max_pixels > 0 ? s->opts.max_pixels : FER_IMAGE_MAX_PIXELS;
+    if (w > 0 && h > 0 && w * h > max)
+        return fer_fail(err, FER_E_UNSUPPORTED,
+                        "%s: frames of %lldx%lld pixels are more than the %.1f megapixels "
+                        "allowed", s->name, w, h, (double)max / 1e6);
+    return 0;
+}
+
+static int read_list(fer_source *s, fer_image *img, fer_error *err);
+
+static int check_capture_size(const fer_source *s, fer_error *err)
+{
+    fer_capture_info ci;
+    fer_capture_get_info(s->cap, &ci);
+    return check_frame_size(s, ci.width, ci.height, err);
 }
 
 static int open_backend(fer_source *s, fer_error *err)
@@ -120,6 +149,8 @@ static int open_backend(fer_source *s, fer_error *err)
         if (rc < 0)
             return rc;
         rc = fer_capture_open_file(&s->cap, path, err);
+        if (rc == 0)
+            rc = check_capture_size(s, err);
         if (rc < 0)
             return rc;
         rc = fer_capture_read(s->cap, &s->pending, err);
@@ -134,6 +165,8 @@ static int open_backend(fer_source *s, fer_error *err)
             return fer_fail(err, FER_E_LOST,
                             "%s: cannot open the stream (unreachable, refused, or not a video)",
                             s->name);
+        if (rc == 0)
+            rc = check_capture_size(s, err);
         if (rc < 0)
             return rc;
         rc = fer_capture_read(s->cap, &s->pending, err);
@@ -159,8 +192,10 @@ static int open_backend(fer_source *s, fer_error *err)
             if (rc < 0)
                 return rc;
         }
+        /* The first readable image; one that fails is reported by this open
+         * and skipped by the next (read_list). */
         s->next = 0;
-        rc = read_image(s, s->next++, &s->pending, err);
+        rc = read_list(s, &s->pending, err);
         break;
     default:
         return fer_fail(err, -EINVAL, "%s: unknown source kind", path);
@@ -233,6 +268,8 @@ int fer_source_reopen(fer_source *s, fer_error *err)
 static int read_capture(fer_source *s, fer_image *img, fer_error *err)
 {
     int rc = fer_capture_read(s->cap, img, err);
+    if (rc == 0)
+        return check_frame_size(s, img->w, img->h, err);
     if (rc != FER_E_EOF)
         return rc;
     if (s->spec.kind == FER_SOURCE_CAMERA) {
@@ -256,16 +293,61 @@ static int read_capture(fer_source *s, fer_image *img, fer_error *err)
     return rc;
 }
 
-/* The next image of the list into img, looping if asked. */
+/* 1 if image i failed before and its file has not changed since. */
+static int known_bad(const fer_source *s, int i)
+{
+    if (!s->bad || !s->bad[i].bad)
+        return 0;
+    struct stat st;
+    if (stat(s->list.paths[i], &st) < 0)
+        return 1; /* still not readable */
+    return st.st_mtim.tv_sec == s->bad[i].mtime.tv_sec &&
+           st.st_mtim.tv_nsec == s->bad[i].mtime.tv_nsec && st.st_size == s->bad[i].size;
+}
+
+/* Remembers that image i failed (or, ok = 1, that it reads again). */
+static void mark_image(fer_source *s, int i, int ok)
+{
+    if (ok) {
+        if (s->bad)
+            s->bad[i].bad = 0;
+        return;
+    }
+    if (!s->bad && !(s->bad = calloc((size_t)s->list.n, sizeof *s->bad)))
+        return; /* out of memory: it is retried, and reported, on every pass */
+    struct stat st;
+    memset(&st, 0, sizeof st);
+    stat(s->list.paths[i], &st);
+    s->bad[i].bad = 1;
+    s->bad[i].mtime = st.st_mtim;
+    s->bad[i].size = st.st_size;
+}
+
+/*
+ * The next image of the list into img, looping if asked. An image that
+ * cannot be read is reported once (its error is returned, naming it) and then
+ * skipped on every later pass until its file changes: a bad file in a
+ * directory must not cost a decode and a log line per pass, forever (issue 13,
+ * class 8). A list of which no image can be read is a lost source.
+ */
 static int read_list(fer_source *s, fer_image *img, fer_error *err)
 {
-    if (s->next >= s->list.n) {
-        if (!s->opts.loop)
-            return fer_fail(err, FER_E_EOF, "%s: end of %s", s->name,
-                            s->list.n == 1 ? "image" : "images");
-        s->next = 0;
+    int i = -1;
+    for (int tries = 0; tries <= s->list.n; tries++) {
+        if (s->next >= s->list.n) {
+            if (!s->opts.loop)
+                return fer_fail(err, FER_E_EOF, "%s: end of %s", s->name,
+                                s->list.n == 1 ? "image" : "images");
+            s->next = 0;
+        }
+        i = s->next++;
+        if (!known_bad(s, i))
+            break;
+        i = -1;
     }
-    int i = s->next++;
+    if (i < 0)
+        return fer_fail(err, FER_E_LOST, "%s: none of its %d image%s can be read", s->name,
+                        s->list.n, s->list.n == 1 ? "" : "s");
     if (s->list.n == 1 && s->still.data) {
         /* A looping still is decoded once and copied after that. */
         if (img->w != s->still.w || img->h != s->still.h || img->channels != 3 || !img->data) {
@@ -277,7 +359,10 @@ static int read_list(fer_source *s, fer_image *img, fer_error *err)
         memcpy(img->data, s->still.data, (size_t)img->w * img->h * 3);
         return 0;
     }
-    return read_image(s, i, img, err);
+    int rc = read_image(s, i, img, err);
+    if (rc != -ENOMEM)
+        mark_image(s, i, rc == 0);
+    return rc;
 }
 
 int fer_source_read(fer_source *s, fer_frame *frame, fer_error *err)
@@ -328,6 +413,7 @@ void fer_source_close(fer_source *s)
         return;
     close_backend(s);
     fer_image_list_free(&s->list);
+    free(s->bad);
     fer_image_free(&s->still);
     fer_image_free(&s->pending);
     free(s);

@@ -31,6 +31,8 @@ typedef struct fer_source_opts {
                            as they decode, for tests and benchmarks */
     int timeout_ms;     /* streams: connection and read timeout (5000) */
     const atomic_int *cancel; /* nonzero ends a pacing wait early, for a shutdown (NULL) */
+    long long max_pixels; /* frames and images larger than this (w x h) are refused, images
+                             before they are decoded (0 = FER_IMAGE_MAX_PIXELS) */
 } fer_source_opts;
 
 void fer_source_opts_default(fer_source_opts *o);

@@ -286,9 +286,10 @@ class Daemon:
         dies_with = _dies_with(os.getpid())
 
         def setup():
-            dies_with()
+            # preexec first: a change of user clears the parent-death signal.
             if preexec:
                 preexec()
+            dies_with()
         self.proc = subprocess.Popen([self.binary, "--config", self.conf] + self.argv_extra,
                                      stdout=self.logf, stderr=self.logf, env=env,
                                      stdin=subprocess.DEVNULL, preexec_fn=setup,

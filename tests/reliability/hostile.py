@@ -47,6 +47,13 @@ UTF-8 JSON, and every check ends with SIGTERM and a bounded wait.
                        /proc/PID/cmdline, not in --check-config's output, not in
                        anything any client received; nobody sees no other
                        client's uid or pid, root sees all.
+  decompression_bomb   a 390 KB PNG stating 20000x20000 pixels (made here, in no
+                       time: one flushed deflate block repeated): fer classify
+                       refuses it undecoded, small; as ferd's source it is
+                       refused (STATUS says why) and ferd stays small; in an
+                       image directory the good images keep coming and the bomb
+                       is reported once; max_image_pixels below a 640x480 image
+                       refuses that too.
 Exit status: 0 passed, 1 a check failed, 77 all skipped.
 """
 
@@ -56,10 +63,12 @@ import pwd
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
 import time
+import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ferdtest  # noqa: E402
@@ -753,8 +762,105 @@ def credential_urls():
         s.cleanup()
 
 
+# ---- class 6: inputs that cost more than they say ----
+
+def bomb_png(path, w=20000, h=20000):
+    """A grey PNG of w x h zero pixels, about 400 KB: the deflate stream of one
+    block of rows, flushed so that it stands alone, repeated (no compressor
+    runs over the 400 MB it decodes to)."""
+    rows = 100
+    block = b"\0" * ((w + 1) * rows)
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    one = c.compress(block) + c.flush(zlib.Z_FULL_FLUSH)
+    tail = c.flush(zlib.Z_FINISH)
+    n = (w + 1) * h
+    data = b"\x78\xda" + one * (h // rows) + tail + struct.pack(">I", ((n % 65521) << 16) | 1)
+
+    def chunk(kind, body):
+        return (struct.pack(">I", len(body)) + kind + body +
+                struct.pack(">I", zlib.crc32(kind + body) & 0xffffffff))
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+                + chunk(b"IDAT", data) + chunk(b"IEND", b""))
+    readable(path)
+    return os.path.getsize(path)
+
+
+def run_measured(argv, timeout=60.0):
+    """Runs argv to its end; (status, stderr, seconds, peak RSS in MiB)."""
+    t0 = now()
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = t0 + timeout
+    err = b""
+    while True:
+        pid, st, ru = os.wait4(p.pid, os.WNOHANG)
+        if pid:
+            break
+        if now() > deadline:
+            p.kill()
+            os.wait4(p.pid, 0)
+            raise Failure("%s did not end within %.0f s" % (" ".join(argv), timeout))
+        time.sleep(0.05)
+    err = p.stderr.read().decode(errors="replace")
+    p.stderr.close()
+    return os.waitstatus_to_exitcode(st), err, now() - t0, ru.ru_maxrss / 1024.0
+
+
+def decompression_bomb():
+    s = setup("ferd-hostile-bomb-")
+    try:
+        bomb = s.path("bomb.png")
+        size = bomb_png(bomb)
+        # fer classify: refused at once, small.
+        rc, err, secs, rss = run_measured([os.environ["FER_BIN"], "classify", "--model",
+                                           model_file(s), bomb])
+        check(rc == 1 and "20000x20000" in err, "fer classify on the bomb: exit %s, %r", rc,
+              err[-300:])
+        check(rss < 400, "fer classify on the bomb peaked at %.0f MiB", rss)
+        # As ferd's source: refused, the daemon stays small and serves.
+        d = start(s, {"source": bomb}, name="bomb")
+        st = wait_for(lambda: (lambda x: x if "20000x20000" in x["source"].get("error", "")
+                               else None)(root_status(d)), 20)
+        check(st, "STATUS never said why the bomb was refused: %s", root_status(d)["source"])
+        rss_source = ferdtest.proc_rss_kb(d.pid) / 1024.0
+        check(rss_source < 400, "ferd with the bomb as source: %.0f MiB", rss_source)
+        stop(d)
+        # In an image directory among good images: those keep coming, the
+        # bomb is reported once, not on every pass.
+        imgs = s.path("imgs")
+        os.mkdir(imgs)
+        os.chown(imgs, *DAEMON_USER)
+        write_face_images(imgs, 2)
+        shutil.copyfile(bomb, os.path.join(imgs, "face1b.png"))
+        readable(os.path.join(imgs, "face1b.png"))
+        d = start(s, {"source": imgs, "capture_fps": "20"}, name="bombdir")
+        c = peer(d)
+        c.request({"class": "WATCH"})
+        c.expect("WATCH")
+        n = count(c.collect(4.0), "RESULT")
+        rss_dir = ferdtest.proc_rss_kb(d.pid) / 1024.0
+        stop(d)
+        check(n >= 20, "an image list holding the bomb: %d RESULTs in 4 s", n)
+        check(rss_dir < 400, "ferd with the bomb in its image list: %.0f MiB", rss_dir)
+        told = d.log_text().count("20000x20000")
+        check(told == 1, "the bomb was reported %d times in 4 s of passes (at 20 fps over 3 "
+              "images); log:\n%s", told, d.log_text()[-1500:])
+        # The bound is configurable: a limit below the good images refuses them.
+        d = start(s, {"source": imgs, "max_image_pixels": "10000"}, name="small")
+        st = wait_for(lambda: (lambda x: x if "megapixels" in x["source"].get("error", "")
+                               else None)(root_status(d)), 20)
+        check(st, "max_image_pixels 10000 let a 640x480 image through: %s",
+              root_status(d)["source"])
+        stop(d)
+        return ("a %d-byte PNG of 20000x20000: fer classify refused it in %.1f s at %.0f MiB; "
+                "ferd at %.0f MiB as source, %.0f MiB with it in a list (%d RESULTs in 4 s, "
+                "reported once)" % (size, secs, rss, rss_source, rss_dir, n))
+    finally:
+        s.cleanup()
+
+
 CHECKS = [utf8_out, tiny_and_huge_numbers, half_close, slot_exhaustion, blocking_files,
-          credential_urls]
+          credential_urls, decompression_bomb]
 
 
 def main(argv):
