@@ -46,12 +46,15 @@ void cu_setup(void)
     const char *tmp = getenv("TMPDIR");
     snprintf(cu_dir, sizeof cu_dir, "%s/ferclient-test-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
     ck_assert_ptr_nonnull(mkdtemp(cu_dir));
+    fh_remove_on_exit(cu_dir); /* also when meson's timeout ends the test program */
 }
 
 void cu_cleanup(void)
 {
-    if (cu_dir[0])
+    if (cu_dir[0]) {
         nftw(cu_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        fh_removed(cu_dir);
+    }
     cu_dir[0] = '\0';
 }
 

@@ -12,12 +12,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -50,12 +52,118 @@ static void kill_leftovers(void)
     }
 }
 
+/* ---- scratch directories, and the end by a termination signal ---- */
+
+#define FH_MAX_SCRATCH 8
+
+static struct {
+    pid_t owner;
+    char path[256];
+} scratch[FH_MAX_SCRATCH];
+static int signals_caught;
+static struct sigaction prev_action[3];
+static const int caught[3] = {SIGTERM, SIGINT, SIGHUP};
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void remove_scratch(void)
+{
+    for (int i = 0; i < FH_MAX_SCRATCH; i++)
+        if (scratch[i].path[0] && scratch[i].owner == getpid()) {
+            nftw(scratch[i].path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+            scratch[i].path[0] = '\0';
+        }
+}
+
+/*
+ * SIGTERM (how meson's timeout ends a test program), SIGINT or SIGHUP: neither
+ * atexit handlers nor Check's fixtures run then. The previous handler goes
+ * first: under Check's fork mode it is the runner's, which sends the running
+ * test's process group SIGTERM and this process the signal again with the
+ * default action restored (blocked until this handler returns). Then our own
+ * daemons are killed and their sockets removed, the test child gets up to
+ * 300 ms to exit (meson sends SIGKILL 0.5 s after SIGTERM), and the scratch
+ * directories are removed; returning delivers the pending signal. nftw is not
+ * async-signal-safe: acceptable in a test program that is ending, whose runner
+ * spends its time blocked in waitpid.
+ */
+static void on_termination(int sig)
+{
+    int k = sig == SIGTERM ? 0 : sig == SIGINT ? 1 : 2;
+    const struct sigaction *prev = &prev_action[k];
+    if (!(prev->sa_flags & SA_SIGINFO) && prev->sa_handler != SIG_DFL &&
+        prev->sa_handler != SIG_IGN) {
+        prev->sa_handler(sig);
+    } else {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+    kill_leftovers();
+    /* WNOWAIT: the runner reaps its test child itself (Check loops on
+     * waitpid until it does). */
+    for (int i = 0; i < 30; i++) {
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid != 0)
+            break;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    remove_scratch();
+}
+
+static void catch_termination(void)
+{
+    if (signals_caught)
+        return;
+    signals_caught = 1;
+    for (int i = 0; i < 3; i++) {
+        struct sigaction sa;
+        if (sigaction(caught[i], NULL, &prev_action[i]) < 0 ||
+            prev_action[i].sa_handler == SIG_IGN)
+            continue;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_termination;
+        sigemptyset(&sa.sa_mask);
+        sigaction(caught[i], &sa, NULL);
+    }
+}
+
+void fh_remove_on_exit(const char *dir)
+{
+    static int at_exit;
+    if (!at_exit) {
+        atexit(remove_scratch);
+        at_exit = 1;
+    }
+    catch_termination();
+    for (int i = 0; i < FH_MAX_SCRATCH; i++)
+        if (!scratch[i].path[0]) {
+            scratch[i].owner = getpid();
+            snprintf(scratch[i].path, sizeof scratch[i].path, "%s", dir);
+            return;
+        }
+}
+
+void fh_removed(const char *dir)
+{
+    for (int i = 0; i < FH_MAX_SCRATCH; i++)
+        if (scratch[i].owner == getpid() && strcmp(scratch[i].path, dir) == 0)
+            scratch[i].path[0] = '\0';
+}
+
 static void enter(pid_t pid, const char *sock, const char *notify)
 {
     if (!registered) {
         atexit(kill_leftovers);
         registered = 1;
     }
+    catch_termination();
     for (int i = 0; i < FH_MAX_CHILDREN; i++)
         if (!registry[i].pid) {
             registry[i].pid = pid;

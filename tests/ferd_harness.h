@@ -21,7 +21,9 @@
  *     where Check's fork mode ends a failed test with _exit (no teardown, no
  *     atexit), PR_SET_PDEATHSIG kills the daemon and the test's scratch
  *     directory, socket included, is removed by the fixture that made it, in
- *     Check's parent process.
+ *     Check's parent process. When the test program itself is ended by a
+ *     signal (meson's timeout: SIGTERM), a handler chained after Check's kills
+ *     the daemons and removes the scratch directories (fh_remove_on_exit).
  *
  * Functions return 0 or -errno and say why in a message buffer: no Check
  * dependency, so benchmarks use the harness too; tests assert on the result.
@@ -52,6 +54,17 @@ pid_t fh_spawn_fds(char *const argv[], const char *const env[], int out_fd, int 
 /* Waits for pid up to timeout_ms (polling); its wait status, or -1 on timeout
  * (the child is left running). */
 int fh_wait_pid(pid_t pid, int timeout_ms);
+
+/*
+ * Removes dir and everything in it when this process ends: at exit, and on
+ * SIGTERM, SIGINT or SIGHUP (meson's timeout sends SIGTERM, which runs neither
+ * atexit handlers nor Check's teardown). For a scratch directory made in
+ * Check's runner (an unchecked fixture); only the process that registered it
+ * removes it. The same signals also kill the daemons this process started and
+ * remove their sockets. fh_removed forgets dir once the caller removed it.
+ */
+void fh_remove_on_exit(const char *dir);
+void fh_removed(const char *dir);
 
 /* ---- deadlines ---- */
 

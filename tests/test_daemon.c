@@ -170,6 +170,7 @@ static void shared_setup(void)
     const char *base = getenv("TMPDIR");
     snprintf(shared_dir, sizeof shared_dir, "%s/ferd-test-XXXXXX", base && *base ? base : "/tmp");
     ck_assert_ptr_nonnull(mkdtemp(shared_dir));
+    fh_remove_on_exit(shared_dir); /* also when meson's timeout ends this program */
     snprintf(tu_dir, sizeof tu_dir, "%s", shared_dir);
     make_model(spath("model.fermodel"), 7);
     make_model(spath("model2.fermodel"), 8);
@@ -180,6 +181,7 @@ static void shared_teardown(void)
 {
     snprintf(tu_dir, sizeof tu_dir, "%s", shared_dir);
     tu_cleanup();
+    fh_removed(shared_dir);
 }
 
 /* ---- the daemon (tests/ferd_harness.c: its rules in ferd_harness.h) ---- */
