@@ -12,9 +12,10 @@
 # 4. in a private mount namespace where the installed tree is mounted at PREFIX
 #    and the source tree (the build directory with it) is covered by an empty
 #    tmpfs, the installed `fer info default` finds the architecture, `ferd
-#    --check-config` reports the installed model (which is there), and ferctl
-#    and its library load — with an empty environment, so no FER_DATA_DIR or
-#    FER_MODEL helps them.
+#    --check-config` reports the installed model (which is there), ferctl and
+#    its library load, ferd-mqtt and ferd-http accept their installed
+#    configuration, and libferclassify opens the installed default model —
+#    with an empty environment, so no FER_DATA_DIR or FER_MODEL helps them.
 # Exits 77 (skipped) when no mount namespace can be made (neither root nor
 # unprivileged user namespaces).
 set -euo pipefail
@@ -90,6 +91,29 @@ echo "ferd --check-config: $(echo "$out" | head -1), $(echo "$out" | grep "^mode
 run LD_LIBRARY_PATH="$LIBDIR" "$BINDIR/ferctl" --help >/dev/null ||
     { echo "FAIL: the installed ferctl does not run"; exit 1; }
 echo "ferctl --help: ok (libferclient from $LIBDIR)"
+for prog in ferd-mqtt ferd-http; do
+    out=$(run LD_LIBRARY_PATH="$LIBDIR" "$SBINDIR/$prog" --check-config 2>&1) ||
+        { echo "$out" | tail -3; echo "FAIL: $prog --check-config"; exit 1; }
+done
+echo "ferd-mqtt and ferd-http --check-config: ok"
+# The installed libferclassify, opened as a program opens it, with no model
+# named: its default model must be the installed one (util/paths.c looks for
+# a build tree beside the library first, which must not be found here).
+out=$(run /usr/bin/python3 -c "
+import ctypes, sys
+lib = ctypes.CDLL(sys.argv[1])
+lib.fer_classifier_model_path.restype = ctypes.c_char_p
+c = ctypes.c_void_p()
+err = ctypes.create_string_buffer(4 + 512)
+if lib.fer_classifier_open(ctypes.byref(c), None, None, err) < 0:
+    print(err.raw[4:].split(bytes(1))[0].decode())
+    sys.exit(1)
+print(lib.fer_classifier_model_path(c).decode())
+lib.fer_classifier_close(c)
+" "$LIBDIR/libferclassify.so.0" 2>&1) || { echo "$out"; echo "FAIL: libferclassify did not open its default model"; exit 1; }
+[ "$out" = "$DATA/models/default.fermodel" ] ||
+    { echo "$out"; echo "FAIL: libferclassify opened $out, not the installed model"; exit 1; }
+echo "libferclassify default model: $out"
 '
 DEST=$DEST PREFIX=$PREFIX SRC=$SRC DATA=$DATA BINDIR=$BINDIR SBINDIR=$SBINDIR LIBDIR=$LIBDIR \
     "${ns[@]}" bash -c "$inner"
