@@ -99,7 +99,10 @@ echo "ferd-mqtt and ferd-http --check-config: ok"
 # The installed libferclassify, opened as a program opens it, with no model
 # named: its default model must be the installed one (util/paths.c looks for
 # a build tree beside the library first, which must not be found here).
-out=$(run /usr/bin/python3 -c "
+# In a sanitizer build the library needs the ASan runtime loaded first (PRE).
+pre=()
+[ -z "$PRE" ] || pre=(LD_PRELOAD="$PRE" ASAN_OPTIONS=detect_leaks=0)
+out=$(run "${pre[@]}" /usr/bin/python3 -c "
 import ctypes, sys
 lib = ctypes.CDLL(sys.argv[1])
 lib.fer_classifier_model_path.restype = ctypes.c_char_p
@@ -115,6 +118,15 @@ lib.fer_classifier_close(c)
     { echo "$out"; echo "FAIL: libferclassify opened $out, not the installed model"; exit 1; }
 echo "libferclassify default model: $out"
 '
-DEST=$DEST PREFIX=$PREFIX SRC=$SRC DATA=$DATA BINDIR=$BINDIR SBINDIR=$SBINDIR LIBDIR=$LIBDIR \
+# libferclassify built with -fsanitize links libasan: the interpreter that
+# loads it must have the runtimes preloaded (as tests/python/run.py does).
+PRE=
+if readelf -d "$DEST$LIBDIR/libferclassify.so.0" | grep -q 'NEEDED.*libasan'; then
+    for lib in libasan.so libubsan.so; do
+        p=$(gcc -print-file-name=$lib)
+        [ "$p" = "$lib" ] || PRE="$PRE $(readlink -f "$p")"
+    done
+fi
+PRE=$PRE DEST=$DEST PREFIX=$PREFIX SRC=$SRC DATA=$DATA BINDIR=$BINDIR SBINDIR=$SBINDIR LIBDIR=$LIBDIR \
     "${ns[@]}" bash -c "$inner"
 echo "installed programs work with $SRC out of reach"
