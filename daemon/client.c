@@ -415,36 +415,38 @@ int ferd_client_reply(ferd_client *c, char *json)
     return rc;
 }
 
-int ferd_client_error(ferd_client *c, const char *code, const char *request, const char *fmt,
-                      ...)
+/* The ERROR message (code, the request it answers or "", the message) as a reply. */
+static int reply_error(ferd_client *c, const char *code, const char *request, const char *fmt,
+                       va_list ap)
 {
     fer_error_msg e;
     memset(&e, 0, sizeof e);
     snprintf(e.code, sizeof e.code, "%s", code);
     snprintf(e.request, sizeof e.request, "%s", request ? request : "");
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(e.message, sizeof e.message, fmt, ap);
-    va_end(ap);
     char *json = NULL;
     fer_error_to_json(&e, &json);
     return ferd_client_reply(c, json);
+}
+
+int ferd_client_error(ferd_client *c, const char *code, const char *request, const char *fmt,
+                      ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = reply_error(c, code, request, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 /* ---- closing ---- */
 
 void ferd_client_close_with_error(ferd_client *c, const char *code, const char *fmt, ...)
 {
-    fer_error_msg e;
-    memset(&e, 0, sizeof e);
-    snprintf(e.code, sizeof e.code, "%s", code);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e.message, sizeof e.message, fmt, ap);
+    reply_error(c, code, NULL, fmt, ap);
     va_end(ap);
-    char *json = NULL;
-    fer_error_to_json(&e, &json);
-    ferd_client_reply(c, json);
     c->close_after_write = 1;
     if (c->reading) {
         uv_read_stop((uv_stream_t *)&c->pipe);
