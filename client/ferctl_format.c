@@ -141,6 +141,8 @@ void ferctl_print_status(FILE *f, const fer_status_msg *s)
     if (s->source.kind[0])
         fprintf(f, " (%s)", s->source.kind);
     fprintf(f, ": %s", s->source.state);
+    if (!strcmp(s->source.state, "reconnecting") || !strcmp(s->source.state, "error"))
+        fprintf(f, " (waiting for it; ferd retries with back-off)");
     if (s->source.fps >= 0)
         fprintf(f, ", %.1f fps", s->source.fps);
     if (s->source.width > 0)

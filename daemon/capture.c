@@ -36,11 +36,14 @@ const char *ferd_source_state_name(ferd_source_state s)
     return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "error";
 }
 
-static void set_state(ferd_shared *sh, ferd_source_state st, const char *error)
+/* retry_ms: the back-off delay before the next try (0: none), for the
+ * service manager's status line. */
+static void set_state(ferd_shared *sh, ferd_source_state st, const char *error, uint32_t retry_ms)
 {
     pthread_mutex_lock(&sh->mu);
     sh->state = st;
     snprintf(sh->error, sizeof sh->error, "%s", error ? error : "");
+    sh->retry_ms = retry_ms;
     pthread_mutex_unlock(&sh->mu);
 }
 
@@ -141,7 +144,7 @@ static int open_source(capture_state *cs)
         return 0;
     }
     uint32_t delay = fer_backoff_next(&cs->backoff);
-    set_state(&d->sh, failure_state(rc), err.msg);
+    set_state(&d->sh, failure_state(rc), err.msg, delay);
     log_failure(cs, cs->src ? "reopen" : "open", err.msg, delay);
     return backoff_sleep(&d->sh, delay) ? 1 : rc;
 }
@@ -239,7 +242,7 @@ static void *capture_main(void *arg)
         }
         if (rc == FER_E_EOF) {
             log_notice("source: %s; no more frames", err.msg);
-            set_state(sh, FERD_SRC_ENDED, err.msg);
+            set_state(sh, FERD_SRC_ENDED, err.msg, 0);
             pthread_mutex_lock(&sh->mu);
             while (!sh->quit)
                 pthread_cond_wait(&sh->capture_cond, &sh->mu);
@@ -255,7 +258,7 @@ static void *capture_main(void *arg)
         errors_in_row = 0;
         cs.lost = 1;
         uint32_t delay = fer_backoff_next(&cs.backoff);
-        set_state(sh, FERD_SRC_RECONNECTING, err.msg);
+        set_state(sh, FERD_SRC_RECONNECTING, err.msg, delay);
         log_failure(&cs, "lost", err.msg, delay);
         backoff_sleep(sh, delay);
     }

@@ -90,6 +90,7 @@ typedef struct ferd_shared {
     /* Source status (written by capture). */
     ferd_source_state state;
     char error[512];
+    uint32_t retry_ms;            /* the back-off delay now waited after a failure */
     char kind[16];
     int width, height;
     double fps;                   /* measured */

@@ -144,10 +144,20 @@ void ferd_notify_status(ferd *d)
     pthread_mutex_lock(&d->sh.mu);
     ferd_source_state st = d->sh.state;
     double fps = d->sh.fps;
+    uint32_t retry_ms = d->sh.retry_ms;
+    char error[72];
+    /* The status line has room for the start of the error only. */
+    snprintf(error, sizeof error, "%.71s", d->sh.error);
     pthread_mutex_unlock(&d->sh.mu);
     if (st == FERD_SRC_STREAMING)
         snprintf(s, sizeof s, "Source %.160s streaming at %.0f fps; %d clients, %d watching",
                  d->cfg.source, fps, d->connected, d->watching);
+    else if (st == FERD_SRC_RECONNECTING || st == FERD_SRC_ERROR)
+        /* A missing camera is a state to wait in, not a failure of the
+         * service: say what ferd waits for and how often it looks. */
+        snprintf(s, sizeof s, "Waiting for %.80s (%s); retrying every %.3g s with back-off; "
+                 "%d clients, %d watching", d->cfg.source, error, retry_ms / 1000.0,
+                 d->connected, d->watching);
     else
         snprintf(s, sizeof s, "Source %.160s %s; %d clients, %d watching", d->cfg.source,
                  ferd_source_state_name(st), d->connected, d->watching);

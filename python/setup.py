@@ -3,7 +3,9 @@ package is built, where the libferclassify of a build tree is, so a package
 installed from a checkout finds its build without any setting.
 
 The recorded path is $FERD_CLASSIFY_LIB as set at install time, else the
-checkout's build/classify/libferclassify.so.0 when it exists, else nothing. It
+checkout's build/classify/libferclassify.so.0 when it exists, else nothing.
+A distribution package (FERD_PACKAGE_BUILD=1, set by debian/rules) records
+nothing whatever the checkout holds: installed, it loads the system's library. It
 goes into the installed package as ferd/_built.py (never into the sources) and
 ferd.classifier tries it after $FERD_CLASSIFY_LIB and before the system's.
 """
@@ -18,6 +20,8 @@ SONAME = "libferclassify.so.0"
 
 
 def build_tree_library() -> str:
+    if os.environ.get("FERD_PACKAGE_BUILD") == "1":
+        return ""
     cands = []
     env = os.environ.get("FERD_CLASSIFY_LIB", "")
     if env:

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The README's demo: ferd plays samples/demo.avi with its socket in a temporary
 # directory, and `ferctl watch` streams its predictions to the terminal.
-#  1. as root, installs the packages the project needs (tools/install-deps.sh);
+#  1. as root, installs the packages it needs to build and run (tools/install-deps.sh build);
 #  2. builds into build/ (the directory tools/test.sh uses; $FER_BUILD_DIR
 #     overrides it);
 #  3. serves models/default.fermodel (the trained model), or, if that file is
@@ -14,7 +14,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" -eq 0 ]; then
-    sh tools/install-deps.sh >&2
+    sh tools/install-deps.sh build >&2
 fi
 build=${FER_BUILD_DIR:-build}
 if [ -d "$build/meson-private" ]; then

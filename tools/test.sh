@@ -1,6 +1,6 @@
 #!/bin/sh
 # The project's whole test run, exactly what CI runs (.ci/run calls this):
-#  1. install every Debian package the project needs (tools/install-deps.sh, as root);
+#  1. install every Debian package the project needs (tools/install-deps.sh test, as root);
 #  2. a normal gcc build with -Werror; `meson test` (the fast suites, the default
 #     test setup) and then, by name, the suites it leaves out: fuzz (the corpus
 #     replays), parity (live PyTorch parity) and systemd;
@@ -16,7 +16,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" -eq 0 ]; then
-    sh tools/install-deps.sh
+    sh tools/install-deps.sh test
 else
     echo "test.sh: not root, assuming the packages of tools/install-deps.sh are installed" >&2
 fi

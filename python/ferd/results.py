@@ -424,6 +424,8 @@ class Status:
                  + f", up {f'{d}d ' if d else ''}{hms}"]
         s = self.source
         src = f"source   {s.name or '?'}" + (f" ({s.kind})" if s.kind else "") + f": {s.state}"
+        if s.state in ("reconnecting", "error"):
+            src += " (waiting for it; ferd retries with back-off)"
         if s.fps is not None:
             src += f", {s.fps:.1f} fps"
         if s.width:
