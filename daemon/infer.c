@@ -23,6 +23,7 @@
 
 #include "cv/image.h"
 #include "log.h"
+#include "memory.h"
 #include "vision/annotate.h"
 #include "vision/pace.h"
 #include "vision/pipeline.h"
@@ -98,6 +99,8 @@ static void do_reload(infer_state *is, const char *path)
         is->model = nm;
         ferd_model_describe(nm, path, &info);
     }
+    /* The old model (or the refused new one) is freed: give its pages back. */
+    ferd_memory_release();
     pthread_mutex_lock(&sh->mu);
     sh->busy_since_ns = 0;
     sh->reload_rc = rc;

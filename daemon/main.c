@@ -29,6 +29,7 @@
 #include "log.h"
 #include "reload.h"
 #include "loop.h"
+#include "memory.h"
 #include "notify.h"
 #include "server.h"
 #include "util/redact.h"
@@ -311,6 +312,9 @@ static void walk_cb(uv_handle_t *h, void *arg)
 
 int main(int argc, char **argv)
 {
+    /* glibc accepts this value; a sanitizer's allocator refuses mallopt and
+     * bounds memory its own way, so a refusal is not worth a line. */
+    (void)ferd_memory_setup();
     ferd *d = calloc(1, sizeof *d);
     if (!d) {
         fprintf(stderr, "ferd: out of memory\n");

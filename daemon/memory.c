@@ -1,0 +1,28 @@
+/*
+ * memory.c — malloc tuning for a long-running daemon that replaces its model
+ * (see memory.h for why). glibc only; elsewhere both calls do nothing.
+ */
+#include "memory.h"
+
+#include <errno.h>
+
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+int ferd_memory_setup(void)
+{
+#ifdef __GLIBC__
+    /* Setting the threshold at all turns off its dynamic adjustment. */
+    if (mallopt(M_MMAP_THRESHOLD, FERD_MMAP_THRESHOLD) != 1)
+        return -EINVAL;
+#endif
+    return 0;
+}
+
+void ferd_memory_release(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
