@@ -5,6 +5,8 @@
 #include "memory.h"
 
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -13,6 +15,11 @@
 int ferd_memory_setup(void)
 {
 #ifdef __GLIBC__
+    /* An administrator's own threshold (GLIBC_TUNABLES=glibc.malloc.
+     * mmap_threshold=N) wins; it too is fixed, not rising. */
+    const char *t = getenv("GLIBC_TUNABLES");
+    if (t && strstr(t, "malloc.mmap_threshold"))
+        return 0;
     /* Setting the threshold at all turns off its dynamic adjustment. */
     if (mallopt(M_MMAP_THRESHOLD, FERD_MMAP_THRESHOLD) != 1)
         return -EINVAL;

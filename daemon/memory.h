@@ -20,7 +20,9 @@
 #define FERD_MMAP_THRESHOLD (128 * 1024)
 
 /* Call first in main, before any thread starts. 0, or -EINVAL if the C
- * library refused (the daemon runs anyway, as before). */
+ * library refused (the daemon runs anyway, as before). A threshold set in
+ * GLIBC_TUNABLES (glibc.malloc.mmap_threshold) is left as it is: that is how
+ * tools/bench_malloc.py measures what the fixed threshold costs per frame. */
 int ferd_memory_setup(void);
 
 /* Gives free heap pages back to the system; after a model is replaced. */
