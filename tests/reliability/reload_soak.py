@@ -40,7 +40,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ferdtest import (Client, Daemon, Failure, Scratch, check, log, now,  # noqa: E402
+from ferdtest import (Daemon, Failure, Scratch, check, log, now,  # noqa: E402
                       proc_threads, SOURCE_ROOT)
 
 ARENA_SIZE_KB = 64 * 1024   # glibc's HEAP_MAX_SIZE on 64-bit: one arena heap's reservation
