@@ -120,7 +120,7 @@ END_TEST
 static void observe(fer_tracker *t, int slot, const float *p, int k, fer_face_result *f)
 {
     memset(f, 0, sizeof *f);
-    fer_tracker_observe(t, slot, p, k, f);
+    fer_tracker_observe(t, slot, p, k, 0, f);
 }
 
 START_TEST(t_smoothing_converges)
@@ -190,6 +190,66 @@ START_TEST(t_alpha_zero_is_raw)
 }
 END_TEST
 
+/* Hysteresis: a label changes only after another class has led it by the margin
+ * for the hold time, on the observations' own clock; a lead that lapses or passes
+ * to a third class starts the wait again. */
+START_TEST(t_hysteresis)
+{
+    fer_tracker_opts o;
+    fer_tracker_opts_default(&o);
+    o.alpha = 0.0f; /* raw averages, so each step's lead is exact */
+    o.hold_margin = 0.1f;
+    o.hold_ms = 300;
+    fer_tracker t;
+    fer_tracker_init(&t, &o);
+    int slot, is_new, ended[FER_TRACK_MAX], ne;
+    fer_box b = {0, 0, 40, 40};
+    fer_face_result f;
+    const uint64_t ms = 1000000ull;
+    const float start[3] = {0.6f, 0.3f, 0.1f};
+    const float near[3] = {0.42f, 0.48f, 0.1f};  /* class 1 leads by 0.06 < margin */
+    const float lead1[3] = {0.3f, 0.6f, 0.1f};   /* class 1 leads by 0.3 */
+    const float lead2[3] = {0.3f, 0.1f, 0.6f};   /* class 2 leads */
+    struct { const float *p; uint64_t t_ms; int label, changed; } steps[] = {
+        {start, 0, 0, 0},
+        {near, 100, 0, 0},   /* below the margin: no wait starts */
+        {near, 900, 0, 0},
+        {lead1, 1000, 0, 0}, /* the wait starts */
+        {lead1, 1200, 0, 0},
+        {lead2, 1250, 0, 0}, /* another leader: the wait starts again */
+        {lead2, 1500, 0, 0},
+        {start, 1540, 0, 0}, /* the lead lapses */
+        {lead1, 1600, 0, 0},
+        {lead1, 1899, 0, 0},
+        {lead1, 1900, 1, 1}, /* 300 ms of lead */
+        {lead1, 2000, 1, 0},
+        {start, 2100, 1, 0}, /* back towards 0: the same wait applies */
+        {start, 2399, 1, 0},
+        {start, 2400, 0, 1},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        fer_tracker_update(&t, &b, 1, &slot, &is_new, ended, &ne);
+        memset(&f, 0, sizeof f);
+        fer_tracker_observe(&t, slot, steps[i].p, 3, steps[i].t_ms * ms, &f);
+        ck_assert_msg(f.smoothed_label == steps[i].label, "step %zu: label %d, expected %d", i,
+                      f.smoothed_label, steps[i].label);
+        ck_assert_msg(((f.events & FER_FACE_LABEL_CHANGED) != 0) == steps[i].changed,
+                      "step %zu: changed %d", i, f.events);
+        ck_assert_float_eq_tol(f.smoothed_prob, steps[i].p[f.smoothed_label], 1e-6);
+        if (steps[i].changed)
+            ck_assert_int_eq(f.previous_label, 1 - steps[i].label);
+        else
+            ck_assert_int_eq(f.previous_label, -1);
+    }
+    /* Out-of-range options are clamped, not trusted. */
+    o.hold_margin = -1;
+    o.hold_ms = -5;
+    fer_tracker_init(&t, &o);
+    ck_assert_float_eq(t.opts.hold_margin, 0.0f);
+    ck_assert_int_eq(t.opts.hold_ms, 0);
+}
+END_TEST
+
 static Suite *tracker_suite(void)
 {
     Suite *s = suite_create("tracker");
@@ -201,6 +261,7 @@ static Suite *tracker_suite(void)
     tcase_add_test(tc, t_capacity);
     tcase_add_test(tc, t_smoothing_converges);
     tcase_add_test(tc, t_alpha_zero_is_raw);
+    tcase_add_test(tc, t_hysteresis);
     suite_add_tcase(s, tc);
     return s;
 }

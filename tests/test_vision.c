@@ -175,6 +175,9 @@ static void scene(fer_frame *f, const fer_image *face, int x, int y, uint64_t se
         f->img.data[i] ^= (uint8_t)((seq * 2654435761u + i) >> 30);
     f->seq = seq;
     fer_frame_stamp(f);
+    /* A 30 fps capture clock, whatever the machine's speed: the pipeline's gap
+     * rule reads capture times, and a slow test run must not look like a gap. */
+    f->mono_ns = seq * 33333333ull;
 }
 
 static void process(fer_pipeline *p, const fer_frame *f, fer_frame_result *r)
@@ -308,6 +311,7 @@ START_TEST(t_pipeline_still_frames)
     process(p, &f, &r1);
     f.seq = 2;
     fer_frame_stamp(&f);
+    f.mono_ns = 2 * 33333333ull;
     process(p, &f, &r2); /* the same pixels */
     fer_pipeline_stats st;
     fer_pipeline_get_stats(p, &st);
@@ -414,6 +418,81 @@ START_TEST(t_pipeline_largest_and_swap)
 }
 END_TEST
 
+/* A gap in capture times (or an explicit restart) starts clean: the old track is
+ * reported ended with the first frame after it, the face there gets a new id and a
+ * full search, and its average starts from this frame alone. */
+START_TEST(t_pipeline_gap_restarts)
+{
+    fer_model *m = tu_random_model(8);
+    fer_pipeline *p = pipeline(m, NULL);
+    fer_image face = tu_face();
+    fer_frame f = {0};
+    fer_frame_result r;
+    for (uint64_t s = 1; s <= 3; s++) {
+        scene(&f, &face, 60, 50, s);
+        process(p, &f, &r);
+        ck_assert_int_eq(r.nfaces, 1);
+        ck_assert_int_eq(r.faces[0].id, 1);
+        ck_assert_int_eq(r.nended, 0);
+    }
+    fer_pipeline_stats st0, st1;
+    fer_pipeline_get_stats(p, &st0);
+    /* 0.9 s later: within the default gap_ms of 1000, the track goes on. */
+    scene(&f, &face, 60, 50, 4);
+    f.mono_ns = 3 * 33333333ull + 900000000ull;
+    process(p, &f, &r);
+    ck_assert_int_eq(r.faces[0].id, 1);
+    ck_assert_int_eq(r.nended, 0);
+    uint64_t t = f.mono_ns;
+    /* 1.5 s later, the face elsewhere: a clean start. */
+    scene(&f, &face, 150, 100, 5);
+    f.mono_ns = t + 1500000000ull;
+    process(p, &f, &r);
+    ck_assert_int_eq(r.nended, 1);
+    ck_assert_int_eq(r.ended[0], 1);
+    ck_assert_int_eq(r.nfaces, 1);
+    ck_assert_int_eq(r.faces[0].id, 2);
+    ck_assert_int_eq(r.faces[0].events & FER_FACE_NEW, FER_FACE_NEW);
+    /* No average across the gap: the smoothed scores are this frame's own. */
+    ck_assert_float_eq_tol(r.faces[0].smoothed_prob, r.faces[0].scores[r.faces[0].smoothed_label],
+                           1e-6);
+    fer_pipeline_get_stats(p, &st1);
+    ck_assert_int_eq(st1.full_detections, st0.full_detections + 1);
+    ck_assert_int_eq(st1.restarts, 1);
+    /* Even the same pixels are searched again, not repeated as a still frame. */
+    fer_pipeline_restart(p);
+    f.seq = 6;
+    f.mono_ns += 33333333ull;
+    process(p, &f, &r);
+    ck_assert_int_eq(r.nended, 1);
+    ck_assert_int_eq(r.ended[0], 2);
+    ck_assert_int_eq(r.nfaces, 1);
+    ck_assert_int_eq(r.faces[0].id, 3);
+    fer_pipeline_get_stats(p, &st0);
+    ck_assert_int_eq(st0.still_frames, st1.still_frames);
+    ck_assert_int_eq(st0.full_detections, st1.full_detections + 1);
+    ck_assert_int_eq(st0.restarts, 2);
+    /* gap_ms 0: no gap rule. */
+    fer_pipeline_free(p);
+    fer_pipeline_opts o;
+    fer_pipeline_opts_default(&o);
+    o.gap_ms = 0;
+    fer_error err = {0};
+    ck_assert_int_eq(fer_pipeline_create(&p, &o, m, &err), 0);
+    scene(&f, &face, 60, 50, 1);
+    process(p, &f, &r);
+    scene(&f, &face, 62, 50, 2);
+    f.mono_ns += 60ull * 1000000000ull;
+    process(p, &f, &r);
+    ck_assert_int_eq(r.faces[0].id, 1);
+    ck_assert_int_eq(r.nended, 0);
+    fer_frame_free(&f);
+    fer_image_free(&face);
+    fer_pipeline_free(p);
+    fer_model_free(m);
+}
+END_TEST
+
 START_TEST(t_pipeline_errors)
 {
     fer_model *m = tu_random_model(8);
@@ -458,6 +537,7 @@ static Suite *vision_suite(void)
     tcase_add_test(tc, t_pipeline_given_boxes);
     tcase_add_test(tc, t_pipeline_largest_and_swap);
     tcase_add_test(tc, t_pipeline_errors);
+    tcase_add_test(tc, t_pipeline_gap_restarts);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -47,6 +47,10 @@ struct fer_pipeline {
     fer_tracker tracker;
     int since_full;             /* frames since the last full detection */
     int need_full;              /* a tracked face was lost: search everything next frame */
+    int restart_pending;        /* fer_pipeline_restart: the next frame starts clean */
+    uint64_t last_mono_ns;      /* capture time of the last processed frame; 0 = none */
+    int gap_ended[FER_TRACK_MAX]; /* ids of tracks a restart ended, reported with the frame */
+    int ngap_ended;
     fer_frame_result last;      /* repeated for still frames */
     int have_last;
     fer_pipeline_stats stats;
@@ -72,6 +76,7 @@ void fer_pipeline_opts_default(fer_pipeline_opts *o)
     o->face_refresh = 10;
     o->largest_only = 0;
     o->max_faces = 8;
+    o->gap_ms = 1000;
     fer_tracker_opts_default(&o->tracker);
 }
 
@@ -87,7 +92,10 @@ void fer_pipeline_opts_still(fer_pipeline_opts *o)
     o->track_search = 0;
     o->still_threshold = 0;
     o->face_threshold = 0;
+    o->gap_ms = 0;
     o->tracker.alpha = 0;
+    o->tracker.hold_margin = 0;
+    o->tracker.hold_ms = 0;
 }
 
 static double ms_since(uint64_t t0)
@@ -104,13 +112,14 @@ static int check_opts(const fer_pipeline_opts *o, fer_error *err)
              o->search_margin >= 0 && o->search_margin <= 4 && o->search_face_px >= 24 &&
              o->search_face_px <= 400 && o->search_range >= 1.05f && o->search_range <= 4 &&
              o->still_threshold >= 0 && o->face_threshold >= 0 && o->face_refresh >= 1 &&
-             o->max_faces >= 1 && o->max_faces <= FER_RESULT_MAX_FACES &&
+             o->max_faces >= 1 && o->max_faces <= FER_RESULT_MAX_FACES && o->gap_ms >= 0 &&
              (o->tta == FER_TTA_NONE || o->tta == FER_TTA_FLIP);
     if (!ok)
         return fer_fail(err, -EINVAL,
                         "pipeline: option out of range (scale factor in (1, 4], full_every >= 1, "
                         "search_face_px in [24, 400], search_range in [1.05, 4], max_faces in "
-                        "[1, %d], thresholds >= 0, max_face >= min_face, tta none or flip)",
+                        "[1, %d], thresholds >= 0, gap_ms >= 0, max_face >= min_face, tta none "
+                        "or flip)",
                         FER_RESULT_MAX_FACES);
     return 0;
 }
@@ -231,6 +240,42 @@ void fer_pipeline_reset(fer_pipeline *p)
     p->have_last = 0;
     p->need_full = 1;
     p->since_full = 0;
+    p->restart_pending = 0;
+    p->ngap_ended = 0;
+    p->last_mono_ns = 0;
+}
+
+void fer_pipeline_restart(fer_pipeline *p)
+{
+    p->restart_pending = 1;
+}
+
+/*
+ * Starts clean when frame comes after a gap or a fer_pipeline_restart: the live
+ * tracks end (their ids kept for this frame's result), and the state that
+ * would carry the past into this frame — tracks, cached crops, the still
+ * test's grid and last result — is forgotten, with a full search due.
+ */
+static void maybe_restart(fer_pipeline *p, const fer_frame *frame)
+{
+    p->ngap_ended = 0;
+    int gap = p->o.gap_ms > 0 && p->last_mono_ns &&
+              frame->mono_ns > p->last_mono_ns + (uint64_t)p->o.gap_ms * 1000000ull;
+    if (frame->mono_ns)
+        p->last_mono_ns = frame->mono_ns;
+    if (!gap && !p->restart_pending)
+        return;
+    for (int s = 0; s < FER_TRACK_MAX; s++)
+        if (p->tracker.tracks[s].id != 0)
+            p->gap_ended[p->ngap_ended++] = p->tracker.tracks[s].id;
+    fer_tracker_clear(&p->tracker);
+    memset(p->crop_id, 0, sizeof p->crop_id);
+    p->grid_w = p->grid_h = 0;
+    p->have_last = 0;
+    p->need_full = 1;
+    p->since_full = 0;
+    p->restart_pending = 0;
+    p->stats.restarts++;
 }
 
 void fer_pipeline_get_stats(const fer_pipeline *p, fer_pipeline_stats *s)
@@ -544,10 +589,15 @@ static int track_and_classify(fer_pipeline *p, const fer_frame *frame, const fer
                 f->label = c;
         f->prob = probs[i][f->label];
         f->events = is_new[i] ? FER_FACE_NEW : 0;
-        fer_tracker_observe(&p->tracker, slot[i], probs[i], p->k, f);
+        fer_tracker_observe(&p->tracker, slot[i], probs[i], p->k, frame->mono_ns, f);
     }
-    res->nended = nended < FER_RESULT_MAX_ENDED ? nended : FER_RESULT_MAX_ENDED;
-    memcpy(res->ended, ended, sizeof(int) * (size_t)res->nended);
+    /* Tracks a restart ended first, then those that ended in this frame. */
+    res->nended = 0;
+    for (int i = 0; i < p->ngap_ended && res->nended < FER_RESULT_MAX_ENDED; i++)
+        res->ended[res->nended++] = p->gap_ended[i];
+    for (int i = 0; i < nended && res->nended < FER_RESULT_MAX_ENDED; i++)
+        res->ended[res->nended++] = ended[i];
+    p->ngap_ended = 0;
     res->has_scores = 1;
     res->classify_ms = ms_since(t0);
     res->total_ms = ms_since(t_start);
@@ -564,7 +614,8 @@ int fer_pipeline_process(fer_pipeline *p, const fer_frame *frame, fer_frame_resu
     if (!frame || !frame->img.data || frame->img.w <= 0 || frame->img.h <= 0)
         return fer_fail(err, -EINVAL, "pipeline: empty frame");
     if (p->grey.data && (p->grey.w != frame->img.w || p->grey.h != frame->img.h))
-        fer_pipeline_reset(p); /* a new frame size: nothing carries over */
+        p->restart_pending = 1; /* a new frame size: nothing carries over */
+    maybe_restart(p, frame);
     int rc = fer_image_to_grey(&p->grey, &frame->img, err);
     if (rc < 0)
         return rc;
@@ -633,7 +684,8 @@ int fer_pipeline_process_boxes(fer_pipeline *p, const fer_frame *frame, const fe
                             frame->img.h);
     }
     if (p->grey.data && (p->grey.w != frame->img.w || p->grey.h != frame->img.h))
-        fer_pipeline_reset(p);
+        p->restart_pending = 1;
+    maybe_restart(p, frame);
     int rc = fer_image_to_grey(&p->grey, &frame->img, err);
     if (rc < 0)
         return rc;

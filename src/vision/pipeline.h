@@ -17,6 +17,14 @@
  *     repeats that frame's result; a face whose network input differs from its
  *     track's last classified input by less than face_threshold reuses its
  *     scores (at most face_refresh frames in a row).
+ *
+ * Fresh state after a gap: a frame captured more than gap_ms after the last
+ * processed one, or the first frame after fer_pipeline_restart, starts clean —
+ * every live track ends (its id is reported in that frame's "ended"), the
+ * frame gets a full search and no still test, and no average or id carries
+ * over. So after a pause nothing of a face that was there is attached to a
+ * face that is there now.
+ *
  * The model is borrowed, not owned, and can be swapped between frames.
  * Not thread-safe: one pipeline belongs to one thread.
  */
@@ -55,6 +63,9 @@ typedef struct fer_pipeline_opts {
     /* Which faces. */
     int largest_only;       /* report only the largest face (0) */
     int max_faces;          /* at most this many, largest first (8; <= FER_RESULT_MAX_FACES) */
+    /* Fresh state: a gap longer than this between the capture times of processed
+     * frames restarts tracking (1000 ms; 0 = never). */
+    int gap_ms;
     fer_tracker_opts tracker;
 } fer_pipeline_opts;
 
@@ -104,6 +115,11 @@ int fer_pipeline_process_boxes(fer_pipeline *p, const fer_frame *frame, const fe
  * previous one). Ended ids are not reported. */
 void fer_pipeline_reset(fer_pipeline *p);
 
+/* The next frame starts clean, as after a gap (see above): for a caller that knows
+ * frames were skipped (the daemon after an idle spell). The live tracks' ids are
+ * reported ended with that frame. */
+void fer_pipeline_restart(fer_pipeline *p);
+
 /* Counters since creation, for benchmarks and status output. */
 typedef struct fer_pipeline_stats {
     long long frames;          /* frames processed */
@@ -112,6 +128,7 @@ typedef struct fer_pipeline_stats {
     long long region_searches; /* searches near tracked faces */
     long long faces_classified;
     long long faces_reused;    /* scores reused for an unchanged face */
+    long long restarts;        /* clean starts after a gap or fer_pipeline_restart */
     /* The parts of the last processed frame, ms: grey conversion and change test,
      * face search, cropping and normalising, the network's forward pass. */
     double last_grey_ms, last_detect_ms, last_crop_ms, last_forward_ms;

@@ -14,6 +14,8 @@ void fer_tracker_opts_default(fer_tracker_opts *o)
     o->iou_min = 0.3f;
     o->max_misses = 5;
     o->alpha = 0.6f;
+    o->hold_margin = 0.0f;
+    o->hold_ms = 0;
 }
 
 void fer_tracker_init(fer_tracker *t, const fer_tracker_opts *opts)
@@ -33,6 +35,12 @@ void fer_tracker_init(fer_tracker *t, const fer_tracker_opts *opts)
         t->opts.alpha = 0.0f;
     if (t->opts.alpha > 0.999f)
         t->opts.alpha = 0.999f;
+    if (!(t->opts.hold_margin >= 0.0f))
+        t->opts.hold_margin = 0.0f;
+    if (t->opts.hold_margin > 1.0f)
+        t->opts.hold_margin = 1.0f;
+    if (t->opts.hold_ms < 0)
+        t->opts.hold_ms = 0;
     t->next_id = 1;
 }
 
@@ -137,13 +145,44 @@ void fer_tracker_update(fer_tracker *t, const fer_box *boxes, int n, int *slot, 
         tr->id = t->next_id++;
         tr->box = boxes[i];
         tr->label = -1;
+        tr->lead = -1;
         matched[s] = 1;
         slot[i] = s;
         is_new[i] = 1;
     }
 }
 
-void fer_tracker_observe(fer_tracker *t, int slot, const float *probs, int k,
+/*
+ * The hysteresis (see tracker.h). The label changes to the class that leads
+ * it in the average by hold_margin once that lead has held for hold_ms; the
+ * wait restarts whenever the leader changes or its lead falls short.
+ */
+static void hold_label(fer_tracker *t, fer_track *tr, int best, uint64_t now_ns,
+                       fer_face_result *face)
+{
+    if (tr->label < 0) {
+        tr->label = best;
+        tr->lead = -1;
+        return;
+    }
+    if (best == tr->label || tr->ema[best] - tr->ema[tr->label] < t->opts.hold_margin) {
+        tr->lead = -1;
+        return;
+    }
+    if (tr->lead != best) {
+        tr->lead = best;
+        tr->lead_since_ns = now_ns;
+    }
+    uint64_t held = now_ns >= tr->lead_since_ns ? now_ns - tr->lead_since_ns : 0;
+    if (held < (uint64_t)t->opts.hold_ms * 1000000ull)
+        return;
+    face->events |= FER_FACE_LABEL_CHANGED;
+    face->previous_label = tr->label;
+    tr->label = best;
+    tr->lead = -1;
+}
+
+void fer_tracker_observe(fer_tracker *t, int slot, const float *probs, int k, uint64_t now_ns,
                          fer_face_result *face)
 {
     face->previous_label = -1;
@@ -161,8 +200,11 @@ void fer_tracker_observe(fer_tracker *t, int slot, const float *probs, int k,
     fer_track *tr = &t->tracks[slot];
     const float a = t->opts.alpha;
     if (tr->nclasses != k) {
+        /* The first observation, or another model: class indices mean something
+         * else now, so the label starts again too. */
         memcpy(tr->ema, probs, sizeof(float) * (size_t)k);
         tr->nclasses = k;
+        tr->label = -1;
     } else {
         for (int c = 0; c < k; c++)
             tr->ema[c] = a * tr->ema[c] + (1.0f - a) * probs[c];
@@ -171,13 +213,9 @@ void fer_tracker_observe(fer_tracker *t, int slot, const float *probs, int k,
     for (int c = 1; c < k; c++)
         if (tr->ema[c] > tr->ema[best])
             best = c;
-    if (tr->label >= 0 && tr->label != best) {
-        face->events |= FER_FACE_LABEL_CHANGED;
-        face->previous_label = tr->label;
-    }
-    tr->label = best;
-    face->smoothed_label = best;
-    face->smoothed_prob = tr->ema[best];
+    hold_label(t, tr, best, now_ns, face);
+    face->smoothed_label = tr->label;
+    face->smoothed_prob = tr->ema[tr->label];
 }
 
 void fer_tracker_reset_smoothing(fer_tracker *t)
@@ -185,5 +223,6 @@ void fer_tracker_reset_smoothing(fer_tracker *t)
     for (int s = 0; s < FER_TRACK_MAX; s++) {
         t->tracks[s].nclasses = 0;
         t->tracks[s].label = -1;
+        t->tracks[s].lead = -1;
     }
 }

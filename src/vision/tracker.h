@@ -8,14 +8,23 @@
  * claims coasts for up to max_misses frames (a detector blinks) and then ends.
  *
  * Smoothing: s = alpha * s + (1 - alpha) * p, starting from the first p, so
- * alpha = 0 reports the raw probabilities and alpha near 1 a slow average. The
- * smoothed label is argmax s; a change of it from one observation to the next
- * is an event (FER_FACE_LABEL_CHANGED with the previous label).
+ * alpha = 0 reports the raw probabilities and alpha near 1 a slow average.
+ *
+ * Hysteresis: the track's label (the "smoothed" label it reports) starts as
+ * argmax s and changes only when another class has led it in s by at least
+ * hold_margin on every observation for at least hold_ms (measured on the
+ * frames' capture clock); the change is an event (FER_FACE_LABEL_CHANGED with
+ * the previous label). A lead that lapses, or passes to a third class, starts
+ * the wait again. hold_ms = 0 and hold_margin = 0 make the label argmax s on
+ * every frame. Without it a face between two expressions flips its label on
+ * nearly every frame (docs/ferd.md has the measured figures).
  *
  * Fixed capacity, no allocation: the tracker lives inside its owner.
  */
 #ifndef FER_TRACKER_H
 #define FER_TRACKER_H
+
+#include <stdint.h>
 
 #include "types/result.h"
 
@@ -26,6 +35,8 @@ typedef struct fer_tracker_opts {
     float iou_min;    /* a box continues a track at IoU >= iou_min (0.3) */
     int max_misses;   /* frames a track coasts without a box before it ends (5) */
     float alpha;      /* weight of the past in the moving average, 0 <= alpha < 1 (0.6) */
+    float hold_margin;/* a new label must lead the current one by this much in s ... */
+    int hold_ms;      /* ... for at least this long before the label changes */
 } fer_tracker_opts;
 
 void fer_tracker_opts_default(fer_tracker_opts *o);
@@ -37,7 +48,9 @@ typedef struct fer_track {
     int misses;       /* consecutive frames without a box */
     int nclasses;     /* classes in ema; 0 before the first observation */
     float ema[FER_RESULT_MAX_CLASSES];
-    int label;        /* argmax of ema, -1 before the first observation */
+    int label;        /* the reported label (with hysteresis), -1 before the first observation */
+    int lead;         /* the class leading label by hold_margin, -1 none */
+    uint64_t lead_since_ns; /* capture time of the first observation of that lead */
 } fer_track;
 
 typedef struct fer_tracker {
@@ -63,11 +76,14 @@ void fer_tracker_update(fer_tracker *t, const fer_box *boxes, int n, int *slot, 
                         int *ended, int *nended);
 
 /*
- * Folds probs (k classes) into the moving average of the track in slot and fills
- * face's smoothed_label, smoothed_prob, and the FER_FACE_LABEL_CHANGED event and
- * previous_label. A change of class count (a swapped model) restarts the average.
+ * Folds probs (k classes), observed at now_ns (the frame's capture time, any
+ * monotonic clock), into the moving average of the track in slot, applies the
+ * hysteresis, and fills face's smoothed_label and smoothed_prob (the track's
+ * label and its averaged probability), and the FER_FACE_LABEL_CHANGED event
+ * with previous_label. A change of class count (a swapped model) restarts the
+ * average and the label, without an event.
  */
-void fer_tracker_observe(fer_tracker *t, int slot, const float *probs, int k,
+void fer_tracker_observe(fer_tracker *t, int slot, const float *probs, int k, uint64_t now_ns,
                          fer_face_result *face);
 
 /* Forgets every track's average (keeps ids and boxes): for a model swap. */
