@@ -100,11 +100,10 @@ static const char *class_name(const fer_frame_result *r, int i)
     return i >= 0 && i < r->nclasses ? r->classes[i] : "unknown";
 }
 
-static cJSON *face_to_cjson(const fer_frame_result *r, const fer_face_result *f, unsigned flags)
+int fer_face_add_to_cjson(cJSON *o, const fer_frame_result *r, const fer_face_result *f,
+                          unsigned flags)
 {
-    cJSON *o = cJSON_CreateObject();
-    if (!o)
-        return NULL;
+    int n0 = cJSON_GetArraySize(o);
     cJSON_AddNumberToObject(o, "id", f->id);
     cJSON *box = cJSON_AddObjectToObject(o, "box");
     if (box) {
@@ -129,6 +128,17 @@ static cJSON *face_to_cjson(const fer_frame_result *r, const fer_face_result *f,
         cJSON_AddTrueToObject(o, "new");
     if ((f->events & FER_FACE_LABEL_CHANGED) && f->previous_label >= 0)
         cJSON_AddStringToObject(o, "changed_from", class_name(r, f->previous_label));
+    /* id, box, label, prob and smoothed at least: fewer means an allocation failed. */
+    return cJSON_GetArraySize(o) - n0 >= 5 && box && sm ? 0 : -ENOMEM;
+}
+
+static cJSON *face_to_cjson(const fer_frame_result *r, const fer_face_result *f, unsigned flags)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o && fer_face_add_to_cjson(o, r, f, flags) < 0) {
+        cJSON_Delete(o);
+        o = NULL;
+    }
     return o;
 }
 

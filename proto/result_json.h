@@ -28,6 +28,12 @@ enum {
  * caller may add fields (`fer classify` adds "path") and owns the object. */
 cJSON *fer_result_to_cjson(const fer_frame_result *r, unsigned flags);
 
+/* Adds face f's members (id, box, label, prob, scores, smoothed, new,
+ * changed_from: the schema's Face) to o, for a record that is not a RESULT
+ * (`fer analyze`). 0 or -ENOMEM. */
+int fer_face_add_to_cjson(cJSON *o, const fer_frame_result *r, const fer_face_result *f,
+                          unsigned flags);
+
 /* r as one line of JSON, no newline, in *out (malloc'd; free() it). -ENOMEM. */
 int fer_result_to_json(const fer_frame_result *r, unsigned flags, char **out, fer_error *err);
 

@@ -307,6 +307,62 @@ START_TEST(test_atomic_save)
 }
 END_TEST
 
+/* A file written piece by piece: invisible until committed, removed on abort, and
+ * its temporary (with an extension kept for format-sniffing writers) is one that
+ * fer_remove_stale_temporaries recognises. */
+START_TEST(test_atomic_stream)
+{
+    make_tmp();
+    char path[512];
+    snprintf(path, sizeof path, "%s/out.avi", tmpdir);
+    fer_error err = {0};
+    fer_atomic_file f;
+    ck_assert_int_eq(fer_atomic_open(&f, path, ".avi", &err), 0);
+    ck_assert_msg(strcmp(f.tmp + strlen(f.tmp) - 4, ".avi") == 0, "%s", f.tmp);
+    ck_assert_int_eq(write(f.fd, "abc", 3), 3);
+    ck_assert_int_eq(access(path, F_OK), -1); /* not there before the commit */
+    ck_assert_int_eq(fer_atomic_commit(&f, &err), 0);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(fer_read_file(path, &buf, &len, 100, &err), 0);
+    ck_assert_int_eq(len, 3);
+    free(buf);
+    ck_assert_int_eq(tmp_entries(), 1);
+    /* Written by name after closing the descriptor, then aborted: the old file stays. */
+    ck_assert_int_eq(fer_atomic_open(&f, path, NULL, &err), 0);
+    fer_atomic_close_fd(&f);
+    FILE *w = fopen(f.tmp, "w");
+    ck_assert_ptr_nonnull(w);
+    fputs("longer text", w);
+    fclose(w);
+    fer_atomic_abort(&f);
+    ck_assert_int_eq(tmp_entries(), 1);
+    ck_assert_int_eq(fer_read_file(path, &buf, &len, 100, &err), 0);
+    ck_assert_int_eq(len, 3);
+    free(buf);
+    fer_atomic_abort(&f); /* twice is harmless */
+    /* A directory that does not exist: the error names it. */
+    char bad[600];
+    snprintf(bad, sizeof bad, "%s/none/out.csv", tmpdir);
+    ck_assert_int_eq(fer_atomic_open(&f, bad, NULL, &err), -ENOENT);
+    ck_assert_msg(strstr(err.msg, "/none"), "%s", err.msg);
+    /* A dead writer's temporary with an extension is recognised as stale. */
+    pid_t dead = fork();
+    ck_assert_int_ge(dead, 0);
+    if (dead == 0)
+        _exit(0);
+    waitpid(dead, NULL, 0);
+    char p[700];
+    snprintf(p, sizeof p, "%s/out.mp4.tmp.%ld.2.mp4", tmpdir, (long)dead);
+    w = fopen(p, "w");
+    ck_assert_ptr_nonnull(w);
+    fclose(w);
+    ck_assert_int_eq(fer_remove_stale_temporaries(tmpdir, &err), 1);
+    ck_assert_int_eq(tmp_entries(), 1);
+    remove_tmp();
+}
+END_TEST
+
 /* The folded inference net computes what the unfolded one does. */
 START_TEST(test_folded_logits)
 {
@@ -762,6 +818,7 @@ static Suite *model_suite(void)
     tcase_add_test(tc, test_contrast_round_trip);
     tcase_add_test(tc, test_calibration_round_trip);
     tcase_add_test(tc, test_atomic_save);
+    tcase_add_test(tc, test_atomic_stream);
     tcase_add_test(tc, test_folded_logits);
     suite_add_tcase(s, tc);
 

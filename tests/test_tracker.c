@@ -117,10 +117,11 @@ START_TEST(t_capacity)
 }
 END_TEST
 
+/* Observes the track in slot (-1: a face without a track), by its id. */
 static void observe(fer_tracker *t, int slot, const float *p, int k, fer_face_result *f)
 {
     memset(f, 0, sizeof *f);
-    fer_tracker_observe(t, slot, p, k, 0, f);
+    fer_tracker_observe(t, slot >= 0 ? t->tracks[slot].id : 0, p, k, 0, f);
 }
 
 START_TEST(t_smoothing_converges)
@@ -148,7 +149,8 @@ START_TEST(t_smoothing_converges)
         observe(&t, slot, p1, 3, &f);
         double an = pow(0.8, n);
         for (int c = 0; c < 3; c++)
-            ck_assert_float_eq_tol(t.tracks[slot].ema[c], p1[c] + an * (p0[c] - p1[c]), 1e-5);
+            ck_assert_float_eq_tol(fer_tracker_avg(&t, t.tracks[slot].id)->ema[c],
+                                   p1[c] + an * (p0[c] - p1[c]), 1e-5);
         if (f.events & FER_FACE_LABEL_CHANGED) {
             ck_assert_int_eq(changed_at, -1); /* one change, not a flicker */
             changed_at = n;
@@ -230,7 +232,7 @@ START_TEST(t_hysteresis)
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         fer_tracker_update(&t, &b, 1, &slot, &is_new, ended, &ne);
         memset(&f, 0, sizeof f);
-        fer_tracker_observe(&t, slot, steps[i].p, 3, steps[i].t_ms * ms, &f);
+        fer_tracker_observe(&t, t.tracks[slot].id, steps[i].p, 3, steps[i].t_ms * ms, &f);
         ck_assert_msg(f.smoothed_label == steps[i].label, "step %zu: label %d, expected %d", i,
                       f.smoothed_label, steps[i].label);
         ck_assert_msg(((f.events & FER_FACE_LABEL_CHANGED) != 0) == steps[i].changed,
@@ -250,6 +252,56 @@ START_TEST(t_hysteresis)
 }
 END_TEST
 
+/* Averages are kept by id, apart from the slots: the tracker may move on (a
+ * track ends, its slot is reused) before the last probabilities of the ended
+ * track are folded in; forgetting drops the average; a table that overflows
+ * (ends never reported) drops the oldest id's average, never a crash. */
+START_TEST(t_averages_by_id)
+{
+    fer_tracker_opts o;
+    fer_tracker_opts_default(&o);
+    o.alpha = 0.5f;
+    o.max_misses = 0;
+    fer_tracker t;
+    fer_tracker_init(&t, &o);
+    int slot, is_new, ended[FER_TRACK_MAX], ne;
+    fer_box a = {0, 0, 40, 40}, b = {200, 200, 40, 40};
+    const float p0[2] = {0.9f, 0.1f}, p1[2] = {0.1f, 0.9f};
+    fer_face_result f;
+    fer_tracker_update(&t, &a, 1, &slot, &is_new, ended, &ne);
+    int id1 = t.tracks[slot].id;
+    memset(&f, 0, sizeof f);
+    fer_tracker_observe(&t, id1, p0, 2, 0, &f);
+    /* The next frame: a ends, b starts in the freed slot. */
+    fer_tracker_update(&t, &b, 1, &slot, &is_new, ended, &ne);
+    ck_assert_int_eq(ne, 1);
+    ck_assert_int_eq(ended[0], id1);
+    int id2 = t.tracks[slot].id;
+    ck_assert_int_ne(id1, id2);
+    /* id1's average is still there, and id2 starts its own. */
+    memset(&f, 0, sizeof f);
+    fer_tracker_observe(&t, id1, p1, 2, 1, &f);
+    ck_assert_float_eq_tol(fer_tracker_avg(&t, id1)->ema[1], 0.5f, 1e-6);
+    memset(&f, 0, sizeof f);
+    fer_tracker_observe(&t, id2, p1, 2, 1, &f);
+    ck_assert_float_eq_tol(fer_tracker_avg(&t, id2)->ema[1], 0.9f, 1e-6);
+    fer_tracker_forget(&t, id1);
+    ck_assert_ptr_null(fer_tracker_avg(&t, id1));
+    ck_assert_ptr_nonnull(fer_tracker_avg(&t, id2));
+    /* Overflow: ids never forgotten; the newest always has an average. */
+    for (int id = 1000; id < 1000 + 2 * FER_TRACK_AVG_MAX; id++) {
+        memset(&f, 0, sizeof f);
+        fer_tracker_observe(&t, id, p0, 2, 0, &f);
+        ck_assert_ptr_nonnull(fer_tracker_avg(&t, id));
+        ck_assert_int_eq(f.smoothed_label, 0);
+    }
+    ck_assert_ptr_null(fer_tracker_avg(&t, 1000));
+    /* A model swap forgets every average. */
+    fer_tracker_reset_smoothing(&t);
+    ck_assert_ptr_null(fer_tracker_avg(&t, 1000 + 2 * FER_TRACK_AVG_MAX - 1));
+}
+END_TEST
+
 static Suite *tracker_suite(void)
 {
     Suite *s = suite_create("tracker");
@@ -262,6 +314,7 @@ static Suite *tracker_suite(void)
     tcase_add_test(tc, t_smoothing_converges);
     tcase_add_test(tc, t_alpha_zero_is_raw);
     tcase_add_test(tc, t_hysteresis);
+    tcase_add_test(tc, t_averages_by_id);
     suite_add_tcase(s, tc);
     return s;
 }

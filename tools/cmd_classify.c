@@ -24,6 +24,7 @@
 #include "vision/annotate.h"
 #include "vision/pace.h"
 #include "vision/pipeline.h"
+#include "vision/source_spec.h"
 
 static void usage(FILE *f)
 {
@@ -93,7 +94,12 @@ static int classify_one(fer_pipeline *pl, const char *path, unsigned json_flags,
     fer_frame frame = {0};
     int rc = fer_image_read_max(&frame.img, path, 0, max_pixels, &err);
     if (rc < 0) {
-        fprintf(stderr, "fer classify: %s\n", err.msg);
+        fer_source_spec spec;
+        if (fer_source_parse(&spec, path, NULL) == 0 && spec.kind == FER_SOURCE_VIDEO)
+            fprintf(stderr, "fer classify: %s is a video, not an image: use 'fer analyze %s' "
+                    "(every frame, one record per face)\n", path, path);
+        else
+            fprintf(stderr, "fer classify: %s\n", err.msg);
         return -1;
     }
     fer_frame_stamp(&frame);

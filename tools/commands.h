@@ -11,6 +11,7 @@ int fer_cmd_train(int argc, char **argv);
 int fer_cmd_eval(int argc, char **argv);
 int fer_cmd_calibrate(int argc, char **argv);
 int fer_cmd_classify(int argc, char **argv);
+int fer_cmd_analyze(int argc, char **argv);
 int fer_bench_pipeline(int argc, char **argv);
 int fer_cmd_bench(int argc, char **argv);
 

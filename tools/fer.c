@@ -19,6 +19,7 @@ static const command commands[] = {
     {"eval", fer_cmd_eval, "evaluate a model: accuracy, per-class metrics, confusion matrix"},
     {"calibrate", fer_cmd_calibrate, "fit a model's probability temperature on PublicTest and store it"},
     {"classify", fer_cmd_classify, "find and classify the faces in images: one JSON line per image"},
+    {"analyze", fer_cmd_analyze, "every frame of a video or image sequence: one record per face (JSON lines, CSV)"},
     {"bench", fer_cmd_bench, "time the engine: sgemm peak, latency, per-layer GFLOPS, training"},
     {"bench-pipeline", fer_bench_pipeline, "time the vision pipeline per frame against the origin's way"},
 };

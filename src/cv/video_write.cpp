@@ -1,11 +1,14 @@
 /*
  * video_write.cpp — the OpenCV side of video_write.h: cv::VideoWriter with the
- * CAP_OPENCV_MJPEG backend, so writing works without FFmpeg's encoders. Every
- * entry point catches all exceptions.
+ * CAP_OPENCV_MJPEG backend for .avi (and any other name), so writing works
+ * without FFmpeg's encoders, and FFmpeg's H.264 (else MPEG-4 part 2) encoder for
+ * .mp4, .m4v, .mov and .mkv. Every entry point catches all exceptions.
  */
 #include <cerrno>
+#include <cstring>
 #include <new>
 #include <string>
+#include <strings.h>
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
@@ -22,6 +25,22 @@ struct fer_video_writer {
     int w, h;
 };
 
+namespace {
+
+/* 1 if path names a container FFmpeg must write (the MJPEG backend writes AVI only). */
+bool wants_ffmpeg(const char *path)
+{
+    const char *dot = std::strrchr(path, '.');
+    if (!dot || std::strchr(dot, '/'))
+        return false;
+    for (const char *ext : {".mp4", ".m4v", ".mov", ".mkv"})
+        if (strcasecmp(dot, ext) == 0)
+            return true;
+    return false;
+}
+
+} // namespace
+
 extern "C" int fer_video_writer_open(fer_video_writer **out, const char *path, int w, int h,
                                      double fps, int quality, fer_error *err)
 {
@@ -37,6 +56,27 @@ extern "C" int fer_video_writer_open(fer_video_writer **out, const char *path, i
         v->path = path;
         v->w = w;
         v->h = h;
+        if (wants_ffmpeg(path)) {
+            /* H.264 plays everywhere, browsers included; MPEG-4 part 2 is the
+             * encoder every FFmpeg build has. */
+            bool ok = false;
+            for (const char *cc : {"avc1", "mp4v"}) {
+                ok = v->vw.open(path, cv::CAP_FFMPEG,
+                                cv::VideoWriter::fourcc(cc[0], cc[1], cc[2], cc[3]), fps,
+                                cv::Size(w, h), true) &&
+                     v->vw.isOpened();
+                if (ok)
+                    break;
+            }
+            if (!ok) {
+                delete v;
+                return fer_fail(err, FER_E_UNSUPPORTED,
+                                "%s: OpenCV's FFmpeg backend cannot write an H.264 or MPEG-4 "
+                                "video here (write .avi instead)", path);
+            }
+            *out = v;
+            return 0;
+        }
         if (!v->vw.open(path, cv::CAP_OPENCV_MJPEG, cv::VideoWriter::fourcc('M', 'J', 'P', 'G'),
                         fps, cv::Size(w, h), true) ||
             !v->vw.isOpened()) {

@@ -1,8 +1,11 @@
 /*
- * video_write.h — writing MJPEG .avi files through OpenCV's built-in MJPEG
- * encoder (no FFmpeg needed), behind a C interface. Used by the tests, which
- * make their own short clips, and by tools that record annotated frames.
- * The file is written in place, not atomically: it is a recording, not state.
+ * video_write.h — writing videos through OpenCV behind a C interface: MJPEG .avi
+ * with OpenCV's built-in encoder (no FFmpeg needed), or .mp4/.m4v/.mov/.mkv with
+ * FFmpeg (H.264 when the build has an encoder for it, else MPEG-4 part 2). The
+ * container follows the file name; a name without one of those extensions gets
+ * MJPEG AVI. Used by the tests, which make their own short clips, and by
+ * `fer analyze --annotate`. The file is written at path as given: a caller that
+ * wants it atomic writes a temporary (fer_atomic_open keeps the extension).
  */
 #ifndef FER_VIDEO_WRITE_H
 #define FER_VIDEO_WRITE_H

@@ -45,19 +45,94 @@ static void sync_dir(const char *path)
     }
 }
 
+/* pid plus a process-wide counter: unique across processes and threads, and
+ * O_EXCL makes a collision with a stale file an error rather than a clobber. */
+static int create_temporary(const char *path, const char *suffix, char *tmp, size_t n,
+                            fer_error *err)
+{
+    static atomic_uint counter;
+    if (snprintf(tmp, n, "%s.tmp.%ld.%u%s", path, (long)getpid(),
+                 atomic_fetch_add(&counter, 1u), suffix ? suffix : "") >= (int)n)
+        return fer_fail(err, -ENAMETOOLONG, "%s: path too long", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        int e = errno;
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s", path);
+        return fer_fail(err, -e, "%s: cannot create a file in %s: %s", path, dirname(dir),
+                        strerror(e));
+    }
+    return fd;
+}
+
+int fer_atomic_open(fer_atomic_file *f, const char *path, const char *suffix, fer_error *err)
+{
+    f->fd = -1;
+    f->tmp[0] = '\0';
+    if (snprintf(f->path, sizeof f->path, "%s", path) >= (int)sizeof f->path)
+        return fer_fail(err, -ENAMETOOLONG, "%s: path too long", path);
+    int fd = create_temporary(path, suffix, f->tmp, sizeof f->tmp, err);
+    if (fd < 0) {
+        f->tmp[0] = '\0';
+        return fd;
+    }
+    f->fd = fd;
+    return 0;
+}
+
+void fer_atomic_close_fd(fer_atomic_file *f)
+{
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = -1;
+}
+
+int fer_atomic_commit(fer_atomic_file *f, fer_error *err)
+{
+    if (!f->tmp[0])
+        return fer_fail(err, -EINVAL, "%s: nothing to commit", f->path);
+    int rc = 0;
+    if (f->fd >= 0) {
+        if (fsync(f->fd) < 0)
+            rc = -errno;
+        if (close(f->fd) < 0 && rc == 0)
+            rc = -errno;
+        f->fd = -1;
+    } else {
+        /* Written by name: sync it through a descriptor of our own. */
+        int fd = open(f->tmp, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fsync(fd) < 0)
+            rc = -errno;
+        if (fd >= 0)
+            close(fd);
+    }
+    if (rc == 0 && rename(f->tmp, f->path) < 0)
+        rc = -errno;
+    if (rc < 0) {
+        unlink(f->tmp);
+        f->tmp[0] = '\0';
+        return fer_fail(err, rc, "%s: cannot write: %s", f->path, strerror(-rc));
+    }
+    f->tmp[0] = '\0';
+    sync_dir(f->path);
+    return 0;
+}
+
+void fer_atomic_abort(fer_atomic_file *f)
+{
+    fer_atomic_close_fd(f);
+    if (f->tmp[0])
+        unlink(f->tmp);
+    f->tmp[0] = '\0';
+}
+
 int fer_write_atomic(const char *path, const void *const *bufs, const size_t *lens, int n,
                      fer_error *err)
 {
-    /* pid plus a process-wide counter: unique across processes and threads, and
-     * O_EXCL makes a collision with a stale file an error rather than a clobber. */
-    static atomic_uint counter;
     char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(),
-                 atomic_fetch_add(&counter, 1u)) >= (int)sizeof tmp)
-        return fer_fail(err, -ENAMETOOLONG, "%s: path too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int fd = create_temporary(path, NULL, tmp, sizeof tmp, err);
     if (fd < 0)
-        return fer_fail(err, -errno, "%s: cannot create: %s", tmp, strerror(errno));
+        return fd;
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++)
         rc = write_all(fd, bufs[i], lens[i]);
@@ -178,6 +253,12 @@ static long temporary_pid(const char *name)
         return 0;
     while (*p >= '0' && *p <= '9')
         p++;
+    if (*p == '.') {
+        /* fer_atomic_open's suffix: an extension of letters and digits. */
+        p++;
+        while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9'))
+            p++;
+    }
     return *p ? 0 : pid;
 }
 

@@ -2,12 +2,21 @@
  * pipeline.c — detection scheduling, batching, tracking and result filling (the
  * policy is described in pipeline.h).
  *
- * Per frame: grey conversion; the still test against a coarse grid of the last
- * processed frame; the face search (full, or near each track); selection of the
- * largest max_faces; association with tracks; one crop per face into the input
- * batch (or reuse of the track's scores when its crop did not change); one
- * forward pass; softmax; smoothing; the result. Every buffer is allocated when
- * the pipeline is created or the model swapped, none per frame.
+ * Per frame, phase one (find): grey conversion; the clean start after a gap;
+ * the still test against a coarse grid of the last processed frame; the face
+ * search (full, or near each track); selection of the largest max_faces;
+ * association with tracks; one crop per face (and with tta flip its mirror)
+ * into the job's input batch (or a
+ * note to reuse the track's scores when its crop did not change). Phase two
+ * (finish): the forward passes; probabilities; smoothing; the result.
+ *
+ * Who touches what, so the phases can overlap on two threads: find owns the
+ * detector, the grey image, the still grid, the tracker's tracks[] and the
+ * crop cache (crops, crop_id, crop_age); finish owns the network, the
+ * tracker's averages (avg[], by id), crop_probs and the last result. A job
+ * carries everything between them. Statistics are split the same way.
+ * Every buffer is allocated when the pipeline (or a job) is created or the
+ * model swapped, none per frame.
  */
 #include "vision/pipeline.h"
 
@@ -27,14 +36,38 @@
 /* Most boxes one search may return before selection. */
 #define MAX_HITS 64
 
+struct fer_pipeline_job {
+    size_t in_size;             /* c*h*w of the model it was made for */
+    float *input;               /* (2 FER_RESULT_MAX_FACES, c, h, w): the crops to classify,
+                                 * then (tta flip) their mirrors */
+    int nviews;                 /* 1, or 2 with tta flip */
+    float view_probs[2 * FER_RESULT_MAX_FACES][FER_RESULT_MAX_CLASSES]; /* per input row */
+    int rc;                     /* find's outcome: finish reports it */
+    uint64_t seq;
+    int64_t wall_ms;
+    uint64_t mono_ns;
+    int width, height;
+    int still;                  /* nothing moved: repeat the last result */
+    int n;                      /* faces, in report order */
+    fer_box box[FER_RESULT_MAX_FACES];
+    int id[FER_RESULT_MAX_FACES];         /* track id, 0 = none */
+    int is_new[FER_RESULT_MAX_FACES];
+    int reuse[FER_RESULT_MAX_FACES];      /* >= 0: reuse crop_probs of this slot */
+    int cache[FER_RESULT_MAX_FACES];      /* >= 0: store the new probabilities in this slot */
+    int row[FER_RESULT_MAX_FACES];        /* the face's row in input, -1 when reused */
+    int ntodo;                  /* rows in input */
+    int nended;
+    int ended[FER_RESULT_MAX_ENDED];
+    double find_ms, crop_ms;    /* phase one's time; the cropping part of it */
+};
+
 struct fer_pipeline {
     fer_pipeline_opts o;
     fer_detector *det;
     fer_model *model;           /* borrowed */
     int c, h, w, k;             /* network input shape and class count */
     size_t in_size;             /* c*h*w */
-    float *input;               /* (2 FER_RESULT_MAX_FACES, c, h, w): faces, then their mirrors */
-    float (*view_probs)[FER_RESULT_MAX_CLASSES]; /* (2 FER_RESULT_MAX_FACES): per view */
+    fer_pipeline_job *job;      /* fer_pipeline_process's own */
     uint8_t *crops;             /* (FER_TRACK_MAX, h*w*c): each slot's last classified crop */
     int crop_id[FER_TRACK_MAX]; /* track id the slot's crop belongs to, 0 = none */
     int crop_age[FER_TRACK_MAX];/* frames since that crop was classified */
@@ -49,10 +82,9 @@ struct fer_pipeline {
     int need_full;              /* a tracked face was lost: search everything next frame */
     int restart_pending;        /* fer_pipeline_restart: the next frame starts clean */
     uint64_t last_mono_ns;      /* capture time of the last processed frame; 0 = none */
-    int gap_ended[FER_TRACK_MAX]; /* ids of tracks a restart ended, reported with the frame */
-    int ngap_ended;
-    fer_frame_result last;      /* repeated for still frames */
-    int have_last;
+    int grid_has_result;        /* find: the grid's frame went to finish as a processed frame */
+    fer_frame_result last;      /* finish: repeated for still frames */
+    int have_last;              /* finish: last is valid */
     fer_pipeline_stats stats;
 };
 
@@ -124,6 +156,35 @@ static int check_opts(const fer_pipeline_opts *o, fer_error *err)
     return 0;
 }
 
+static fer_pipeline_job *job_alloc(size_t in_size)
+{
+    fer_pipeline_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return NULL;
+    j->in_size = in_size;
+    j->nviews = 1;
+    j->input = malloc(sizeof(float) * 2 * FER_RESULT_MAX_FACES * in_size);
+    if (!j->input) {
+        free(j);
+        return NULL;
+    }
+    return j;
+}
+
+int fer_pipeline_job_new(const fer_pipeline *p, fer_pipeline_job **out)
+{
+    *out = job_alloc(p->in_size);
+    return *out ? 0 : -ENOMEM;
+}
+
+void fer_pipeline_job_free(fer_pipeline_job *j)
+{
+    if (!j)
+        return;
+    free(j->input);
+    free(j);
+}
+
 int fer_pipeline_model_fits(const fer_model *m, fer_error *err)
 {
     if (!m || !m->net || !m->net->arch)
@@ -150,19 +211,19 @@ int fer_pipeline_set_model(fer_pipeline *p, fer_model *m, fer_error *err)
         return rc;
     const fer_arch *a = m->net->arch;
     size_t in_size = (size_t)a->in_c * a->in_h * a->in_w;
-    float *input = malloc(sizeof(float) * 2 * FER_RESULT_MAX_FACES * in_size);
+    fer_pipeline_job *job = job_alloc(in_size);
     uint8_t *crops = malloc((size_t)FER_TRACK_MAX * in_size);
     uint8_t *scratch = malloc((size_t)a->in_h * a->in_w * 3);
-    if (!input || !crops || !scratch) {
-        free(input);
+    if (!job || !crops || !scratch) {
+        fer_pipeline_job_free(job);
         free(crops);
         free(scratch);
         return fer_fail(err, -ENOMEM, "pipeline: out of memory");
     }
-    free(p->input);
+    fer_pipeline_job_free(p->job);
     free(p->crops);
     free(p->scratch);
-    p->input = input;
+    p->job = job;
     p->crops = crops;
     p->scratch = scratch;
     p->model = m;
@@ -174,6 +235,7 @@ int fer_pipeline_set_model(fer_pipeline *p, fer_model *m, fer_error *err)
     memset(p->crop_id, 0, sizeof p->crop_id);
     fer_tracker_reset_smoothing(&p->tracker);
     p->have_last = 0; /* a still frame must not repeat the old model's scores */
+    p->grid_has_result = 0;
     return 0;
 }
 
@@ -193,8 +255,6 @@ int fer_pipeline_create(fer_pipeline **out, const fer_pipeline_opts *opts, fer_m
         rc = fer_detector_load(&p->det, p->o.cascade ? p->o.cascade : FER_CASCADE_DEFAULT, err);
     p->o.cascade = NULL; /* not kept: the caller's string may not outlive us */
     fer_tracker_init(&p->tracker, &p->o.tracker);
-    if (rc == 0 && !(p->view_probs = malloc(sizeof *p->view_probs * 2 * FER_RESULT_MAX_FACES)))
-        rc = fer_fail(err, -ENOMEM, "pipeline: out of memory");
     if (rc == 0)
         rc = fer_pipeline_set_model(p, model, err);
     if (rc < 0) {
@@ -210,8 +270,7 @@ void fer_pipeline_free(fer_pipeline *p)
     if (!p)
         return;
     fer_detector_free(p->det);
-    free(p->input);
-    free(p->view_probs);
+    fer_pipeline_job_free(p->job);
     free(p->crops);
     free(p->scratch);
     free(p->grid);
@@ -235,13 +294,14 @@ int fer_pipeline_set_tta(fer_pipeline *p, int tta, fer_error *err)
 void fer_pipeline_reset(fer_pipeline *p)
 {
     fer_tracker_clear(&p->tracker);
+    fer_tracker_reset_smoothing(&p->tracker);
     memset(p->crop_id, 0, sizeof p->crop_id);
     p->grid_w = p->grid_h = 0;
+    p->grid_has_result = 0;
     p->have_last = 0;
     p->need_full = 1;
     p->since_full = 0;
     p->restart_pending = 0;
-    p->ngap_ended = 0;
     p->last_mono_ns = 0;
 }
 
@@ -256,22 +316,21 @@ void fer_pipeline_restart(fer_pipeline *p)
  * would carry the past into this frame — tracks, cached crops, the still
  * test's grid and last result — is forgotten, with a full search due.
  */
-static void maybe_restart(fer_pipeline *p, const fer_frame *frame)
+static void maybe_restart(fer_pipeline *p, const fer_frame *frame, fer_pipeline_job *job)
 {
-    p->ngap_ended = 0;
     int gap = p->o.gap_ms > 0 && p->last_mono_ns &&
               frame->mono_ns > p->last_mono_ns + (uint64_t)p->o.gap_ms * 1000000ull;
     if (frame->mono_ns)
         p->last_mono_ns = frame->mono_ns;
     if (!gap && !p->restart_pending)
         return;
-    for (int s = 0; s < FER_TRACK_MAX; s++)
+    for (int s = 0; s < FER_TRACK_MAX && job->nended < FER_RESULT_MAX_ENDED; s++)
         if (p->tracker.tracks[s].id != 0)
-            p->gap_ended[p->ngap_ended++] = p->tracker.tracks[s].id;
+            job->ended[job->nended++] = p->tracker.tracks[s].id;
     fer_tracker_clear(&p->tracker);
     memset(p->crop_id, 0, sizeof p->crop_id);
     p->grid_w = p->grid_h = 0;
-    p->have_last = 0;
+    p->grid_has_result = 0;
     p->need_full = 1;
     p->since_full = 0;
     p->restart_pending = 0;
@@ -305,7 +364,7 @@ static int frame_is_still(fer_pipeline *p, fer_error *err, int *rc)
         p->grid_len = n;
         p->grid_w = p->grid_h = 0;
     }
-    int comparable = p->grid_w == g->w && p->grid_h == g->h && p->have_last;
+    int comparable = p->grid_w == g->w && p->grid_h == g->h && p->grid_has_result;
     long long sum = 0;
     if (comparable) {
         size_t i = 0;
@@ -473,28 +532,29 @@ static int bytes_close(const uint8_t *a, const uint8_t *b, size_t n, float thres
     return (double)sum < threshold * (double)n;
 }
 
-/* Crops every face into the batch (or reuses an unchanged face's scores), runs the
- * forward passes and writes each face's scores. */
-static int classify(fer_pipeline *p, const fer_image *src, const fer_box *boxes, const int *slot,
-                    int n, float (*probs)[FER_RESULT_MAX_CLASSES], fer_error *err)
+/* Crops every face of the job into its input batch, or notes that an unchanged
+ * face reuses its track's last scores (face_threshold). Phase one. */
+static int crop_faces(fer_pipeline *p, const fer_image *src, const int *slot,
+                      fer_pipeline_job *job, fer_error *err)
 {
-    int todo[FER_RESULT_MAX_FACES], ntodo = 0;
     const size_t crop_len = p->in_size; /* 8-bit crop: h*w*c bytes */
     uint64_t t0 = fer_mono_ns();
-    for (int i = 0; i < n; i++) {
-        float *in = p->input + (size_t)ntodo * p->in_size;
-        int rc = fer_preprocess_face(in, p->scratch, p->c, p->h, p->w, src, boxes[i],
+    job->ntodo = 0;
+    for (int i = 0; i < job->n; i++) {
+        float *in = job->input + (size_t)job->ntodo * p->in_size;
+        int rc = fer_preprocess_face(in, p->scratch, p->c, p->h, p->w, src, job->box[i],
                                      &p->model->pre, err);
         if (rc < 0)
             return rc;
         int s = slot[i];
-        const int tid = s >= 0 ? p->tracker.tracks[s].id : 0;
+        const int tid = job->id[i];
         uint8_t *cached = s >= 0 ? p->crops + (size_t)s * crop_len : NULL;
+        job->reuse[i] = job->cache[i] = job->row[i] = -1;
         if (cached && p->o.face_threshold > 0 && p->crop_id[s] == tid &&
             p->crop_age[s] + 1 < p->o.face_refresh &&
             bytes_close(cached, p->scratch, crop_len, p->o.face_threshold)) {
             p->crop_age[s]++;
-            memcpy(probs[i], p->crop_probs[s], sizeof(float) * (size_t)p->k);
+            job->reuse[i] = s;
             p->stats.faces_reused++;
             continue;
         }
@@ -502,124 +562,92 @@ static int classify(fer_pipeline *p, const fer_image *src, const fer_box *boxes,
             memcpy(cached, p->scratch, crop_len);
             p->crop_id[s] = tid;
             p->crop_age[s] = 0;
+            job->cache[i] = s;
         }
-        todo[ntodo++] = i;
+        job->row[i] = job->ntodo++;
     }
-    p->stats.last_crop_ms = ms_since(t0);
-
-    /* With flip, each face's mirrored input follows the faces in the batch; the two
-     * views' probabilities are averaged, as fer eval --tta flip averages them. */
-    t0 = fer_mono_ns();
-    const int nviews = fer_tta_views((fer_tta)p->o.tta);
-    for (int j = 0; j < ntodo && nviews == 2; j++)
-        fer_input_view(p->input + (size_t)(ntodo + j) * p->in_size,
-                       p->input + (size_t)j * p->in_size, p->c, p->h, p->w, 1);
-    const int ninputs = ntodo * nviews;
-    for (int start = 0; start < ninputs; start += p->model->net->max_batch) {
-        int nb = ninputs - start;
-        if (nb > p->model->net->max_batch)
-            nb = p->model->net->max_batch;
-        const float *logits =
-            fer_net_forward(p->model->net, p->input + (size_t)start * p->in_size, nb, 0);
-        if (!logits)
-            return fer_fail(err, -EINVAL, "pipeline: the network refused a batch of %d", nb);
-        for (int j = 0; j < nb; j++)
-            fer_model_probs(p->model, p->view_probs[start + j], logits + (size_t)j * p->k, 1);
-    }
-    for (int j = 0; j < ntodo; j++) {
-        int i = todo[j];
-        for (int c = 0; c < p->k; c++) {
-            float sum = 0.0f;
-            for (int v = 0; v < nviews; v++)
-                sum += p->view_probs[v * ntodo + j][c] / (float)nviews;
-            probs[i][c] = sum;
-        }
-        if (slot[i] >= 0)
-            memcpy(p->crop_probs[slot[i]], probs[i], sizeof(float) * (size_t)p->k);
-    }
-    p->stats.faces_classified += ntodo;
-    p->stats.last_forward_ms = ms_since(t0);
+    job->crop_ms = ms_since(t0);
+    p->stats.last_crop_ms = job->crop_ms;
+    /* With flip, each face's mirrored input follows the faces in the batch: the
+     * job carries its own view count, so a reload between phases cannot mismatch. */
+    job->nviews = fer_tta_views((fer_tta)p->o.tta);
+    for (int j = 0; j < job->ntodo && job->nviews == 2; j++)
+        fer_input_view(job->input + (size_t)(job->ntodo + j) * p->in_size,
+                       job->input + (size_t)j * p->in_size, p->c, p->h, p->w, 1);
     return 0;
 }
 
-static void fill_header(const fer_pipeline *p, const fer_frame *frame, fer_frame_result *res)
+/* The frame's identity into the job. */
+static void job_header(fer_pipeline_job *job, const fer_frame *frame)
 {
-    res->seq = frame->seq;
-    res->wall_ms = frame->wall_ms;
-    res->mono_ns = frame->mono_ns;
-    res->width = frame->img.w;
-    res->height = frame->img.h;
-    res->nclasses = p->k;
-    for (int c = 0; c < p->k; c++)
-        snprintf(res->classes[c], sizeof res->classes[c], "%s", p->model->net->arch->classes[c]);
+    job->seq = frame->seq;
+    job->wall_ms = frame->wall_ms;
+    job->mono_ns = frame->mono_ns;
+    job->width = frame->img.w;
+    job->height = frame->img.h;
+    job->still = 0;
+    job->n = job->ntodo = job->nended = 0;
+    job->rc = 0;
+    job->find_ms = job->crop_ms = 0;
 }
 
 /*
- * The part of a frame after its faces are known, shared by detected and given
- * boxes: hits[0 .. n) (in report order) go through the tracker, are cut out and
- * classified in batches, and fill res. t_start is when the frame's processing
- * began, t_find when the face search did (timing).
+ * The part of phase one after the faces are known, shared by detected and
+ * given boxes: hits[0 .. n) (in report order) go through the tracker and are
+ * cut out. t_start is when the frame's processing began, t_find when the face
+ * search did (timing).
  */
-static int track_and_classify(fer_pipeline *p, const fer_frame *frame, const fer_box *hits,
-                              int n, uint64_t t_start, uint64_t t_find, fer_frame_result *res,
-                              fer_error *err)
+static int track_and_crop(fer_pipeline *p, const fer_frame *frame, const fer_box *hits, int n,
+                          uint64_t t_start, uint64_t t_find, fer_pipeline_job *job,
+                          fer_error *err)
 {
     int slot[MAX_HITS], is_new[MAX_HITS], ended[FER_TRACK_MAX], nended = 0;
     fer_tracker_update(&p->tracker, hits, n, slot, is_new, ended, &nended);
     p->stats.last_detect_ms = ms_since(t_find);
-    res->detect_ms = ms_since(t_start);
-
-    uint64_t t0 = fer_mono_ns();
-    float probs[FER_RESULT_MAX_FACES][FER_RESULT_MAX_CLASSES];
-    const fer_image *src = p->c == 1 ? &p->grey : &frame->img;
-    int rc = classify(p, src, hits, slot, n, probs, err);
-    if (rc < 0)
-        return rc;
-
-    fill_header(p, frame, res);
-    res->nfaces = n;
+    /* Tracks a restart ended come first (already in the job), then those that
+     * ended with this frame. */
+    for (int i = 0; i < nended && job->nended < FER_RESULT_MAX_ENDED; i++)
+        job->ended[job->nended++] = ended[i];
+    job->n = n;
     for (int i = 0; i < n; i++) {
-        fer_face_result *f = &res->faces[i];
-        f->id = slot[i] >= 0 ? p->tracker.tracks[slot[i]].id : 0;
-        f->box = hits[i];
-        memcpy(f->scores, probs[i], sizeof(float) * (size_t)p->k);
-        f->label = 0;
-        for (int c = 1; c < p->k; c++)
-            if (probs[i][c] > probs[i][f->label])
-                f->label = c;
-        f->prob = probs[i][f->label];
-        f->events = is_new[i] ? FER_FACE_NEW : 0;
-        fer_tracker_observe(&p->tracker, slot[i], probs[i], p->k, frame->mono_ns, f);
+        job->box[i] = hits[i];
+        job->id[i] = slot[i] >= 0 ? p->tracker.tracks[slot[i]].id : 0;
+        job->is_new[i] = is_new[i];
     }
-    /* Tracks a restart ended first, then those that ended in this frame. */
-    res->nended = 0;
-    for (int i = 0; i < p->ngap_ended && res->nended < FER_RESULT_MAX_ENDED; i++)
-        res->ended[res->nended++] = p->gap_ended[i];
-    for (int i = 0; i < nended && res->nended < FER_RESULT_MAX_ENDED; i++)
-        res->ended[res->nended++] = ended[i];
-    p->ngap_ended = 0;
-    res->has_scores = 1;
-    res->classify_ms = ms_since(t0);
-    res->total_ms = ms_since(t_start);
-    p->last = *res;
-    p->have_last = 1;
-    return 0;
+    const fer_image *src = p->c == 1 ? &p->grey : &frame->img;
+    int rc = crop_faces(p, src, slot, job, err);
+    p->grid_has_result = 1;
+    job->find_ms = ms_since(t_start);
+    return rc;
 }
 
-int fer_pipeline_process(fer_pipeline *p, const fer_frame *frame, fer_frame_result *res,
-                         fer_error *err)
+/* Checks a frame and starts its job: a restart if due, the grey image. */
+static int find_begin(fer_pipeline *p, const fer_frame *frame, fer_pipeline_job *job,
+                      fer_error *err)
 {
-    const uint64_t t_start = fer_mono_ns();
-    memset(res, 0, sizeof *res);
+    job->n = job->ntodo = job->nended = job->still = 0;
     if (!frame || !frame->img.data || frame->img.w <= 0 || frame->img.h <= 0)
         return fer_fail(err, -EINVAL, "pipeline: empty frame");
+    if (job->in_size != p->in_size)
+        return fer_fail(err, -EINVAL, "pipeline: a job made for another model");
+    job_header(job, frame);
     if (p->grey.data && (p->grey.w != frame->img.w || p->grey.h != frame->img.h))
         p->restart_pending = 1; /* a new frame size: nothing carries over */
-    maybe_restart(p, frame);
+    maybe_restart(p, frame, job);
     int rc = fer_image_to_grey(&p->grey, &frame->img, err);
     if (rc < 0)
         return rc;
     p->stats.frames++;
+    return 0;
+}
+
+int fer_pipeline_find(fer_pipeline *p, const fer_frame *frame, fer_pipeline_job *job,
+                      fer_error *err)
+{
+    const uint64_t t_start = fer_mono_ns();
+    int rc = find_begin(p, frame, job, err);
+    if (rc < 0)
+        return job->rc = rc;
 
     /* A coasting track must still be able to end, so a frame is only skipped as
      * still when every live track was seen on the last processed frame. */
@@ -629,19 +657,11 @@ int fer_pipeline_process(fer_pipeline *p, const fer_frame *frame, fer_frame_resu
     if (p->o.still_threshold > 0 && !coasting) {
         int still = frame_is_still(p, err, &rc);
         if (rc < 0)
-            return rc;
+            return job->rc = rc;
         if (still) {
             /* Nothing moved: the last result stands, as of this frame. */
-            *res = p->last;
-            for (int i = 0; i < res->nfaces; i++) {
-                res->faces[i].events = 0;
-                res->faces[i].previous_label = -1;
-            }
-            res->nended = 0;
-            fill_header(p, frame, res);
-            res->detect_ms = ms_since(t_start);
-            res->classify_ms = 0;
-            res->total_ms = res->detect_ms;
+            job->still = 1;
+            job->find_ms = ms_since(t_start);
             p->stats.still_frames++;
             return 0;
         }
@@ -653,13 +673,125 @@ int fer_pipeline_process(fer_pipeline *p, const fer_frame *frame, fer_frame_resu
     int nhits = 0;
     rc = find_faces(p, hits, &nhits, err);
     if (rc < 0)
-        return rc;
+        return job->rc = rc;
     qsort(hits, (size_t)nhits, sizeof hits[0], by_area_desc);
     int n = nhits;
     int cap = p->o.largest_only ? 1 : p->o.max_faces;
     if (n > cap)
         n = cap;
-    return track_and_classify(p, frame, hits, n, t_start, t0, res, err);
+    return job->rc = track_and_crop(p, frame, hits, n, t_start, t0, job, err);
+}
+
+static void fill_header(const fer_pipeline *p, const fer_pipeline_job *job, fer_frame_result *res)
+{
+    res->seq = job->seq;
+    res->wall_ms = job->wall_ms;
+    res->mono_ns = job->mono_ns;
+    res->width = job->width;
+    res->height = job->height;
+    res->nclasses = p->k;
+    for (int c = 0; c < p->k; c++)
+        snprintf(res->classes[c], sizeof res->classes[c], "%s", p->model->net->arch->classes[c]);
+}
+
+int fer_pipeline_finish(fer_pipeline *p, fer_pipeline_job *job, fer_frame_result *res,
+                        fer_error *err)
+{
+    const uint64_t t0 = fer_mono_ns();
+    memset(res, 0, sizeof *res);
+    int rc = job->rc;
+    if (rc == 0 && job->in_size != p->in_size)
+        rc = fer_fail(err, -EINVAL, "pipeline: a job made for another model");
+    if (rc == 0 && job->still) {
+        if (p->have_last) {
+            *res = p->last;
+            for (int i = 0; i < res->nfaces; i++) {
+                res->faces[i].events = 0;
+                res->faces[i].previous_label = -1;
+            }
+            res->nended = 0;
+        }
+        fill_header(p, job, res);
+        res->has_scores = 1;
+        res->detect_ms = job->find_ms;
+        res->total_ms = job->find_ms;
+        return 0;
+    }
+
+    /* With flip, the two views' probabilities are averaged, as fer eval --tta flip
+     * averages them. */
+    float probs[FER_RESULT_MAX_FACES][FER_RESULT_MAX_CLASSES];
+    const int ninputs = job->ntodo * job->nviews;
+    for (int start = 0; rc == 0 && start < ninputs; start += p->model->net->max_batch) {
+        int nb = ninputs - start;
+        if (nb > p->model->net->max_batch)
+            nb = p->model->net->max_batch;
+        const float *logits =
+            fer_net_forward(p->model->net, job->input + (size_t)start * p->in_size, nb, 0);
+        if (!logits) {
+            rc = fer_fail(err, -EINVAL, "pipeline: the network refused a batch of %d", nb);
+            break;
+        }
+        for (int j = 0; j < nb; j++)
+            fer_model_probs(p->model, job->view_probs[start + j], logits + (size_t)j * p->k, 1);
+    }
+    for (int i = 0; rc == 0 && i < job->n; i++) {
+        const int row = job->row[i];
+        if (row < 0)
+            continue;
+        for (int c = 0; c < p->k; c++) {
+            float sum = 0.0f;
+            for (int v = 0; v < job->nviews; v++)
+                sum += job->view_probs[v * job->ntodo + row][c] / (float)job->nviews;
+            probs[i][c] = sum;
+        }
+    }
+    if (rc == 0) {
+        fill_header(p, job, res);
+        res->nfaces = job->n;
+        for (int i = 0; i < job->n; i++) {
+            if (job->reuse[i] >= 0)
+                memcpy(probs[i], p->crop_probs[job->reuse[i]], sizeof(float) * (size_t)p->k);
+            else if (job->cache[i] >= 0)
+                memcpy(p->crop_probs[job->cache[i]], probs[i], sizeof(float) * (size_t)p->k);
+            fer_face_result *f = &res->faces[i];
+            f->id = job->id[i];
+            f->box = job->box[i];
+            memcpy(f->scores, probs[i], sizeof(float) * (size_t)p->k);
+            f->label = 0;
+            for (int c = 1; c < p->k; c++)
+                if (probs[i][c] > probs[i][f->label])
+                    f->label = c;
+            f->prob = probs[i][f->label];
+            f->events = job->is_new[i] ? FER_FACE_NEW : 0;
+            fer_tracker_observe(&p->tracker, f->id, probs[i], p->k, job->mono_ns, f);
+        }
+        res->nended = job->nended;
+        memcpy(res->ended, job->ended, sizeof(int) * (size_t)job->nended);
+        res->has_scores = 1;
+        double forward_ms = ms_since(t0);
+        p->stats.faces_classified += job->ntodo;
+        p->stats.last_forward_ms = forward_ms;
+        res->detect_ms = job->find_ms - job->crop_ms;
+        res->classify_ms = job->crop_ms + forward_ms;
+        res->total_ms = job->find_ms + forward_ms;
+        p->last = *res;
+        p->have_last = 1;
+    }
+    /* Ended tracks' averages go, whatever became of the frame: nothing will
+     * observe them again. */
+    for (int i = 0; i < job->nended; i++)
+        fer_tracker_forget(&p->tracker, job->ended[i]);
+    if (rc < 0)
+        memset(res, 0, sizeof *res);
+    return rc;
+}
+
+int fer_pipeline_process(fer_pipeline *p, const fer_frame *frame, fer_frame_result *res,
+                         fer_error *err)
+{
+    fer_pipeline_find(p, frame, p->job, err);
+    return fer_pipeline_finish(p, p->job, res, err);
 }
 
 int fer_pipeline_process_boxes(fer_pipeline *p, const fer_frame *frame, const fer_box *boxes,
@@ -667,12 +799,10 @@ int fer_pipeline_process_boxes(fer_pipeline *p, const fer_frame *frame, const fe
 {
     const uint64_t t_start = fer_mono_ns();
     memset(res, 0, sizeof *res);
-    if (!frame || !frame->img.data || frame->img.w <= 0 || frame->img.h <= 0)
-        return fer_fail(err, -EINVAL, "pipeline: empty frame");
     if (n < 0 || n > FER_RESULT_MAX_FACES || (n > 0 && !boxes))
         return fer_fail(err, -EINVAL, "pipeline: %d boxes given (0 to %d)", n,
                         FER_RESULT_MAX_FACES);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; frame && i < n; i++) {
         const fer_box b = boxes[i];
         /* A box must hold pixels of the frame: the crop repeats edge pixels beyond
          * it, so a box wholly outside would classify a smear of the border. */
@@ -683,19 +813,18 @@ int fer_pipeline_process_boxes(fer_pipeline *p, const fer_frame *frame, const fe
                             "the %dx%d frame", i, b.x, b.y, b.w, b.h, frame->img.w,
                             frame->img.h);
     }
-    if (p->grey.data && (p->grey.w != frame->img.w || p->grey.h != frame->img.h))
-        p->restart_pending = 1;
-    maybe_restart(p, frame);
-    int rc = fer_image_to_grey(&p->grey, &frame->img, err);
-    if (rc < 0)
-        return rc;
-    p->stats.frames++;
-    p->stats.last_grey_ms = ms_since(t_start);
-    /* This frame never entered the still test's grid: the next fer_pipeline_process
-     * must not compare against a grid older than the result it would repeat. */
-    p->grid_w = p->grid_h = 0;
-    fer_box hits[FER_RESULT_MAX_FACES];
-    if (n > 0)
-        memcpy(hits, boxes, sizeof(fer_box) * (size_t)n);
-    return track_and_classify(p, frame, hits, n, t_start, fer_mono_ns(), res, err);
+    fer_pipeline_job *job = p->job;
+    int rc = find_begin(p, frame, job, err);
+    if (rc == 0) {
+        p->stats.last_grey_ms = ms_since(t_start);
+        /* This frame never entered the still test's grid: the next frame must not
+         * compare against a grid older than the result it would repeat. */
+        p->grid_w = p->grid_h = 0;
+        fer_box hits[FER_RESULT_MAX_FACES];
+        if (n > 0)
+            memcpy(hits, boxes, sizeof(fer_box) * (size_t)n);
+        rc = track_and_crop(p, frame, hits, n, t_start, fer_mono_ns(), job, err);
+    }
+    job->rc = rc;
+    return fer_pipeline_finish(p, job, res, err);
 }

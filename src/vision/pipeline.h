@@ -102,6 +102,32 @@ int fer_pipeline_process(fer_pipeline *p, const fer_frame *frame, fer_frame_resu
                          fer_error *err);
 
 /*
+ * The same work in two phases, for a caller that wants both cores on one video
+ * (`fer analyze`): fer_pipeline_find does the grey image, the still test, the
+ * face search, the tracking and the crops of a frame into a job;
+ * fer_pipeline_finish runs the network on the job and fills res. The frame is
+ * not needed after find. Phases must run in frame order — finds in order,
+ * finishes in the same order, each finish after its find — and one find may run
+ * on one thread while earlier frames' finishes run on another (they share no
+ * state: see pipeline.c). fer_pipeline_process is find then finish.
+ *
+ * A job holds one frame's crops; it is made for the model in use
+ * (fer_pipeline_job_new) and must be made again after fer_pipeline_set_model.
+ * find stores its error in the job and returns it; finish returns it again (so a
+ * caller can always call both), and drops the averages of tracks that ended.
+ * With face_threshold > 0 and overlapping phases, a reused face takes the scores
+ * its track's last classified crop got — finishes run in order, so they are there.
+ */
+typedef struct fer_pipeline_job fer_pipeline_job;
+
+int fer_pipeline_job_new(const fer_pipeline *p, fer_pipeline_job **out); /* 0 or -ENOMEM */
+void fer_pipeline_job_free(fer_pipeline_job *job); /* accepts NULL */
+int fer_pipeline_find(fer_pipeline *p, const fer_frame *frame, fer_pipeline_job *job,
+                      fer_error *err);
+int fer_pipeline_finish(fer_pipeline *p, fer_pipeline_job *job, fer_frame_result *res,
+                        fer_error *err);
+
+/*
  * Processes one frame whose faces the caller found: boxes[0 .. n) (n <=
  * FER_RESULT_MAX_FACES; each at least 1x1 and overlapping the frame) are tracked,
  * cut out, classified and reported in the order given, exactly as detected faces

@@ -49,6 +49,47 @@ void fer_tracker_clear(fer_tracker *t)
     memset(t->tracks, 0, sizeof t->tracks);
 }
 
+/* The entry of id, or NULL. */
+static fer_track_avg *find_avg(fer_tracker *t, int id)
+{
+    for (int i = 0; i < FER_TRACK_AVG_MAX; i++)
+        if (t->avg[i].id == id)
+            return &t->avg[i];
+    return NULL;
+}
+
+const fer_track_avg *fer_tracker_avg(const fer_tracker *t, int id)
+{
+    return id > 0 ? find_avg((fer_tracker *)t, id) : NULL;
+}
+
+/* A fresh entry for id: a free one, else the oldest id's (ids only grow, and
+ * a table this full means ends were never reported: that track is long gone). */
+static fer_track_avg *new_avg(fer_tracker *t, int id)
+{
+    fer_track_avg *e = NULL;
+    for (int i = 0; i < FER_TRACK_AVG_MAX; i++) {
+        if (t->avg[i].id == 0) {
+            e = &t->avg[i];
+            break;
+        }
+        if (!e || t->avg[i].id < e->id)
+            e = &t->avg[i];
+    }
+    memset(e, 0, sizeof *e);
+    e->id = id;
+    e->label = -1;
+    e->lead = -1;
+    return e;
+}
+
+void fer_tracker_forget(fer_tracker *t, int id)
+{
+    fer_track_avg *e = id > 0 ? find_avg(t, id) : NULL;
+    if (e)
+        memset(e, 0, sizeof *e);
+}
+
 float fer_box_iou(fer_box a, fer_box b)
 {
     if (a.w <= 0 || a.h <= 0 || b.w <= 0 || b.h <= 0)
@@ -144,8 +185,6 @@ void fer_tracker_update(fer_tracker *t, const fer_box *boxes, int n, int *slot, 
         memset(tr, 0, sizeof *tr);
         tr->id = t->next_id++;
         tr->box = boxes[i];
-        tr->label = -1;
-        tr->lead = -1;
         matched[s] = 1;
         slot[i] = s;
         is_new[i] = 1;
@@ -157,7 +196,7 @@ void fer_tracker_update(fer_tracker *t, const fer_box *boxes, int n, int *slot, 
  * it in the average by hold_margin once that lead has held for hold_ms; the
  * wait restarts whenever the leader changes or its lead falls short.
  */
-static void hold_label(fer_tracker *t, fer_track *tr, int best, uint64_t now_ns,
+static void hold_label(fer_tracker *t, fer_track_avg *tr, int best, uint64_t now_ns,
                        fer_face_result *face)
 {
     if (tr->label < 0) {
@@ -182,12 +221,17 @@ static void hold_label(fer_tracker *t, fer_track *tr, int best, uint64_t now_ns,
     tr->lead = -1;
 }
 
-void fer_tracker_observe(fer_tracker *t, int slot, const float *probs, int k, uint64_t now_ns,
+void fer_tracker_observe(fer_tracker *t, int id, const float *probs, int k, uint64_t now_ns,
                          fer_face_result *face)
 {
     face->previous_label = -1;
-    if (slot < 0 || slot >= FER_TRACK_MAX || t->tracks[slot].id == 0 || k <= 0 ||
-        k > FER_RESULT_MAX_CLASSES) {
+    fer_track_avg *tr = NULL;
+    if (id > 0 && k > 0 && k <= FER_RESULT_MAX_CLASSES) {
+        tr = find_avg(t, id);
+        if (!tr)
+            tr = new_avg(t, id);
+    }
+    if (!tr) {
         /* No track (capacity exhausted): report the raw probabilities. */
         int best = 0;
         for (int c = 1; c < k; c++)
@@ -197,7 +241,6 @@ void fer_tracker_observe(fer_tracker *t, int slot, const float *probs, int k, ui
         face->smoothed_prob = k > 0 ? probs[best] : 0.0f;
         return;
     }
-    fer_track *tr = &t->tracks[slot];
     const float a = t->opts.alpha;
     if (tr->nclasses != k) {
         /* The first observation, or another model: class indices mean something
@@ -220,9 +263,5 @@ void fer_tracker_observe(fer_tracker *t, int slot, const float *probs, int k, ui
 
 void fer_tracker_reset_smoothing(fer_tracker *t)
 {
-    for (int s = 0; s < FER_TRACK_MAX; s++) {
-        t->tracks[s].nclasses = 0;
-        t->tracks[s].label = -1;
-        t->tracks[s].lead = -1;
-    }
+    memset(t->avg, 0, sizeof t->avg);
 }
