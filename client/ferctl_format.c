@@ -71,8 +71,10 @@ void ferctl_print_face_event(FILE *f, const fer_face_event *ev)
 {
     char clock[24];
     ferctl_format_clock(ev->wall_ms, clock, sizeof clock);
+    /* A track already there when the watch began is "present", not "appeared". */
     fprintf(f, "%s  frame %-6" PRIu64 "  face %-3d  %-8s", clock, ev->seq, ev->id,
-            fer_face_event_name(ev->event));
+            ev->event == FER_EVENT_APPEARED && ev->initial ? "present"
+                                                           : fer_face_event_name(ev->event));
     if (ev->event != FER_EVENT_ENDED) {
         fprintf(f, "  %-9s %.2f  at %d,%d %dx%d", ev->label, (double)ev->prob, ev->box.x,
                 ev->box.y, ev->box.w, ev->box.h);

@@ -13,6 +13,9 @@
  * the start), subscribes again with the same options when it returns, and
  * keeps counting towards --count: a restart of ferd is a gap in the stream,
  * not the end of it. --timeout bounds the whole command, waiting included.
+ *
+ * A source that ends (a file played without loop: the daemon's END) ends the
+ * watch normally: one line on stderr, exit 0, whatever --count still wanted.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -45,7 +48,8 @@ static void watch_usage(FILE *f)
             "  --socket PATH    the daemon's socket\n"
             "  -h, --help       this text\n"
             "\n"
-            "exit status: 0 done (count reached, or --timeout without --count),\n"
+            "exit status: 0 done (count reached, the source ended, or --timeout without\n"
+            "--count),\n"
             "1 watch refused, 2 ferd not running, 3 connection lost, 4 incompatible protocol,\n"
             "5 --count not reached within --timeout, 64 usage error\n");
 }
@@ -79,7 +83,7 @@ static void print_raw(const fer_client *c)
 }
 
 /* What ended a session. */
-enum { SESSION_DONE, SESSION_TIMEOUT, SESSION_LOST, SESSION_FATAL };
+enum { SESSION_DONE, SESSION_TIMEOUT, SESSION_LOST, SESSION_FATAL, SESSION_END };
 
 /*
  * Subscribes on c and prints until done. On SESSION_LOST, *why holds the
@@ -161,6 +165,17 @@ static int session(watch_state *st, fer_client *c, char *why, size_t nwhy, int *
             /* Said once, when the connection then closes: the library puts
              * the daemon's message into that error. */
             break;
+        case FER_MSG_END:
+            /* The source is a file that played to its end: nothing more will
+             * come, and that is the normal end of this watch. */
+            if (m.u.end.frames >= 0)
+                fprintf(stderr, "ferctl watch: the source ended (%s) after %lld frames\n",
+                        m.u.end.message[0] ? m.u.end.message : m.u.end.source, m.u.end.frames);
+            else
+                fprintf(stderr, "ferctl watch: the source ended (%s)\n",
+                        m.u.end.message[0] ? m.u.end.message : m.u.end.source);
+            fer_message_clear(&m);
+            return SESSION_END;
         default:
             break;
         }
@@ -277,6 +292,7 @@ int ferctl_watch(ferctl_common *co, int argc, char **argv)
         fer_client_close(c);
         switch (outcome) {
         case SESSION_DONE:
+        case SESSION_END:
             return FERCTL_OK;
         case SESSION_TIMEOUT:
             goto timeout;

@@ -17,6 +17,11 @@
  *
  * Sequence numbers continue across sources: a source reopened in place keeps
  * counting, and a fresh one (after an idle close) starts where the last ended.
+ *
+ * A file or image list with realtime off is lossless: publishing waits until
+ * inference has taken the previous frame, so the file is read at the speed of
+ * processing (and pauses while nobody wants results) and no frame is dropped.
+ * A camera or stream never waits: the device would not.
  */
 #include "capture.h"
 
@@ -108,6 +113,9 @@ static void opened(capture_state *cs, int reopen)
     sh->fps = info.fps;
     if (reopen)
         sh->reopens++;
+    sh->lossless = !cs->d->thread_cfg.realtime &&
+                   (info.kind == FER_SOURCE_VIDEO || info.kind == FER_SOURCE_IMAGE ||
+                    info.kind == FER_SOURCE_IMAGES);
     pthread_mutex_unlock(&sh->mu);
     log_info("source %s %s: %s %dx%d at %.3g fps", info.name, reopen ? "reopened" : "opened",
              fer_source_kind_name(info.kind), info.width, info.height, info.fps);
@@ -154,9 +162,12 @@ static void publish(capture_state *cs)
     ferd_shared *sh = &cs->d->sh;
     cs->cur.seq += cs->seq_base;
     cs->last_seq = cs->cur.seq;
+    pthread_mutex_lock(&sh->mu);
+    /* Lossless: the previous frame must be taken first (infer signals us). */
+    while (sh->lossless && sh->frame_fresh && !sh->quit)
+        pthread_cond_wait(&sh->capture_cond, &sh->mu);
     uint64_t now = fer_mono_ns();
     cs->win_frames++;
-    pthread_mutex_lock(&sh->mu);
     if (sh->frame_fresh && sh->wanted)
         sh->dropped++;
     fer_frame tmp = sh->frame;
@@ -205,6 +216,9 @@ static int idle_wait(capture_state *cs, uint64_t *idle_since)
     pthread_mutex_lock(&sh->mu);
     sh->state = FERD_SRC_IDLE;
     sh->fps = 0;
+    /* The frame in the slot is from before the close: a POLL or watcher that
+     * wakes the source must get a frame of now, not that one. */
+    sh->frame_fresh = 0;
     if (!sh->quit && !sh->wanted)
         ferd_cond_wait_ms(&sh->capture_cond, &sh->mu, 1000);
     pthread_mutex_unlock(&sh->mu);
@@ -242,8 +256,18 @@ static void *capture_main(void *arg)
         }
         if (rc == FER_E_EOF) {
             log_notice("source: %s; no more frames", err.msg);
-            set_state(sh, FERD_SRC_ENDED, err.msg, 0);
             pthread_mutex_lock(&sh->mu);
+            sh->state = FERD_SRC_ENDED;
+            snprintf(sh->error, sizeof sh->error, "%s", err.msg);
+            sh->retry_ms = 0;
+            /* Inference tells the loop once the last frame is through. */
+            sh->source_ended = 1;
+            memset(&sh->end, 0, sizeof sh->end);
+            snprintf(sh->end.source, sizeof sh->end.source, "%.255s", cs.d->thread_cfg.source);
+            snprintf(sh->end.message, sizeof sh->end.message, "%.255s", err.msg);
+            sh->end.frames = sh->captured;
+            sh->end.seq = cs.last_seq;
+            pthread_cond_broadcast(&sh->infer_cond);
             while (!sh->quit)
                 pthread_cond_wait(&sh->capture_cond, &sh->mu);
             pthread_mutex_unlock(&sh->mu);

@@ -53,8 +53,11 @@ static const fer_conf_key keys[] = {
     {"max_faces", FER_CONF_INT, F(max_faces), 0, 1, 16, 0, NULL},
     {"still_threshold", FER_CONF_DBL, F(still_threshold), 0, 0, 255, 0, NULL},
     {"smoothing", FER_CONF_DBL, F(smoothing), 0, 0, 0.99, 0, NULL},
+    {"label_margin", FER_CONF_DBL, F(label_margin), 0, 0, 1, 0, NULL},
+    {"label_hold_ms", FER_CONF_INT, F(label_hold_ms), 0, 0, 60000, 0, NULL},
     {"track_iou", FER_CONF_DBL, F(track_iou), 0, 0.01, 1, 0, NULL},
     {"track_max_misses", FER_CONF_INT, F(track_max_misses), 0, 0, 1000, 0, NULL},
+    {"track_gap_ms", FER_CONF_INT, F(track_gap_ms), 0, 0, 3600000, 0, NULL},
     {"tta", FER_CONF_ENUM, F(tta), 0, 0, 0, 1, tta_names},
     {"socket", FER_CONF_STR, S(socket_path), 0, 0, 0, NULL},
     {"socket_mode", FER_CONF_MODE, F(socket_mode), 0, 0, 0777, 0, NULL},
@@ -119,6 +122,9 @@ void fer_config_default(fer_config *c)
     c->max_faces = po.max_faces;
     c->still_threshold = po.still_threshold;
     c->smoothing = po.tracker.alpha;
+    c->label_margin = po.tracker.hold_margin;
+    c->label_hold_ms = po.tracker.hold_ms;
+    c->track_gap_ms = po.gap_ms;
     c->track_iou = po.tracker.iou_min;
     c->track_max_misses = po.tracker.max_misses;
     c->tta = po.tta;

@@ -43,9 +43,12 @@ typedef struct fer_config {
     int full_every, max_faces;
     double still_threshold;
     double smoothing;             /* tracker alpha */
+    double label_margin;          /* label hysteresis: lead ... */
+    int label_hold_ms;            /* ... held this long */
     double track_iou;
     int track_max_misses;
     int tta;                      /* FER_TTA_NONE | FER_TTA_FLIP (vision/preprocess.h) */
+    int track_gap_ms;             /* a longer gap between processed frames starts afresh */
     /* Socket. */
     char socket_path[FERD_SOCKET_PATH_MAX];
     int socket_mode;              /* octal in the file */

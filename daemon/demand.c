@@ -2,7 +2,9 @@
  * demand.c — see demand.h. The counts change only here, so "wanted" is
  * recomputed at every change and the threads never miss one; the mutex is
  * taken only to publish, and the threads are woken only when the answer
- * flips, not at every subscription.
+ * flips, not at every subscription. Each fall to "not wanted" starts an idle
+ * spell (sh.idle_epoch), after which results start from a clean state
+ * (pipeline.h: fresh state after a gap).
  */
 #include "demand.h"
 
@@ -14,6 +16,13 @@ void ferd_update_demand(ferd *d)
     pthread_mutex_lock(&d->sh.mu);
     if (d->sh.wanted != wanted) {
         d->sh.wanted = wanted;
+        if (!wanted) {
+            /* An idle spell begins: whatever comes next starts afresh (the
+             * inference thread restarts its tracking), and nobody is left who
+             * was shown the current tracks. */
+            d->sh.idle_epoch++;
+            ferd_tracks_clear(&d->tracks);
+        }
         pthread_cond_broadcast(&d->sh.infer_cond);
         pthread_cond_broadcast(&d->sh.capture_cond);
     }

@@ -16,7 +16,9 @@
 #include "ferd.h"
 
 /* Publishes whether results are wanted now (anyone watching or polling) to
- * the threads, waking them when it changed. */
+ * the threads, waking them when it changed. When it falls to "not wanted" an
+ * idle spell begins: sh.idle_epoch grows (the inference thread restarts its
+ * tracking before the next frame) and the loop's track table is cleared. */
 void ferd_update_demand(ferd *d);
 
 /* Sets or clears c's subscription (w->enable), keeping the counts and demand

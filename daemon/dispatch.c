@@ -90,6 +90,7 @@ static void do_watch(ferd_client *c, fer_request *req)
     char *json = NULL;
     fer_watch_to_json(&c->watch, &json);
     ferd_client_reply(c, json);
+    ferd_fanout_watch_started(d, c);
     ferd_fanout_update_images(d);
 }
 

@@ -13,6 +13,13 @@
  * asked (FERD_WANT_* in the shared state), which this file recomputes after
  * every fan-out: JPEG encoding is the most expensive part of a frame after the
  * network, and most frames need none.
+ *
+ * Event watchers are told the state before the changes: when a subscription
+ * starts, one FACE "appeared" with "initial" per live track of the loop's
+ * table (tracks.h), so a subscriber never waits for a face that is already
+ * there to leave and come back. END, when the source has ended, goes to every
+ * watcher after its last RESULT or FACE, and to a watcher that subscribes
+ * later right after its WATCH answer.
  */
 #include "fanout.h"
 
@@ -259,9 +266,14 @@ void ferd_fanout_result(ferd *d, const ferd_result *res)
 
 int ferd_fanout_poll_now(ferd *d, ferd_client *c)
 {
-    if (!d->has_last || d->watching == 0)
+    if (d->ended && !d->has_last) {
+        ferd_client_error(c, "unavailable", "POLL", "the source ended before any frame was "
+                          "processed (%s)", d->end.message);
+        return 1;
+    }
+    if (!d->has_last || (d->watching == 0 && !d->ended))
         return 0;
-    if (fer_mono_ns() - d->last.ready_ns > 1000000000ull)
+    if (!d->ended && fer_mono_ns() - d->last.ready_ns > 1000000000ull)
         return 0;
     size_t len;
     if (c->poll_image != FER_IMAGE_NONE && !image_bytes(&d->last, c->poll_image, &len))
@@ -271,6 +283,74 @@ int ferd_fanout_poll_now(ferd *d, ferd_client *c)
     answer_poll(&fc, c, &d->last);
     cache_release(&fc);
     return 1;
+}
+
+void ferd_fanout_watch_started(ferd *d, ferd_client *c)
+{
+    if (!c->watching)
+        return;
+    if (c->watch.events) {
+        /* Tracks not seen for longer than the gap rule are about to end (the
+         * source stalled): they are not "there" any more. */
+        uint64_t now = fer_mono_ns(), gap = (uint64_t)d->cfg.track_gap_ms * 1000000ull;
+        uint64_t since = d->cfg.track_gap_ms > 0 && now > gap ? now - gap : 0;
+        ferd_track live[FER_TRACK_MAX];
+        int n = ferd_tracks_live(&d->tracks, since, live);
+        for (int i = 0; i < n; i++) {
+            if (live[i].prob < c->watch.min_prob)
+                continue;
+            fer_face_event ev;
+            memset(&ev, 0, sizeof ev);
+            ev.event = FER_EVENT_APPEARED;
+            ev.initial = 1;
+            ev.seq = live[i].seq;
+            ev.wall_ms = live[i].wall_ms;
+            ev.id = live[i].id;
+            ev.box = live[i].box;
+            snprintf(ev.label, sizeof ev.label, "%s", live[i].label);
+            ev.prob = live[i].prob;
+            char *json = NULL;
+            if (fer_face_event_to_json(&ev, &json) < 0)
+                continue;
+            ferd_msg *m = ferd_msg_new(json, strlen(json));
+            free(json);
+            if (!m)
+                continue;
+            int rc = ferd_client_send(c, m, 0);
+            ferd_msg_unref(m);
+            if (rc == FERD_CLOSED)
+                return;
+        }
+    }
+    if (d->ended) {
+        char *json = NULL;
+        if (fer_end_to_json(&d->end, &json) == 0)
+            ferd_client_reply(c, json);
+    }
+}
+
+void ferd_fanout_end(ferd *d)
+{
+    char *json = NULL;
+    if (fer_end_to_json(&d->end, &json) < 0)
+        return;
+    ferd_msg *m = ferd_msg_new(json, strlen(json));
+    free(json);
+    for (int i = 0; i < d->nslots; i++) {
+        ferd_client *c = &d->clients[i];
+        if (!c->in_use || c->close_pending || c->closing || c->reject)
+            continue;
+        if (c->poll_waiting) {
+            /* The result it waits for will not come: the last one is the answer. */
+            ferd_client_poll_done(c);
+            if (!ferd_fanout_poll_now(d, c))
+                ferd_client_error(c, "unavailable", "POLL", "the source ended (%s) and the "
+                                  "last frame has no picture", d->end.message);
+        }
+        if (c->watching && m)
+            ferd_client_send(c, m, 0);
+    }
+    ferd_msg_unref(m);
 }
 
 void ferd_fanout_update_images(ferd *d)

@@ -30,6 +30,7 @@
 #include "proto/protocol.h"
 #include "proto/serve.h"
 #include "stats.h"
+#include "tracks.h"
 #include "vision/frame.h"
 
 struct fer_model;
@@ -44,8 +45,11 @@ struct fer_pipeline;
 /* Clients that can wait for one reload's answer. */
 #define FERD_RELOAD_WAITERS 16
 
-/* One processed frame on its way from the inference thread to the loop. */
+/* One processed frame on its way from the inference thread to the loop — or,
+ * with end set, the news that the source ended after the frames before it. */
 typedef struct ferd_result {
+    int end;                  /* 1: no frame; the source ended (end_msg says how) */
+    fer_end_msg end_msg;
     fer_frame_result r;
     uint64_t ready_ns;        /* monotonic: when the inference thread finished */
     int img_w, img_h;
@@ -87,6 +91,13 @@ typedef struct ferd_shared {
     fer_frame frame;              /* newest captured frame (owned here) */
     int frame_fresh;              /* not yet taken by inference */
 
+    /* Idle spells: counted by the loop each time "wanted" falls to 0, so the
+     * inference thread knows to start its tracking afresh. */
+    unsigned idle_epoch;
+    /* File sources with realtime off: capture waits for inference to take each
+     * frame, and inference for room in the result ring: nothing is dropped. */
+    int lossless;
+
     /* Source status (written by capture). */
     ferd_source_state state;
     char error[512];
@@ -95,6 +106,9 @@ typedef struct ferd_shared {
     int width, height;
     double fps;                   /* measured */
     long long captured, dropped, reopens;
+    int source_ended;             /* a file without loop reached its end (capture) */
+    fer_end_msg end;              /* how (capture fills it; inference passes it on) */
+    int end_pushed;               /* inference queued the END after the last frame */
 
     /* Inference output. */
     long long processed;
@@ -177,6 +191,12 @@ typedef struct ferd {
     /* Latest result (for POLL while others watch), and the message cache. */
     ferd_result last;
     int has_last;
+
+    /* The live tracks clients have been shown (tracks.h). */
+    ferd_tracks tracks;
+    /* The source ended and every frame went out: END to each new watcher. */
+    int ended;
+    fer_end_msg end;
 
     ferd_stats stats;
     /* What peers can make the daemon log, let through once per 10 s each. */

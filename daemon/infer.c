@@ -14,6 +14,16 @@
  * Reload: the new model is loaded here, between frames, so the loop never
  * blocks on a file and the pipeline is never used by two threads. A model that
  * fails to load or does not fit the pipeline leaves the old one serving.
+ *
+ * Fresh state: the first frame after an idle spell (sh.idle_epoch moved)
+ * restarts the pipeline's tracking (fer_pipeline_restart): a full search, no
+ * track, average or id carried over from before; the pipeline does the same by
+ * itself after a gap of track_gap_ms between frames.
+ *
+ * End of stream: once the source has ended and its last frame is processed,
+ * an END entry follows the results in the ring, so the loop tells watchers
+ * after they have every frame. For a lossless source (a file with realtime
+ * off) a full ring makes this thread wait for the loop instead of overwriting.
  */
 #include "infer.h"
 
@@ -80,6 +90,7 @@ typedef struct infer_state {
     fer_image ann;        /* scratch for the annotated picture */
     ferd_result out;
     int errors_logged;
+    unsigned epoch;       /* sh.idle_epoch at the last frame */
 } infer_state;
 
 static void do_reload(infer_state *is, const char *path)
@@ -137,25 +148,55 @@ static void encode_images(infer_state *is, int want, int quality)
     }
 }
 
-/* Appends out to the ring (overwriting the oldest if the loop fell behind). */
-static void push_result(infer_state *is)
+/* Appends out to the ring (overwriting the oldest if the loop fell behind,
+ * unless the source is lossless: then it waits for room). Called with sh.mu
+ * held; returns with it held. */
+static void ring_append(ferd_shared *sh, ferd_result *r)
 {
-    ferd_shared *sh = &is->d->sh;
-    pthread_mutex_lock(&sh->mu);
-    sh->processed++;
-    sh->busy_since_ns = 0;
+    while (sh->lossless && sh->ring_count == FERD_RESULT_RING && !sh->quit)
+        pthread_cond_wait(&sh->infer_cond, &sh->mu);
     if (sh->ring_count == FERD_RESULT_RING) {
         ferd_result_free_images(&sh->ring[sh->ring_head]);
         sh->ring_head = (sh->ring_head + 1) % FERD_RESULT_RING;
         sh->ring_count--;
         sh->ring_overwritten++;
     }
-    sh->ring[(sh->ring_head + sh->ring_count) % FERD_RESULT_RING] = is->out;
+    sh->ring[(sh->ring_head + sh->ring_count) % FERD_RESULT_RING] = *r;
     sh->ring_count++;
+}
+
+static void push_result(infer_state *is)
+{
+    ferd_shared *sh = &is->d->sh;
+    pthread_mutex_lock(&sh->mu);
+    sh->processed++;
+    sh->busy_since_ns = 0;
+    ring_append(sh, &is->out);
     pthread_mutex_unlock(&sh->mu);
     is->out.jpeg = is->out.annotated = NULL;
     is->out.jpeg_len = is->out.annotated_len = 0;
     uv_async_send(&is->d->wake);
+}
+
+/* The source ended and its last frame is done: END goes after the results.
+ * Called with sh.mu held. */
+static void push_end(infer_state *is)
+{
+    ferd_shared *sh = &is->d->sh;
+    ferd_result e;
+    memset(&e, 0, sizeof e);
+    e.end = 1;
+    e.end_msg = sh->end;
+    sh->end_pushed = 1;
+    ring_append(sh, &e);
+    uv_async_send(&is->d->wake);
+}
+
+/* The END is due: the source ended, no frame is left to process, and it was
+ * not queued yet. */
+static int end_due(const ferd_shared *sh)
+{
+    return sh->source_ended && !sh->end_pushed && !sh->frame_fresh;
 }
 
 static void *infer_main(void *arg)
@@ -166,13 +207,22 @@ static void *infer_main(void *arg)
     is.p = is.d->pipeline;
     is.model = is.d->model;
     ferd_shared *sh = &is.d->sh;
+    pthread_mutex_lock(&sh->mu);
+    is.epoch = sh->idle_epoch;
+    pthread_mutex_unlock(&sh->mu);
     for (;;) {
         pthread_mutex_lock(&sh->mu);
-        while (!sh->quit && !sh->reload_pending && !(sh->frame_fresh && sh->wanted))
+        while (!sh->quit && !sh->reload_pending && !(sh->frame_fresh && sh->wanted) &&
+               !end_due(sh))
             pthread_cond_wait(&sh->infer_cond, &sh->mu);
         if (sh->quit) {
             pthread_mutex_unlock(&sh->mu);
             break;
+        }
+        if (!sh->reload_pending && end_due(sh)) {
+            push_end(&is);
+            pthread_mutex_unlock(&sh->mu);
+            continue;
         }
         if (sh->reload_pending) {
             char path[FERD_PATH_MAX];
@@ -196,11 +246,18 @@ static void *infer_main(void *arg)
         is.frame = sh->frame;
         sh->frame = tmp;
         sh->frame_fresh = 0;
+        if (sh->lossless)
+            pthread_cond_signal(&sh->capture_cond); /* capture waits for the slot */
         sh->busy_since_ns = fer_mono_ns();
         sh->busy_with = "a frame";
         int quality = sh->jpeg_quality;
+        int fresh_start = sh->idle_epoch != is.epoch;
+        is.epoch = sh->idle_epoch;
         pthread_mutex_unlock(&sh->mu);
 
+        /* After an idle spell nothing of before may carry over. */
+        if (fresh_start)
+            fer_pipeline_restart(is.p);
         fer_error err = {0};
         int rc = fer_pipeline_process(is.p, &is.frame, &is.out.r, &err);
         if (rc < 0) {

@@ -36,7 +36,24 @@
  */
 static void take_result(ferd *d, ferd_result *res)
 {
+    if (res->end) {
+        /* Every frame of the source is out: now watchers hear that it ended. */
+        d->ended = 1;
+        d->end = res->end_msg;
+        log_info("source ended (%s): telling the watchers", res->end_msg.message);
+        ferd_fanout_end(d);
+        return;
+    }
     uint64_t now = fer_mono_ns();
+    /* The track table first: it filters "ended" down to tracks clients saw.
+     * With nobody watching (a POLL's result, or one finished just after the
+     * last watcher left) nobody is shown anything to remember. */
+    if (d->watching > 0) {
+        ferd_tracks_update(&d->tracks, &res->r);
+    } else {
+        ferd_tracks_clear(&d->tracks);
+        res->r.nended = 0;
+    }
     ferd_result_free_images(&d->last);
     d->last = *res;
     d->has_last = 1;
@@ -67,6 +84,8 @@ static void on_wake(uv_async_t *h)
             sh->ring_head = (sh->ring_head + 1) % FERD_RESULT_RING;
             sh->ring_count--;
             have = 1;
+            if (sh->lossless)
+                pthread_cond_broadcast(&sh->infer_cond); /* room for a waiting result */
         }
         d->stats.results_lost = sh->ring_overwritten;
         if (!have && sh->reload_done) {

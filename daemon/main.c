@@ -214,6 +214,9 @@ static void pipeline_opts(const fer_config *c, fer_pipeline_opts *o)
     o->max_faces = c->max_faces;
     o->still_threshold = (float)c->still_threshold;
     o->tracker.alpha = (float)c->smoothing;
+    o->tracker.hold_margin = (float)c->label_margin;
+    o->tracker.hold_ms = c->label_hold_ms;
+    o->gap_ms = c->track_gap_ms;
     o->tracker.iou_min = (float)c->track_iou;
     o->tracker.max_misses = c->track_max_misses;
     o->tta = c->tta;

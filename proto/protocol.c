@@ -495,6 +495,8 @@ int fer_face_event_to_json(const fer_face_event *ev, char **out)
              cJSON_AddNumberToObject(o, "prob", fer_json_round(ev->prob, 1e-4));
         if (ok && ev->event == FER_EVENT_CHANGED)
             ok = cJSON_AddStringToObject(o, "from", ev->from) != NULL;
+        if (ok && ev->event == FER_EVENT_APPEARED && ev->initial)
+            ok = cJSON_AddTrueToObject(o, "initial") != NULL;
     }
     return print_owned(o, ok, out);
 }
@@ -642,6 +644,17 @@ int fer_shutdown_to_json(const char *message, char **out)
     return print_owned(o, ok, out);
 }
 
+int fer_end_to_json(const fer_end_msg *e, char **out)
+{
+    cJSON *o = new_object("END");
+    int ok = o && add_opt_str(o, "source", e->source) && add_opt_str(o, "message", e->message);
+    if (ok && e->frames >= 0)
+        ok = cJSON_AddNumberToObject(o, "frames", (double)e->frames) != NULL;
+    if (ok && e->seq > 0)
+        ok = fer_json_add_u64(o, "seq", e->seq);
+    return print_owned(o, ok, out);
+}
+
 /* Adds "image" (and "ready_ns") to a RESULT object. */
 static int add_image(cJSON *o, const fer_image_data *img)
 {
@@ -770,6 +783,9 @@ static int face_event_from(fer_face_event *ev, const cJSON *o, fer_error *err)
     ev->prob = (float)d;
     if (ev->event == FER_EVENT_CHANGED &&
         (rc = fer_json_str(o, what, "from", 1, ev->from, sizeof ev->from, err)) < 0)
+        return rc;
+    if (ev->event == FER_EVENT_APPEARED &&
+        (rc = fer_json_bool(o, what, "initial", &ev->initial, err)) < 0)
         return rc;
     return 0;
 }
@@ -1064,6 +1080,17 @@ int fer_message_parse(fer_message *m, const char *line, size_t len, fer_error *e
     } else if (strcmp(c, "SHUTDOWN") == 0) {
         m->kind = FER_MSG_SHUTDOWN;
         rc = fer_json_str(o, c, "message", 0, m->u.shutdown, sizeof m->u.shutdown, err);
+    } else if (strcmp(c, "END") == 0) {
+        fer_end_msg *e = &m->u.end;
+        long long x = -1;
+        m->kind = FER_MSG_END;
+        e->frames = -1;
+        if ((rc = fer_json_str(o, c, "source", 0, e->source, sizeof e->source, err)) < 0 ||
+            (rc = fer_json_str(o, c, "message", 0, e->message, sizeof e->message, err)) < 0 ||
+            (rc = fer_json_int(o, c, "frames", 0, 9e15, 0, &x, err)) < 0 ||
+            (rc = fer_json_u64(o, c, "seq", 0, &e->seq, err)) < 0)
+            goto done;
+        e->frames = x;
     } else {
         m->kind = FER_MSG_UNKNOWN;
     }

@@ -105,6 +105,7 @@ typedef enum fer_msg_kind {
     FER_MSG_STATUS,
     FER_MSG_RELOAD,
     FER_MSG_SHUTDOWN,
+    FER_MSG_END,          /* 1.1: the source ended (a file without loop) */
 } fer_msg_kind;
 
 /* Greeting sent on connect. */
@@ -145,7 +146,18 @@ typedef struct fer_face_event {
     char label[FER_RESULT_CLASS_NAME];  /* smoothed label */
     float prob;                         /* its smoothed probability */
     char from[FER_RESULT_CLASS_NAME];   /* CHANGED: the label before */
+    int initial;            /* APPEARED, 1.1: the track was already there when the WATCH
+                               began (the current state a subscriber gets first) */
 } fer_face_event;
+
+/* 1.1: the source ended — a file or image list without loop played to its end,
+ * every frame processed and sent. */
+typedef struct fer_end_msg {
+    char source[256];       /* the source as configured */
+    char message[256];      /* why, for people ("samples/demo.avi: end of video") */
+    long long frames;       /* frames the source delivered; < 0 absent */
+    uint64_t seq;           /* seq of its last frame; 0 absent */
+} fer_end_msg;
 
 /* A model as STATUS and RELOAD describe it. */
 typedef struct fer_model_info {
@@ -230,6 +242,7 @@ typedef struct fer_message {
         fer_face_event face;
         fer_reload_msg reload;
         char shutdown[256]; /* SHUTDOWN's message */
+        fer_end_msg end;
     } u;
     fer_status_msg *status; /* STATUS: malloc'd (it is large); NULL otherwise */
     fer_image_data image;   /* RESULT and POLL: the attached frame, if any */

@@ -37,6 +37,7 @@ int fer_face_event_to_json(const fer_face_event *ev, char **out);
 int fer_status_to_json(const fer_status_msg *s, char **out);
 int fer_reload_to_json(const fer_reload_msg *r, char **out);
 int fer_shutdown_to_json(const char *message, char **out);
+int fer_end_to_json(const fer_end_msg *e, char **out);
 
 /*
  * A RESULT line for r (flags: FER_JSON_* of result_json.h), with img attached
