@@ -52,6 +52,7 @@ typedef struct ferd_result {
     fer_end_msg end_msg;
     fer_frame_result r;
     uint64_t ready_ns;        /* monotonic: when the inference thread finished */
+    unsigned epoch;           /* sh.idle_epoch when its frame was taken */
     int img_w, img_h;
     uint8_t *jpeg;            /* the frame as JPEG, if it was wanted; malloc'd */
     size_t jpeg_len;

@@ -273,6 +273,7 @@ static void *infer_main(void *arg)
         if (want)
             encode_images(&is, want, quality);
         is.out.ready_ns = fer_mono_ns();
+        is.out.epoch = is.epoch;
         push_result(&is);
     }
     /* The thread owned these; hand them back for main to free. */

@@ -44,6 +44,15 @@ static void take_result(ferd *d, ferd_result *res)
         ferd_fanout_end(d);
         return;
     }
+    if (res->epoch != d->sh.idle_epoch) {
+        /* Its frame was taken before an idle spell began (only this thread
+         * moves the epoch, so it reads it unlocked): the watchers it was for
+         * are gone, a POLL from idle wants a current frame, and its tracks,
+         * ended by the restart that follows, would reach a new watcher as ends
+         * of faces it was never shown. */
+        ferd_result_free_images(res);
+        return;
+    }
     uint64_t now = fer_mono_ns();
     /* The track table first: it filters "ended" down to tracks clients saw.
      * With nobody watching (a POLL's result, or one finished just after the

@@ -38,8 +38,12 @@ void ferd_tracks_update(ferd_tracks *ts, fer_frame_result *r)
         if (f->id <= 0)
             continue;
         ferd_track *t = find(ts, f->id);
-        if (!t)
+        if (!t) {
+            /* First shown now (results flowed to nobody before, e.g. for a
+             * POLL): to clients it appears now, so its end is told later. */
+            r->faces[i].events |= FER_FACE_NEW;
             t = find(ts, 0);
+        }
         if (!t) {
             /* Full: the pipeline never has more live tracks than the table holds,
              * so the oldest entry is a track whose end was lost; it goes. */

@@ -42,7 +42,8 @@ typedef struct ferd_tracks {
 void ferd_tracks_clear(ferd_tracks *ts);
 
 /* Applies result r: removes from r->ended the ids the table does not hold (and
- * removes the others from the table), then adds or refreshes r's faces. */
+ * removes the others from the table), then adds or refreshes r's faces; a face
+ * the table did not hold is marked FER_FACE_NEW (it appears to clients now). */
 void ferd_tracks_update(ferd_tracks *ts, fer_frame_result *r);
 
 /* The live tracks seen at or after min_mono_ns (older ones are about to end:

@@ -36,11 +36,11 @@
 #include "commands.h"
 #include "cv/detect.h"
 #include "cv/video_write.h"
-#include "paths.h"
 #include "progress.h"
 #include "util/cli.h"
 #include "util/clock.h"
 #include "util/fileio.h"
+#include "util/paths.h"
 #include "vision/annotate.h"
 #include "vision/pipeline.h"
 

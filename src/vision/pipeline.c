@@ -6,9 +6,9 @@
  * the still test against a coarse grid of the last processed frame; the face
  * search (full, or near each track); selection of the largest max_faces;
  * association with tracks; one crop per face (and with tta flip its mirror)
- * into the job's input batch (or a
- * note to reuse the track's scores when its crop did not change). Phase two
- * (finish): the forward passes; probabilities; smoothing; the result.
+ * into the job's input batch (or a note to reuse the track's scores when its
+ * crop did not change). Phase two (finish): the forward passes; probabilities
+ * (the two views averaged with tta flip); smoothing; the result.
  *
  * Who touches what, so the phases can overlap on two threads: find owns the
  * detector, the grey image, the still grid, the tracker's tracks[] and the
