@@ -8,6 +8,7 @@
 #include <check.h>
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -493,6 +494,208 @@ START_TEST(t_pipeline_gap_restarts)
 }
 END_TEST
 
+/* ---- annotation layout ---- */
+
+static int rects_meet(fer_box a, fer_box b)
+{
+    return a.w > 0 && b.w > 0 && a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h &&
+           b.y < a.y + a.h;
+}
+
+static fer_box grown(fer_box b, int d)
+{
+    return (fer_box){b.x - d, b.y - d, b.w + 2 * d, b.h + 2 * d};
+}
+
+/* The layout's promises for one result on a w x h image: every tag and panel
+ * inside the image, no two of them meeting, none on another face's box (grown by
+ * its outline) unless the two faces' boxes overlap, no panel on its own face.
+ * Returns the panels drawn. */
+static int check_layout(int w, int h, const fer_frame_result *r, unsigned flags, int *tags)
+{
+    fer_annotate_place pl[FER_RESULT_MAX_FACES];
+    fer_annotate_plan(w, h, r, flags, pl);
+    int border = (w < h ? w : h) >= 400 ? 3 : 2;
+    fer_box el[2 * FER_RESULT_MAX_FACES];
+    int owner[2 * FER_RESULT_MAX_FACES], is_panel[2 * FER_RESULT_MAX_FACES], n = 0, panels = 0;
+    *tags = 0;
+    for (int i = 0; i < r->nfaces; i++) {
+        if (pl[i].tag.w > 0) {
+            el[n] = pl[i].tag;
+            owner[n] = i;
+            is_panel[n++] = 0;
+            (*tags)++;
+        }
+        if (pl[i].panel.w > 0) {
+            el[n] = pl[i].panel;
+            owner[n] = i;
+            is_panel[n++] = 1;
+            panels++;
+            ck_assert(pl[i].panel_rows == r->nclasses || pl[i].panel_rows == 3);
+        }
+    }
+    for (int a = 0; a < n; a++) {
+        ck_assert_msg(el[a].x >= 0 && el[a].y >= 0 && el[a].x + el[a].w <= w &&
+                          el[a].y + el[a].h <= h,
+                      "element %d (%d,%d %dx%d) outside %dx%d", a, el[a].x, el[a].y, el[a].w,
+                      el[a].h, w, h);
+        for (int b = a + 1; b < n; b++)
+            ck_assert_msg(!rects_meet(el[a], el[b]), "elements of faces %d and %d overlap",
+                          owner[a], owner[b]);
+        for (int f = 0; f < r->nfaces; f++) {
+            if (f == owner[a] && !is_panel[a])
+                continue; /* a tag may sit inside its own face's box */
+            if (f != owner[a] && rects_meet(r->faces[f].box, r->faces[owner[a]].box))
+                continue; /* overlapping faces cannot be kept apart */
+            ck_assert_msg(!rects_meet(el[a], grown(r->faces[f].box, border)),
+                          "a %s of face %d covers face %d", is_panel[a] ? "panel" : "tag",
+                          owner[a], f);
+        }
+    }
+    return panels;
+}
+
+static uint32_t rnd(uint32_t *s)
+{
+    *s = *s * 1664525u + 1013904223u;
+    return *s >> 8;
+}
+
+/* A result with the given boxes, 7 classes and random scores. */
+static void layout_result(fer_frame_result *r, const fer_box *boxes, int n, uint32_t *seed)
+{
+    static const char *const names[7] = {"angry", "disgust", "fear", "happy", "sad",
+                                         "surprise", "neutral"};
+    memset(r, 0, sizeof *r);
+    r->nclasses = 7;
+    for (int c = 0; c < 7; c++)
+        snprintf(r->classes[c], sizeof r->classes[c], "%s", names[c]);
+    r->has_scores = 1;
+    r->nfaces = n;
+    for (int i = 0; i < n; i++) {
+        fer_face_result *f = &r->faces[i];
+        f->id = 100 + i;
+        f->box = boxes[i];
+        float sum = 0;
+        for (int c = 0; c < 7; c++)
+            sum += f->scores[c] = (float)(rnd(seed) % 1000 + 1);
+        for (int c = 0; c < 7; c++)
+            f->scores[c] /= sum;
+        f->label = (int)(rnd(seed) % 7);
+        f->prob = f->scores[f->label];
+        f->smoothed_label = f->label;
+        f->smoothed_prob = f->prob;
+    }
+}
+
+/* Random scenes of up to 8 faces on three image sizes, in every tag mode. */
+START_TEST(t_annotate_layout_random)
+{
+    uint32_t seed = 77;
+    static const int sizes[3][2] = {{640, 480}, {320, 240}, {1280, 720}};
+    long faces = 0, panels = 0, tags = 0;
+    for (int iter = 0; iter < 240; iter++) {
+        int w = sizes[iter % 3][0], h = sizes[iter % 3][1];
+        int n = 1 + (int)(rnd(&seed) % 8);
+        fer_box b[8];
+        /* Faces apart from each other, as a detector reports them (overlapping
+         * boxes are merged); as many as fit in 50 tries. */
+        int placed = 0;
+        for (int tries = 0; tries < 50 && placed < n; tries++) {
+            int side = h / 8 + (int)(rnd(&seed) % (unsigned)(h / 3));
+            fer_box c = {(int)(rnd(&seed) % (unsigned)(w - side)),
+                         (int)(rnd(&seed) % (unsigned)(h - side)), side, side};
+            int clear = 1;
+            for (int k = 0; k < placed && clear; k++)
+                clear = !rects_meet(grown(c, 4), b[k]);
+            if (clear)
+                b[placed++] = c;
+        }
+        n = placed;
+        fer_frame_result r;
+        layout_result(&r, b, n, &seed);
+        static const unsigned modes[3] = {0, FER_ANNOTATE_SMOOTHED, FER_ANNOTATE_RAW};
+        int t = 0;
+        panels += check_layout(w, h, &r, modes[iter % 3], &t);
+        tags += t;
+        faces += n;
+    }
+    /* Crowded random scenes leave some faces without a panel; say how many. */
+    printf("annotation layout, random scenes: %ld faces, %ld tags, %ld panels\n", faces, tags,
+           panels);
+    ck_assert_int_gt(tags, faces * 85 / 100);
+}
+END_TEST
+
+/* Every frame of the demo clip, at its true boxes: no overlaps, every face labelled. */
+START_TEST(t_annotate_layout_demo)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/samples/demo.truth.csv", getenv("FER_SOURCE_ROOT"));
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "%s", path);
+    char line[256];
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f)); /* header */
+    fer_box boxes[300][FER_RESULT_MAX_FACES];
+    int count[300] = {0};
+    int fr, face, x, y, w, h;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "%d,%d,%d,%d,%d,%d", &fr, &face, &x, &y, &w, &h) == 6 && fr >= 0 &&
+            fr < 300 && count[fr] < FER_RESULT_MAX_FACES)
+            boxes[fr][count[fr]++] = (fer_box){x, y, w, h};
+    fclose(f);
+    uint32_t seed = 5;
+    int multi = 0, panels = 0, nfaces = 0;
+    for (int i = 0; i < 300; i++) {
+        fer_frame_result r;
+        layout_result(&r, boxes[i], count[i], &seed);
+        int tags = 0;
+        panels += check_layout(640, 480, &r, FER_ANNOTATE_SMOOTHED, &tags);
+        ck_assert_msg(tags == count[i], "frame %d: %d of %d faces labelled", i, tags, count[i]);
+        multi += count[i] > 1;
+        nfaces += count[i];
+    }
+    printf("annotation layout, demo clip: %d frames with several faces, %d of %d faces with a "
+           "score panel\n", multi, panels, nfaces);
+    ck_assert_int_gt(multi, 100);
+}
+END_TEST
+
+/* The drawing keeps to the plan: on a flat image, every changed pixel is on a
+ * face's outline or inside a planned tag or panel. */
+START_TEST(t_annotate_draws_the_plan)
+{
+    uint32_t seed = 11;
+    fer_box b[3] = {{40, 60, 150, 150}, {260, 40, 120, 120}, {420, 250, 160, 160}};
+    fer_frame_result r;
+    layout_result(&r, b, 3, &seed);
+    fer_image img = tu_blank(640, 480, 77);
+    fer_annotate(&img, &r, FER_ANNOTATE_SMOOTHED);
+    fer_annotate_place pl[3];
+    fer_annotate_plan(640, 480, &r, FER_ANNOTATE_SMOOTHED, pl);
+    long changed = 0;
+    for (int yy = 0; yy < 480; yy++) {
+        for (int xx = 0; xx < 640; xx++) {
+            const uint8_t *p = img.data + ((size_t)yy * 640 + xx) * 3;
+            if (p[0] == 77 && p[1] == 77 && p[2] == 77)
+                continue;
+            changed++;
+            fer_box px = {xx, yy, 1, 1};
+            int ok = 0;
+            for (int i = 0; i < 3 && !ok; i++)
+                ok = rects_meet(px, pl[i].tag) || rects_meet(px, pl[i].panel) ||
+                     (rects_meet(px, grown(b[i], 3)) && !rects_meet(px, grown(b[i], -4)));
+            ck_assert_msg(ok, "pixel %d,%d drawn outside the plan", xx, yy);
+        }
+    }
+    ck_assert_int_gt(changed, 1000);
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(pl[i].tag.w > 0 && pl[i].panel.w > 0, "face %d: tag %d panel %d", i,
+                      pl[i].tag.w, pl[i].panel.w);
+    fer_image_free(&img);
+}
+END_TEST
+
 START_TEST(t_pipeline_errors)
 {
     fer_model *m = tu_random_model(8);
@@ -538,6 +741,9 @@ static Suite *vision_suite(void)
     tcase_add_test(tc, t_pipeline_largest_and_swap);
     tcase_add_test(tc, t_pipeline_errors);
     tcase_add_test(tc, t_pipeline_gap_restarts);
+    tcase_add_test(tc, t_annotate_layout_random);
+    tcase_add_test(tc, t_annotate_layout_demo);
+    tcase_add_test(tc, t_annotate_draws_the_plan);
     suite_add_tcase(s, tc);
     return s;
 }

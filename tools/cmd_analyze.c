@@ -516,7 +516,7 @@ int fer_cmd_analyze(int argc, char **argv)
         goto out;
     }
     r->video_fps = analyze_input_fps(r->in) > 0 ? analyze_input_fps(r->in) : DEFAULT_VIDEO_FPS;
-    r->annotate_flags = 0;
+    r->annotate_flags = FER_ANNOTATE_RAW; /* the records lead with the raw figure */
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
