@@ -19,6 +19,8 @@
 #include <getopt.h>
 #include <string.h>
 
+#include "util/cli.h"
+
 #ifndef FER_VERSION
 #define FER_VERSION "unknown"
 #endif
@@ -38,9 +40,10 @@ static void usage(FILE *f)
             "  view       a window with the live annotated picture\n"
             "\n"
             "options:\n"
-            "  --socket PATH  the daemon's socket (default: $" FER_CLIENT_SOCKET_ENV
-            ", else " FER_CLIENT_DEFAULT_SOCKET ")\n"
-            "  --version      print ferctl's version and protocol\n"
+            "  -S, --socket PATH  the daemon's socket (default: $" FER_CLIENT_SOCKET_ENV
+            ", else\n"
+            "                 " FER_CLIENT_DEFAULT_SOCKET ")\n"
+            "  -V, --version  print ferctl's version and protocol\n"
             "  -h, --help     this text; `ferctl COMMAND --help` describes a command\n"
             "\n"
             "exit status: 0 done, 1 request failed, 2 ferd not running, 3 connection lost,\n"
@@ -65,9 +68,12 @@ int main(int argc, char **argv)
     };
     ferctl_common co = {.socket = NULL, .json = 0, .timeout = -1};
     int opt;
-    /* "+": stop at the subcommand, whose options are its own. */
-    while ((opt = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+    /* "+": stop at the subcommand, whose options are its own; ":" and opterr 0:
+     * errors are ours to say, in one line. */
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "+:hVS:", opts, NULL)) != -1) {
         switch (opt) {
+        case 'S':
         case FERCTL_OPT_SOCKET:
             co.socket = optarg;
             break;
@@ -79,16 +85,17 @@ int main(int argc, char **argv)
                    FER_PROTO_MINOR);
             return FERCTL_OK;
         default:
-            usage(stderr);
-            return FERCTL_USAGE;
+            return fer_cli_option_error("ferctl", opt, opts, argv);
         }
     }
-    if (optind >= argc) {
-        usage(stderr);
-        return FERCTL_USAGE;
-    }
+    if (optind >= argc)
+        return fer_cli_usage_error("ferctl", NULL, "no command given (watch, snapshot, status, "
+                                   "reload, view)");
     const char *cmd = argv[optind];
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+    enum { NCMD = sizeof commands / sizeof commands[0] };
+    const char *names[NCMD];
+    for (size_t i = 0; i < NCMD; i++) {
+        names[i] = commands[i].name;
         if (strcmp(cmd, commands[i].name) == 0) {
             /* Results are read by people and by pipes: each line as it comes. */
             setvbuf(stdout, NULL, _IOLBF, 0);
@@ -98,6 +105,6 @@ int main(int argc, char **argv)
             return commands[i].run(&co, sub_argc, sub_argv);
         }
     }
-    fprintf(stderr, "ferctl: unknown command \"%s\"; see ferctl --help\n", cmd);
-    return FERCTL_USAGE;
+    return fer_cli_usage_error("ferctl", fer_cli_suggest(cmd, names, NCMD),
+                               "unknown command '%s'", cmd);
 }

@@ -28,6 +28,8 @@
 
 #include "ferctl.h"
 #include "ferctl_format.h"
+#include "ferctl_image.h"
+#include "util/cli.h"
 #include "util/fileio.h"
 
 /* Default time allowed for an answer: POLL may wait for a frame to be
@@ -43,6 +45,9 @@ static int parse_simple(ferctl_common *co, int argc, char **argv, const char *cm
                         void (*usage)(FILE *))
 {
     int opt;
+    char prog[64];
+    snprintf(prog, sizeof prog, "ferctl %s", cmd);
+    opterr = 0;
     while ((opt = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
         int rc = ferctl_common_opt(co, opt, optarg, cmd);
         if (rc < 0)
@@ -53,18 +58,14 @@ static int parse_simple(ferctl_common *co, int argc, char **argv, const char *cm
             usage(stdout);
             return -1;
         }
-        rc = extra ? extra(opt, optarg, ctx) : 0;
+        rc = extra && opt != '?' && opt != ':' ? extra(opt, optarg, ctx) : 0;
         if (rc < 0)
             return FERCTL_USAGE;
-        if (rc == 0) {
-            usage(stderr);
-            return FERCTL_USAGE;
-        }
+        if (rc == 0)
+            return fer_cli_option_error(prog, opt, opts, argv);
     }
-    if (optind < argc) {
-        fprintf(stderr, "ferctl %s: unexpected argument \"%s\"\n", cmd, argv[optind]);
-        return FERCTL_USAGE;
-    }
+    if (optind < argc)
+        return fer_cli_extra_argument(prog, argv[optind]);
     return 0;
 }
 
@@ -92,7 +93,9 @@ static void snapshot_usage(FILE *f)
             "class scores. If no client is watching, ferd processes a frame for it.\n"
             "\n"
             "options:\n"
-            "  -o, --output FILE  save the frame as JPEG (ferd must allow images to you)\n"
+            "  -o, --output FILE  save the frame (ferd must allow images to you); the name\n"
+            "                     says the format: .jpg, .jpeg or .png; '-' writes the JPEG\n"
+            "                     to stdout (and nothing else)\n"
             "  --annotated        save it with boxes, labels and probabilities drawn\n"
             "  --json             the daemon's POLL object as one raw JSON line\n"
             "  --timeout S        wait at most S seconds for the answer (default 10)\n"
@@ -129,14 +132,21 @@ int ferctl_snapshot(ferctl_common *co, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     snapshot_opts so = {NULL, 0};
-    int rc = parse_simple(co, argc, argv, "snapshot", "ho:", opts, snapshot_opt, &so,
+    int rc = parse_simple(co, argc, argv, "snapshot", ":ho:S:", opts, snapshot_opt, &so,
                           snapshot_usage);
     if (rc)
         return rc < 0 ? FERCTL_OK : rc;
-    if (so.annotated && !so.output) {
-        fprintf(stderr, "ferctl snapshot: --annotated needs -o FILE\n");
-        return FERCTL_USAGE;
-    }
+    if (so.annotated && !so.output)
+        return fer_cli_usage_error("ferctl snapshot", NULL, "--annotated needs -o FILE");
+    ferctl_image_format fmt = so.output ? ferctl_image_format_of(so.output) : FERCTL_IMAGE_JPEG;
+    if (fmt == FERCTL_IMAGE_UNKNOWN)
+        return fer_cli_usage_error("ferctl snapshot", NULL, "-o %s: name the file .jpg, .jpeg "
+                                   "or .png (the name says the format), or '-' for stdout",
+                                   so.output);
+    int to_stdout = so.output && strcmp(so.output, "-") == 0;
+    if (to_stdout && co->json)
+        return fer_cli_usage_error("ferctl snapshot", NULL, "-o - puts the picture on stdout: "
+                                   "it cannot carry --json too");
     fer_client *c;
     if ((rc = ferctl_connect(co, &c, 0)) != 0)
         return rc;
@@ -153,7 +163,7 @@ int ferctl_snapshot(ferctl_common *co, int argc, char **argv)
     }
     if (co->json)
         print_raw(c);
-    else
+    else if (!to_stdout)
         ferctl_print_snapshot(stdout, &m.u.result);
     if (so.output) {
         if (m.image.kind == FER_IMAGE_NONE || !m.image.jpeg) {
@@ -161,20 +171,18 @@ int ferctl_snapshot(ferctl_common *co, int argc, char **argv)
             rc = FERCTL_FAIL;
             goto out;
         }
-        /* Atomically (the shared writer: temporary, fsync, rename, directory
-         * fsync), so a reader never sees half a picture. */
-        const void *bufs[1] = {m.image.jpeg};
-        size_t lens[1] = {m.image.len};
+        /* A file atomically (temporary, fsync, rename, directory fsync), so a
+         * reader never sees half a picture; in the format its name asks for. */
         fer_error werr = {0};
-        if (fer_write_atomic(so.output, bufs, lens, 1, &werr) < 0) {
+        if (ferctl_image_write(so.output, fmt, m.image.jpeg, m.image.len, &werr) < 0) {
             fprintf(stderr, "ferctl snapshot: %s\n", werr.msg);
             rc = FERCTL_FAIL;
             goto out;
         }
-        if (!co->json)
-            printf("saved %s (%dx%d %sJPEG, %zu bytes)\n", so.output, m.image.width,
-                   m.image.height, m.image.kind == FER_IMAGE_ANNOTATED ? "annotated " : "",
-                   m.image.len);
+        if (!co->json && !to_stdout)
+            printf("saved %s (%dx%d %s%s)\n", so.output, m.image.width, m.image.height,
+                   m.image.kind == FER_IMAGE_ANNOTATED ? "annotated " : "",
+                   fmt == FERCTL_IMAGE_PNG ? "PNG" : "JPEG");
     }
     rc = FERCTL_OK;
 out:
@@ -247,7 +255,7 @@ static void print_status(const fer_message *m)
 
 int ferctl_status(ferctl_common *co, int argc, char **argv)
 {
-    int rc = parse_simple(co, argc, argv, "status", "h", plain_opts, NULL, NULL, status_usage);
+    int rc = parse_simple(co, argc, argv, "status", ":hS:", plain_opts, NULL, NULL, status_usage);
     if (rc)
         return rc < 0 ? FERCTL_OK : rc;
     return ask_and_print(co, "status", fer_client_status, FERCTL_ANSWER_MS, print_status);
@@ -281,7 +289,7 @@ static void print_reload(const fer_message *m)
 
 int ferctl_reload(ferctl_common *co, int argc, char **argv)
 {
-    int rc = parse_simple(co, argc, argv, "reload", "h", plain_opts, NULL, NULL, reload_usage);
+    int rc = parse_simple(co, argc, argv, "reload", ":hS:", plain_opts, NULL, NULL, reload_usage);
     if (rc)
         return rc < 0 ? FERCTL_OK : rc;
     return ask_and_print(co, "reload", fer_client_reload, FERCTL_RELOAD_MS, print_reload);

@@ -22,8 +22,8 @@ int ferctl_parse_double(const char *arg, double lo, double hi, const char *cmd, 
     errno = 0;
     double d = strtod(arg, &end);
     if (errno || end == arg || *end || !isfinite(d) || d < lo || d > hi) {
-        fprintf(stderr, "ferctl %s: %s wants a number in [%g, %g], not \"%s\"\n", cmd, name, lo,
-                hi, arg);
+        fprintf(stderr, "ferctl %s: %s wants a number in [%g, %g], not '%s'; see 'ferctl %s "
+                "--help'\n", cmd, name, lo, hi, arg, cmd);
         return -1;
     }
     *v = d;
@@ -33,6 +33,7 @@ int ferctl_parse_double(const char *arg, double lo, double hi, const char *cmd, 
 int ferctl_common_opt(ferctl_common *co, int opt, const char *arg, const char *cmd)
 {
     switch (opt) {
+    case 'S':
     case FERCTL_OPT_SOCKET:
         co->socket = arg;
         return 1;

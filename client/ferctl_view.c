@@ -36,6 +36,7 @@
 #include "cv/draw.h"
 #include "cv/image.h"
 #include "ferctl.h"
+#include "util/cli.h"
 #include "vision/annotate.h"
 #include "view_window.h"
 #include "util/clock.h"
@@ -153,7 +154,8 @@ int main(int argc, char **argv)
     long long count = 0;
     double v;
     int opt;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":hS:", opts, NULL)) != -1) {
         int rc = ferctl_common_opt(&co, opt, optarg, "view");
         if (rc < 0)
             return FERCTL_USAGE;
@@ -177,14 +179,11 @@ int main(int argc, char **argv)
             view_usage(stdout);
             return FERCTL_OK;
         default:
-            view_usage(stderr);
-            return FERCTL_USAGE;
+            return fer_cli_option_error("ferctl view", opt, opts, argv);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "ferctl view: unexpected argument \"%s\"\n", argv[optind]);
-        return FERCTL_USAGE;
-    }
+    if (optind < argc)
+        return fer_cli_extra_argument("ferctl view", argv[optind]);
     char why[256];
     if (!display_ok(why, sizeof why)) {
         fprintf(stderr, "ferctl view: %s\n", why);

@@ -26,6 +26,7 @@
 
 #include "ferctl.h"
 #include "ferctl_format.h"
+#include "util/cli.h"
 #include "util/clock.h"
 
 static void watch_usage(FILE *f)
@@ -45,7 +46,7 @@ static void watch_usage(FILE *f)
             "  --min-prob P     leave out faces whose probability is below P (0..1)\n"
             "  --max-fps F      at most F results per second\n"
             "  --reconnect      when ferd is not running or goes away, wait for it and resume\n"
-            "  --socket PATH    the daemon's socket\n"
+            "  -S, --socket PATH  the daemon's socket\n"
             "  -h, --help       this text\n"
             "\n"
             "exit status: 0 done (count reached, the source ended, or --timeout without\n"
@@ -221,7 +222,8 @@ int ferctl_watch(ferctl_common *co, int argc, char **argv)
     fer_watch_default(&st.want);
     int opt;
     double v;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":hS:", opts, NULL)) != -1) {
         int rc = ferctl_common_opt(co, opt, optarg, "watch");
         if (rc < 0)
             return FERCTL_USAGE;
@@ -252,14 +254,11 @@ int ferctl_watch(ferctl_common *co, int argc, char **argv)
             watch_usage(stdout);
             return FERCTL_OK;
         default:
-            watch_usage(stderr);
-            return FERCTL_USAGE;
+            return fer_cli_option_error("ferctl watch", opt, opts, argv);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "ferctl watch: unexpected argument \"%s\"\n", argv[optind]);
-        return FERCTL_USAGE;
-    }
+    if (optind < argc)
+        return fer_cli_extra_argument("ferctl watch", argv[optind]);
     /* People read labels, not score tables; --json passes the daemon's default. */
     st.want.scores = co->json ? 1 : 0;
     st.deadline = co->timeout < 0 ? -1 : fer_mono_ms() + ferctl_timeout_ms(co, 0);

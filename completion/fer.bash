@@ -43,7 +43,7 @@ _fer()
             _filedir -d
             return
             ;;
-        --out | --report | --annotate | --cascade | --labels | --truth | --face)
+        --out | --output | -o | --report | --annotate | --cascade | --labels | --truth | --face)
             _filedir
             return
             ;;

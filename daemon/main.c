@@ -32,6 +32,7 @@
 #include "memory.h"
 #include "notify.h"
 #include "server.h"
+#include "util/cli.h"
 #include "util/redact.h"
 #include "vision/pipeline.h"
 
@@ -50,7 +51,7 @@ static void usage(FILE *f)
 "  -m, --model FILE      .fermodel to serve\n"
 "  -S, --socket PATH     Unix socket to listen on (default /run/ferd/ferd.sock)\n"
 "  -l, --log-level L     debug, info, notice, warning or err\n"
-"  -o, --set KEY=VALUE   set any configuration key (repeatable)\n"
+"      --set KEY=VALUE   set any configuration key (repeatable)\n"
 "      --check-config    validate the configuration, print the effective\n"
 "                        settings and exit (status 1 if invalid)\n"
 "  -h, --help            this text\n"
@@ -95,7 +96,8 @@ static void warm_up_encoder(void)
 static int add_override(ferd *d, const char *key, const char *value)
 {
     if (d->noverrides == (int)(sizeof d->overrides / sizeof d->overrides[0])) {
-        fprintf(stderr, "ferd: too many command-line settings\n");
+        fer_cli_usage_error("ferd", NULL, "more than %d command-line settings",
+                            (int)(sizeof d->overrides / sizeof d->overrides[0]));
         return -1;
     }
     char *k = strdup(key), *v = strdup(value);
@@ -131,25 +133,26 @@ static void hide_secrets(int argc, char **argv)
             fer_redact_inplace(argv[i]);
 }
 
-/* Parses argv into d; returns -1 (usage error), 0 (run), 1 (done: help or
- * version printed), 2 (--check-config). */
+/* Parses argv into d; returns -1 (usage error, said in one line), 0 (run), 1
+ * (done: help or version printed), 2 (--check-config). */
 static int parse_args(ferd *d, int argc, char **argv)
 {
-    enum { OPT_CHECK = 256 };
+    enum { OPT_CHECK = 256, OPT_SET };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"source", required_argument, NULL, 's'},
         {"model", required_argument, NULL, 'm'},
         {"socket", required_argument, NULL, 'S'},
         {"log-level", required_argument, NULL, 'l'},
-        {"set", required_argument, NULL, 'o'},
+        {"set", required_argument, NULL, OPT_SET},
         {"check-config", no_argument, NULL, OPT_CHECK},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     int check = 0, c;
-    while ((c = getopt_long(argc, argv, "c:s:m:S:l:o:hV", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":c:s:m:S:l:hV", opts, NULL)) != -1) {
         int rc = 0;
         switch (c) {
         case 'c':
@@ -167,10 +170,10 @@ static int parse_args(ferd *d, int argc, char **argv)
         case 'l':
             rc = add_override(d, "log_level", optarg);
             break;
-        case 'o': {
+        case OPT_SET: {
             char *eq = strchr(optarg, '=');
             if (!eq) {
-                fprintf(stderr, "ferd: --set wants KEY=VALUE, got \"%s\"\n", optarg);
+                fer_cli_usage_error("ferd", NULL, "--set wants KEY=VALUE, not '%s'", optarg);
                 return -1;
             }
             *eq = '\0';
@@ -187,15 +190,18 @@ static int parse_args(ferd *d, int argc, char **argv)
             printf("ferd %s (protocol %d.%d)\n", FER_VERSION, FER_PROTO_MAJOR, FER_PROTO_MINOR);
             return 1;
         default:
-            usage(stderr);
+            if (c == '?' && optopt == 'o')
+                fer_cli_usage_error("ferd", NULL, "-o is no option of ferd (it means --output "
+                                    "in fer and ferctl): settings are --set KEY=VALUE");
+            else
+                fer_cli_option_error("ferd", c, opts, argv);
             return -1;
         }
         if (rc < 0)
             return -1;
     }
     if (optind < argc) {
-        fprintf(stderr, "ferd: unexpected argument \"%s\"\n", argv[optind]);
-        usage(stderr);
+        fer_cli_extra_argument("ferd", argv[optind]);
         return -1;
     }
     return check ? 2 : 0;
@@ -332,7 +338,7 @@ int main(int argc, char **argv)
     if (mode != 0 && mode != 2) {
         free_overrides(d);
         free(d);
-        return mode < 0 ? 2 : 0;
+        return mode < 0 ? FER_EXIT_USAGE : 0;
     }
     int cfg_bad = ferd_load_config(d, &d->cfg, msg, sizeof msg) < 0;
     if (cfg_bad) {

@@ -9,6 +9,12 @@
  * it), a live one means another daemon and is an error, and the file is
  * created under a umask that already gives it the configured mode, so there
  * is no moment when it is more open than configured. Then the group is set.
+ *
+ * A socket that cannot be created is explained before binding is tried
+ * (libuv reports a missing directory as "permission denied"): the directory
+ * is missing, or not writable by this user (its owner and mode are named),
+ * or another daemon listens on the path, or the path is taken by a file —
+ * each with the path and what to do about it.
  */
 #include "server.h"
 
@@ -55,7 +61,8 @@ static int clear_stale(const char *path, char *msg, size_t n)
     if (lstat(path, &st) < 0)
         return errno == ENOENT ? 0 : -errno;
     if (!S_ISSOCK(st.st_mode)) {
-        snprintf(msg, n, "%s exists and is not a socket", path);
+        snprintf(msg, n, "cannot create the socket %s: a file that is not a socket is there; "
+                 "remove it, or give another --socket", path);
         return -EEXIST;
     }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -67,7 +74,8 @@ static int clear_stale(const char *path, char *msg, size_t n)
     int e = errno;
     close(fd);
     if (rc == 0) {
-        snprintf(msg, n, "%s: another daemon is listening there", path);
+        snprintf(msg, n, "cannot listen on %s: address in use, another daemon is listening "
+                 "there; stop it (systemctl stop ferd), or give this one another --socket", path);
         return -EADDRINUSE;
     }
     if (e != ECONNREFUSED) {
@@ -83,10 +91,54 @@ static int clear_stale(const char *path, char *msg, size_t n)
     return 0;
 }
 
+/* Why a socket cannot be made at path, in msg, before trying: 0 if nothing
+ * speaks against it. */
+static int check_dir(const char *path, char *msg, size_t n)
+{
+    char dir[FERD_SOCKET_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    struct stat st;
+    if (stat(dir, &st) < 0) {
+        int e = errno;
+        if (e == ENOENT)
+            snprintf(msg, n, "cannot create the socket %s: the directory %s does not exist; "
+                     "create it (ferd.service's RuntimeDirectory=ferd makes /run/ferd), or give "
+                     "another --socket", path, dir);
+        else
+            snprintf(msg, n, "cannot create the socket %s: %s: %s; give another --socket", path,
+                     dir, strerror(e));
+        return -e;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(msg, n, "cannot create the socket %s: %s is not a directory; give another "
+                 "--socket", path, dir);
+        return -ENOTDIR;
+    }
+    if (access(dir, W_OK | X_OK) < 0) {
+        int e = errno;
+        snprintf(msg, n, "cannot create the socket %s: no permission to create files in %s "
+                 "(owner uid %u gid %u, mode %04o; ferd runs as uid %u); run ferd as a user who "
+                 "may, or give another --socket", path, dir, (unsigned)st.st_uid,
+                 (unsigned)st.st_gid, (unsigned)(st.st_mode & 07777), (unsigned)geteuid());
+        return -e;
+    }
+    return 0;
+}
+
 static int bind_own(ferd *d, char *msg, size_t n)
 {
     const char *path = d->cfg.socket_path;
-    int rc = clear_stale(path, msg, n);
+    int rc = check_dir(path, msg, n);
+    if (rc < 0)
+        return rc;
+    rc = clear_stale(path, msg, n);
     if (rc < 0) {
         if (!msg[0])
             snprintf(msg, n, "%s: %s", path, strerror(-rc));
@@ -96,7 +148,9 @@ static int bind_own(ferd *d, char *msg, size_t n)
     rc = uv_pipe_bind(&d->server, path);
     umask(old);
     if (rc < 0) {
-        snprintf(msg, n, "cannot bind %s: %s", path, uv_strerror(rc));
+        snprintf(msg, n, "cannot bind %s: %s%s", path, uv_strerror(rc),
+                 strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)
+                     ? " (a socket path has at most 107 bytes)" : "");
         return rc;
     }
     d->socket_owned = 1;

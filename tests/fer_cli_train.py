@@ -97,6 +97,21 @@ def main():
         check('"labels":"ferplus:fer2013new.csv.gz","target":"dist"' in info,
               "meta.extra lacks the label source:\n%s", info)
 
+        # A second run into a folder that holds one is refused unless meant, and the
+        # run is left as it was.
+        before = open(model, "rb").read()
+        p = run("train", "--data", data, "--arch", "ferplus", "--labels", spec, "--out", out,
+                "--epochs", "1", "--quiet", expect=1)
+        check("already holds a training run" in p.stderr and "--resume" in p.stderr and
+              "--force" in p.stderr and len(p.stderr.strip().splitlines()) == 1,
+              "a second run into %s: %s", out, p.stderr)
+        check(open(model, "rb").read() == before, "the refused run touched best.fermodel")
+        p = run("train", "--data", data, "--out", out, "--resume", "--force", expect=64)
+        check(len(p.stderr.strip().splitlines()) == 1, "%s", p.stderr)
+        p = run("train", "--data", data, "--out", out, "--epocs", "1", expect=64)
+        check("did you mean '--epochs'" in p.stderr and
+              len(p.stderr.strip().splitlines()) == 1, "unknown option: %s", p.stderr)
+
         # --resume without --labels takes them from the checkpoint (nothing is left
         # to train, but the labels are loaded and checked against its CRC) ...
         p = run("train", "--resume", "--data", data, "--out", out, "--quiet")
@@ -167,7 +182,7 @@ def main():
 
         # Bad combinations.
         p = run("train", "--data", data, "--out", os.path.join(d, "x"), "--ferplus-target",
-                "dist", expect=2)
+                "dist", expect=64)
         check("--ferplus-target needs --labels" in p.stderr, "%s", p.stderr)
         p = run("train", "--data", data, "--labels", "votes.csv", "--out",
                 os.path.join(d, "x"), expect=1)
@@ -176,15 +191,15 @@ def main():
                 "--epochs", "1", expect=1)
         check("'contempt'" in p.stderr, "a 7-class arch with FER+ labels: %s", p.stderr)
         p = run("train", "--data", data, "--out", os.path.join(d, "x"), "--kd-temp", "2",
-                expect=2)
+                expect=64)
         check("need --teacher" in p.stderr, "%s", p.stderr)
         p = run("train", "--data", data, "--out", os.path.join(d, "x"), "--teacher", "a,,b",
-                expect=2)
+                expect=64)
         check("an empty path" in p.stderr, "%s", p.stderr)
-        p = run("train", "--data", data, "--out", os.path.join(d, "x"), "--ema", "1", expect=2)
+        p = run("train", "--data", data, "--out", os.path.join(d, "x"), "--ema", "1", expect=64)
         check("--ema: '1' is not a number in [0," in p.stderr, "%s", p.stderr)
         p = run("train", "--data", data, "--out", os.path.join(d, "x"), "--mix-prob", "0.5",
-                expect=2)
+                expect=64)
         check("--mix-prob needs --mixup or --cutmix" in p.stderr, "%s", p.stderr)
     print("ok")
 

@@ -129,6 +129,8 @@ START_TEST(t_smoothing_converges)
     fer_tracker_opts o;
     fer_tracker_opts_default(&o);
     o.alpha = 0.8f;
+    o.hold_margin = 0; /* the average alone, no hysteresis */
+    o.hold_ms = 0;
     fer_tracker t;
     fer_tracker_init(&t, &o);
     int slot, is_new, ended[FER_TRACK_MAX], ne;
@@ -168,6 +170,8 @@ START_TEST(t_alpha_zero_is_raw)
     fer_tracker_opts o;
     fer_tracker_opts_default(&o);
     o.alpha = 0.0f;
+    o.hold_margin = 0;
+    o.hold_ms = 0;
     fer_tracker t;
     fer_tracker_init(&t, &o);
     int slot, is_new, ended[FER_TRACK_MAX], ne;

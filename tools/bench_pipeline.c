@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "commands.h"
+#include "util/cli.h"
 #include "cv/detect.h"
 #include "util/paths.h"
 #include "vision/pace.h"
@@ -614,14 +615,15 @@ int fer_bench_pipeline(int argc, char **argv)
         fer_data_file("tests/fixtures/face.png", face, sizeof face);
     int frames = 300, do_clip = 1, tta_cost = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":hm:", longopts, NULL)) != -1) {
         switch (c) {
         case 'm': model_arg = optarg; break;
         case 'n':
             frames = atoi(optarg);
             if (frames < 10 || frames > 100000) {
                 fprintf(stderr, "fer bench-pipeline: --frames must be in 10..100000\n");
-                return 2;
+                return FER_EXIT_USAGE;
             }
             break;
         case 'f': snprintf(face, sizeof face, "%s", optarg); break;
@@ -642,12 +644,11 @@ int fer_bench_pipeline(int argc, char **argv)
             g_opts.tta = strcmp(optarg, "flip") ? FER_TTA_NONE : FER_TTA_FLIP;
             break;
         case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default: return fer_cli_option_error("fer bench-pipeline", c, longopts, argv);
         }
     }
     if (optind < argc) {
-        usage(stderr);
-        return 2;
+        return fer_cli_extra_argument("fer bench-pipeline", argv[optind]);
     }
     /* One thread for everything: BLAS and OpenCV alike. */
     fer_set_threads(1);

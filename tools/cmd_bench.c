@@ -37,6 +37,7 @@
 #include <time.h>
 
 #include "commands.h"
+#include "util/cli.h"
 #include "net/model.h"
 #include "util/paths.h"
 #include "train/optim.h"
@@ -556,7 +557,8 @@ int fer_cmd_bench(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     int c;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":hm:", options, NULL)) != -1) {
         switch (c) {
         case 'a':
             if (o.narchs < MAX_NETS)
@@ -575,7 +577,7 @@ int fer_cmd_bench(int argc, char **argv)
         case 'S': o.seed = strtoull(optarg, NULL, 10); break;
         case 'w': o.write_dir = optarg; break;
         case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default: return fer_cli_option_error("fer bench", c, options, argv);
         }
     }
     for (; optind < argc; optind++) {
@@ -583,14 +585,13 @@ int fer_cmd_bench(int argc, char **argv)
             o.train = 1;
         else if (strcmp(argv[optind], "infer")) {
             fprintf(stderr, "fer bench: unknown mode '%s'\n", argv[optind]);
-            usage(stderr);
-            return 2;
+            return FER_EXIT_USAGE;
         }
     }
     if (o.threads < 0 || o.threads > 64 || o.iters < 0 || o.steps < 1 || o.batch < 1 ||
         o.batch > 4096) {
         fprintf(stderr, "fer bench: --threads 0..64, --iters >= 0, --steps >= 1, --batch 1..4096\n");
-        return 2;
+        return FER_EXIT_USAGE;
     }
     if (!o.narchs && !o.nmodels) {
         o.archs[o.narchs++] = "default";

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "util/cli.h"
 #include "labels.h"
 #include "data/dataset.h"
 #include "net/net.h"
@@ -50,7 +51,8 @@ int fer_cmd_calibrate(int argc, char **argv)
                *labels = NULL;
     int batch = 64, skip_bad = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":hm:o:", options, NULL)) != -1) {
         switch (c) {
         case 'm': model_path = optarg; break;
         case 'd': data = optarg; break;
@@ -60,19 +62,19 @@ int fer_cmd_calibrate(int argc, char **argv)
         case 'k': skip_bad = 1; break;
         case 'l': labels = optarg; break;
         case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default: return fer_cli_option_error("fer calibrate", c, options, argv);
         }
     }
     if (!model_path || !data || optind < argc) {
         fprintf(stderr, "fer calibrate: %s (fer calibrate --help)\n",
                 optind < argc ? "unexpected argument" : "--model and --data are required");
-        return 2;
+        return FER_EXIT_USAGE;
     }
     int split = fer_split_parse(split_name);
     if (split < 0 || batch < 1 || batch > 4096) {
         fprintf(stderr, "fer calibrate: %s\n", split < 0 ? "unknown split (Training, PublicTest, "
                 "PrivateTest, train, val, test)" : "--batch must be in 1..4096");
-        return 2;
+        return FER_EXIT_USAGE;
     }
     fer_error err = {0};
     fer_model *m = NULL;

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "util/cli.h"
 #include "cv/detect.h"
 #include "util/paths.h"
 #include "proto/json.h"
@@ -174,7 +175,8 @@ int fer_cmd_classify(int argc, char **argv)
 
     int c, li = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, &li)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":hm:", longopts, &li)) != -1) {
         int bad = 0;
         switch (c) {
         case 'm': model_arg = optarg; break;
@@ -200,18 +202,17 @@ int fer_cmd_classify(int argc, char **argv)
             break;
         }
         case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default: return fer_cli_option_error("fer classify", c, longopts, argv);
         }
         if (bad) {
             fprintf(stderr, "fer classify: bad value '%s' for --%s\n", optarg,
                     longopts[li].name);
-            return 2;
+            return FER_EXIT_USAGE;
         }
     }
     int nimages = argc - optind;
     if (nimages < 1) {
-        usage(stderr);
-        return 2;
+        return fer_cli_usage_error("fer classify", NULL, "no image given");
     }
 
     char model_path[4096];

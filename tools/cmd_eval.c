@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "util/cli.h"
 #include "labels.h"
 #include "util/paths.h"
 #include "train/evaluate.h"
@@ -229,7 +230,8 @@ int fer_cmd_eval(int argc, char **argv)
                *report = NULL, *labels = NULL;
     int json = 0, batch = 64, skip_bad = 0, record = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":hm:", options, NULL)) != -1) {
         switch (c) {
         case 'm': model_arg = optarg; break;
         case 'd': data = optarg; break;
@@ -242,24 +244,24 @@ int fer_cmd_eval(int argc, char **argv)
         case 'l': labels = optarg; break;
         case 'R': record = 1; break;
         case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default: return fer_cli_option_error("fer eval", c, options, argv);
         }
     }
     if (!data || optind < argc) {
         fprintf(stderr, "fer eval: %s (fer eval --help)\n",
                 data ? "unexpected argument" : "--data is required");
-        return 2;
+        return FER_EXIT_USAGE;
     }
     int split = fer_split_parse(split_name);
     if (split < 0) {
         fprintf(stderr, "fer eval: unknown split '%s' (Training, PublicTest, PrivateTest, train, val, test)\n", split_name);
-        return 2;
+        return FER_EXIT_USAGE;
     }
     fer_tta tta = !strcmp(tta_name, "none") ? FER_TTA_NONE : !strcmp(tta_name, "flip") ? FER_TTA_FLIP
                 : !strcmp(tta_name, "crops") ? FER_TTA_CROPS : (fer_tta)-1;
     if ((int)tta < 0 || batch < 1 || batch > 4096) {
         fprintf(stderr, "fer eval: bad %s\n", (int)tta < 0 ? "--tta (none, flip, crops)" : "--batch");
-        return 2;
+        return FER_EXIT_USAGE;
     }
     char model_path[4096];
     if (fer_find_model(model_arg, model_path, sizeof model_path) < 0) {

@@ -7,7 +7,7 @@
  * nothing; a model is fully loaded and validated, exactly as ferd would load it
  * (FER_LOAD_INFER), so `fer info` doubles as a model checker. Everything goes
  * to stdout; errors go to stderr as "fer info: <message>" with exit status 1,
- * usage errors exit 2.
+ * usage errors exit 64.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "util/cli.h"
 #include "net/model.h"
 #include "util/paths.h"
 
@@ -254,19 +255,17 @@ int fer_cmd_info(int argc, char **argv)
     };
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (c == 'h') {
             usage(stdout);
             return 0;
         }
-        usage(stderr);
-        return 2;
+        return fer_cli_option_error("fer info", c, opts, argv);
     }
-    if (argc - optind != 1) {
-        fprintf(stderr, "fer info: expected exactly one FILE\n");
-        usage(stderr);
-        return 2;
-    }
+    if (argc - optind != 1)
+        return fer_cli_usage_error("fer info", NULL, "expected exactly one FILE, got %d",
+                                   argc - optind);
 
     // A bare name ("default") that is not a file finds a shipped architecture.
     char path[4096];

@@ -21,6 +21,7 @@
 #include "util/paths.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
+#include "util/cli.h"
 #include "util/fileio.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -42,8 +43,12 @@ static void usage(FILE *f)
 "selection. Writes DIR/best.fermodel, last.fermodel, checkpoint.ferckpt,\n"
 "history.csv and curves.png. Ctrl-C or SIGTERM checkpoints and exits.\n"
 "\n"
+"  -o, --out DIR        where the run goes; a DIR that holds a run is refused\n"
+"                       unless --resume or --force\n"
 "  --arch FILE|NAME     architecture (default: default = models/default.arch)\n"
 "  --resume             continue DIR/checkpoint.ferckpt exactly (its settings win)\n"
+"  --force              start a new run in a DIR that holds one (its files are\n"
+"                       replaced as the new run writes them)\n"
 "  --init MODEL         start from MODEL's weights (same architecture, or the same\n"
 "                       below the classifier: classes are matched by name): fine-tuning\n"
 "  --epochs N           (30)             --batch N (64)\n"
@@ -138,12 +143,14 @@ enum {
     O_PATIENCE, O_FACTOR, O_SMOOTHING, O_BALANCED, O_NO_AUG, O_FLIP, O_SHIFT, O_ROTATE,
     O_SCALE_MIN, O_SCALE_MAX, O_BRIGHT, O_CONTRAST, O_ERASE, O_MAX_TRAIN, O_MAX_VAL,
     O_SKIP_BAD, O_QUIET, O_DATA, O_OUT, O_HELP, O_CONTRAST_MODE, O_CLAHE_CLIP, O_CLAHE_TILES,
-    O_LABELS, O_TARGET, O_TEACHER, O_KD_TEMP, O_KD_WEIGHT, O_KD_FLIP, O_EMA, O_MIXUP, O_CUTMIX, O_MIX_PROB
+    O_LABELS, O_TARGET, O_TEACHER, O_KD_TEMP, O_KD_WEIGHT, O_KD_FLIP, O_EMA, O_MIXUP, O_CUTMIX, O_MIX_PROB,
+    O_FORCE
 };
 
 static const struct option options[] = {
     {"data", required_argument, 0, O_DATA}, {"out", required_argument, 0, O_OUT},
     {"arch", required_argument, 0, O_ARCH}, {"resume", no_argument, 0, O_RESUME},
+    {"force", no_argument, 0, O_FORCE},
     {"init", required_argument, 0, O_INIT},
     {"epochs", required_argument, 0, O_EPOCHS}, {"batch", required_argument, 0, O_BATCH},
     {"seed", required_argument, 0, O_SEED}, {"threads", required_argument, 0, O_THREADS},
@@ -235,22 +242,39 @@ static void note_new_classes(const char *init, const fer_arch *arch)
     fer_model_free(m);
 }
 
+/* The first file of a training run found in dir, or NULL. */
+static const char *run_files_in(const char *dir)
+{
+    static const char *const names[] = {"checkpoint.ferckpt", "best.fermodel", "last.fermodel",
+                                        "history.csv"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (access(path, F_OK) == 0)
+            return names[i];
+    }
+    return NULL;
+}
+
 int fer_cmd_train(int argc, char **argv)
 {
     fer_train_cfg cfg;
     fer_train_cfg_default(&cfg);
     const char *data = NULL, *out = NULL, *arch_name = "default", *labels = NULL;
-    int resume = 0, skip_bad = 0, quiet = 0, clahe_opts = 0, target_set = 0, kd_opts = 0, mix_prob_set = 0, c, idx;
+    int resume = 0, force = 0, skip_bad = 0, quiet = 0, clahe_opts = 0, target_set = 0, kd_opts = 0, mix_prob_set = 0, c, idx;
     double v;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", options, &idx)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":ho:", options, &idx)) != -1) {
         const char *name = c >= 256 ? options[idx].name : "";
-#define NUM(lo, hi) do { if (num_arg(name, optarg, lo, hi, &v) < 0) return 2; } while (0)
+#define NUM(lo, hi) do { if (num_arg(name, optarg, lo, hi, &v) < 0) return FER_EXIT_USAGE; } while (0)
         switch (c) {
         case O_DATA: data = optarg; break;
+        case 'o':
         case O_OUT: out = optarg; break;
         case O_ARCH: arch_name = optarg; break;
         case O_RESUME: resume = 1; break;
+        case O_FORCE: force = 1; break;
         case O_INIT: snprintf(cfg.init, sizeof cfg.init, "%s", optarg); break;
         case O_EPOCHS: NUM(1, FER_MAX_EPOCHS); cfg.epochs = (int)v; break;
         case O_BATCH: NUM(2, 4096); cfg.batch = (int)v; break;
@@ -259,7 +283,7 @@ int fer_cmd_train(int argc, char **argv)
         case O_OPT:
             if ((idx = fer_opt_kind_parse(optarg)) < 0) {
                 fprintf(stderr, "fer train: --opt: unknown optimiser '%s' (sgd, adam, adamw)\n", optarg);
-                return 2;
+                return FER_EXIT_USAGE;
             }
             cfg.opt.kind = (fer_opt_kind)idx;
             break;
@@ -271,7 +295,7 @@ int fer_cmd_train(int argc, char **argv)
         case O_SCHED:
             if ((idx = fer_sched_kind_parse(optarg)) < 0) {
                 fprintf(stderr, "fer train: --sched: unknown schedule '%s' (onecycle, cosine, step, plateau, const)\n", optarg);
-                return 2;
+                return FER_EXIT_USAGE;
             }
             cfg.sched.kind = (fer_sched_kind)idx;
             break;
@@ -296,7 +320,7 @@ int fer_cmd_train(int argc, char **argv)
             if ((idx = fer_contrast_parse(optarg)) < 0) {
                 fprintf(stderr, "fer train: --contrast: '%s' is not none, histeq or clahe (the "
                                 "augmentation's contrast jitter is --contrast-jitter F)\n", optarg);
-                return 2;
+                return FER_EXIT_USAGE;
             }
             cfg.contrast.mode = idx;
             break;
@@ -305,7 +329,7 @@ int fer_cmd_train(int argc, char **argv)
             NUM(1, FER_CLAHE_MAX_TILES);
             if (v != (int)v) {
                 fprintf(stderr, "fer train: --clahe-tiles: '%s' is not a whole number\n", optarg);
-                return 2;
+                return FER_EXIT_USAGE;
             }
             cfg.contrast.tiles = (int)v;
             clahe_opts = 1;
@@ -317,7 +341,7 @@ int fer_cmd_train(int argc, char **argv)
         case O_LABELS: labels = optarg; break;
         case O_TEACHER:
             if (add_teachers(&cfg, optarg) < 0)
-                return 2;
+                return FER_EXIT_USAGE;
             break;
         case O_KD_TEMP: NUM(0.05, 100); cfg.kd_temp = (float)v; kd_opts = 1; break;
         case O_KD_WEIGHT: NUM(0, 1); cfg.kd_weight = (float)v; kd_opts = 1; break;
@@ -329,46 +353,52 @@ int fer_cmd_train(int argc, char **argv)
         case O_TARGET:
             if ((idx = fer_target_parse(optarg)) < 0) {
                 fprintf(stderr, "fer train: --ferplus-target: '%s' is not majority or dist\n", optarg);
-                return 2;
+                return FER_EXIT_USAGE;
             }
             cfg.target = (fer_target)idx;
             target_set = 1;
             break;
         case 'h':
         case O_HELP: usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default: return fer_cli_option_error("fer train", c, options, argv);
         }
 #undef NUM
     }
-    if (optind < argc) {
-        fprintf(stderr, "fer train: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    if (!data || !out) {
-        fprintf(stderr, "fer train: --data and --out are required (fer train --help)\n");
-        return 2;
+    if (optind < argc)
+        return fer_cli_extra_argument("fer train", argv[optind]);
+    if (!data || !out)
+        return fer_cli_usage_error("fer train", NULL, "--data and --out are required");
+    if (resume && force)
+        return fer_cli_usage_error("fer train", NULL, "--resume continues a run and --force "
+                                   "replaces it: give one");
+    /* A run is hours of work: a second one into the same folder must be meant. */
+    const char *held = resume || force ? NULL : run_files_in(out);
+    if (held) {
+        fprintf(stderr, "fer train: %s already holds a training run (%s): continue it with "
+                "--resume, start over with --force, or choose another --out\n", out, held);
+        return 1;
     }
     if (clahe_opts && cfg.contrast.mode != FER_CONTRAST_CLAHE) {
         fprintf(stderr, "fer train: --clahe-clip and --clahe-tiles go with --contrast clahe\n");
-        return 2;
+        return FER_EXIT_USAGE;
     }
     if (cfg.aug.scale_min > cfg.aug.scale_max) {
         fprintf(stderr, "fer train: --scale-min is above --scale-max\n");
-        return 2;
+        return FER_EXIT_USAGE;
     }
     if (target_set && !labels && !resume) {
         fprintf(stderr, "fer train: --ferplus-target needs --labels ferplus:FILE\n");
-        return 2;
+        return FER_EXIT_USAGE;
     }
     if (labels)
         snprintf(cfg.labels, sizeof cfg.labels, "%s", labels);
     if (mix_prob_set && cfg.mixup <= 0.0f && cfg.cutmix <= 0.0f && !resume) {
         fprintf(stderr, "fer train: --mix-prob needs --mixup or --cutmix\n");
-        return 2;
+        return FER_EXIT_USAGE;
     }
     if (kd_opts && !cfg.nteachers && !resume) {
         fprintf(stderr, "fer train: --kd-temp, --kd-weight and --kd-flip need --teacher\n");
-        return 2;
+        return FER_EXIT_USAGE;
     }
     snprintf(cfg.data, sizeof cfg.data, "%s", data);
     fer_record_command(cfg.command, sizeof cfg.command, argc, argv);

@@ -1,11 +1,13 @@
 /*
  * fer.c — the offline tool: dispatches `fer SUBCOMMAND ...` to its command.
- * Exit status: 0 success, 1 failure of the work itself, 2 usage error.
+ * Exit status: 0 success, 1 failure of the work itself, 64 usage error (one line
+ * on stderr, util/cli.h: the convention fer shares with ferd and ferctl).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "commands.h"
+#include "util/cli.h"
 
 typedef struct {
     const char *name;
@@ -34,22 +36,26 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
+    enum { NCMD = sizeof commands / sizeof commands[0] };
+    if (argc < 2)
+        return fer_cli_usage_error("fer", NULL, "no command given");
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
         return 0;
     }
-    if (!strcmp(argv[1], "--version")) {
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
         printf("fer %s\n", FER_VERSION);
         return 0;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    const char *names[NCMD];
+    for (size_t i = 0; i < NCMD; i++) {
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "fer: unknown command '%s'\n", argv[1]);
-    usage(stderr);
-    return 2;
+        names[i] = commands[i].name;
+    }
+    if (argv[1][0] == '-')
+        return fer_cli_usage_error("fer", NULL, "unknown option '%s' (options follow the "
+                                   "command)", argv[1]);
+    return fer_cli_usage_error("fer", fer_cli_suggest(argv[1], names, NCMD),
+                               "unknown command '%s'", argv[1]);
 }

@@ -25,6 +25,7 @@ use=${1:-test}
 BUILD="
     gcc g++ pkg-config meson ninja-build
     libopenblas-dev libuv1-dev libopencv-dev libcjson-dev libsystemd-dev check zlib1g-dev
+    libjpeg-dev libpng-dev
     opencv-data libmosquitto-dev libssl-dev libmicrohttpd-dev
 "
 # dpkg-buildpackage -us -uc -b (debian/control's Build-Depends beyond BUILD):

@@ -41,9 +41,9 @@
 typedef struct fer_tracker_opts {
     float iou_min;    /* a box continues a track at IoU >= iou_min (0.3) */
     int max_misses;   /* frames a track coasts without a box before it ends (5) */
-    float alpha;      /* weight of the past in the moving average, 0 <= alpha < 1 (0.6) */
-    float hold_margin;/* a new label must lead the current one by this much in s ... */
-    int hold_ms;      /* ... for at least this long before the label changes */
+    float alpha;      /* weight of the past in the moving average, 0 <= alpha < 1 (0.4) */
+    float hold_margin;/* a new label must lead the current one by this much in s (0.15) ... */
+    int hold_ms;      /* ... for at least this long before the label changes (300) */
 } fer_tracker_opts;
 
 void fer_tracker_opts_default(fer_tracker_opts *o);
