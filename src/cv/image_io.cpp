@@ -342,7 +342,7 @@ int decode(fer_image *img, const void *buf, size_t len, int grey, long long max_
         max_pixels = FER_IMAGE_MAX_PIXELS;
     if (w * h > uint64_t(max_pixels)) /* each side < 2^32: no overflow */
         return fer_fail(err, -EFBIG,
-                        "%s: %llux%llu pixels (%.1f megapixels decoded) is more than the %.1f "
+                        "%s: %llux%llu pixels (%.3g megapixels decoded) is more than the %.3g "
                         "megapixels allowed; not decoded", what, (unsigned long long)w,
                         (unsigned long long)h, double(w) * double(h) / 1e6,
                         double(max_pixels) / 1e6);

@@ -111,7 +111,7 @@ static int check_frame_size(const fer_source *s, long long w, long long h, fer_e
     long long max = s->opts.max_pixels > 0 ? s->opts.max_pixels : FER_IMAGE_MAX_PIXELS;
     if (w > 0 && h > 0 && w * h > max)
         return fer_fail(err, FER_E_UNSUPPORTED,
-                        "%s: frames of %lldx%lld pixels are more than the %.1f megapixels "
+                        "%s: frames of %lldx%lld pixels are more than the %.3g megapixels "
                         "allowed", s->name, w, h, (double)max / 1e6);
     return 0;
 }
