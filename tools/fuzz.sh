@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 
 secs=${1:-${FUZZ_SECONDS:-60}}
 [ $# -gt 0 ] && shift
-targets=${*:-request result_json model arch csv folder ferplus config checkpoint}
+targets=${*:-request result_json model arch csv folder ferplus config checkpoint image}
 dir=${FUZZ_BUILD:-build-fuzz}
 
 if [ -d "$dir/meson-private" ]; then
