@@ -6,6 +6,14 @@
     python -m ferd [--socket PATH] snapshot [--json] [--no-scores] [-o FILE] [--annotated]
     python -m ferd classify [--model FILE] [options] IMAGE...
 
+The command line follows docs/cli.md as fer, ferd and ferctl do: a usage error
+is one line on stderr ("python -m ferd watch: unknown option '--evnets' (did
+you mean '--events'?); see 'python -m ferd watch --help'") and exit 64, never
+argparse's usage dump and status 2; -S is --socket, -m --model, -V --version;
+snapshot -o FILE writes the format the name says (.jpg/.jpeg: the daemon's
+JPEG as sent, .png: decoded and re-encoded through OpenCV), '-' writes the JPEG
+to stdout and nothing else.
+
 status, watch and snapshot talk to the daemon and print what ferctl prints
 (--json: the daemon's own lines). classify runs in this process through
 libferclassify and prints one JSON line per image exactly as `fer classify`
@@ -19,22 +27,77 @@ protocol, 5 timeout, 64 bad command line.
 import argparse
 import datetime as _dt
 import os
+import re
 import sys
-from typing import List, Optional, Sequence
+from typing import Dict, List, NoReturn, Optional, Sequence
 
 from . import errors
 from .classifier import Classifier
+from . import __version__
 from .client import Client
 from .results import FaceEvent, Result
 
 OK, FAIL, NODAEMON, LOST, VERSION, TIMEOUT, USAGE = 0, 1, 2, 3, 4, 5, 64
 
 
+def _distance(a: str, b: str, limit: int = 2) -> int:
+    """Edit distance with transpositions of neighbours (as util/cli.c's)."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    d = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(len(a) + 1):
+        d[i][0] = i
+    for j in range(len(b) + 1):
+        d[0][j] = j
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return min(d[len(a)][len(b)], limit + 1)
+
+
+def _suggest(word: str, names: Sequence[str]) -> Optional[str]:
+    """The closest name if the word is a likely slip: distance at most 2 and
+    less than half the word's length (util/cli.c's rule)."""
+    best, best_d = None, 3
+    for n in names:
+        d = _distance(word, n)
+        if d < best_d and 2 * d < len(word):
+            best, best_d = n, d
+    return best
+
+
+def _usage_exit(prog: str, message: str, suggestion: Optional[str] = None) -> "NoReturn":
+    hint = f" (did you mean '{suggestion}'?)" if suggestion else ""
+    print(f"{prog}: {message}{hint}; see '{prog} --help'", file=sys.stderr)
+    sys.exit(USAGE)
+
+
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        print(f"{self.prog}: {message}", file=sys.stderr)
-        sys.exit(USAGE)
+    """argparse with docs/cli.md's usage errors: one line, exit 64."""
+
+    def error(self, message: str) -> "NoReturn":
+        m = re.match(r"argument \S+: invalid choice: '([^']*)'", message)
+        if m:
+            names = [c for a in self._actions
+                     if isinstance(a, argparse._SubParsersAction) for c in a.choices]
+            _usage_exit(self.prog, f"unknown command '{m.group(1)}'", _suggest(m.group(1), names))
+        m = re.match(r"argument (\S+?)(/\S+)?: expected one argument", message)
+        if m:
+            _usage_exit(self.prog, f"option '{m.group(2)[1:] if m.group(2) else m.group(1)}' "
+                        "needs a value")
+        _usage_exit(self.prog, message.replace("argument ", "option ", 1)
+                    if message.startswith("argument ") else message)
+
+    def unknown(self, extra: Sequence[str]) -> "NoReturn":
+        """The first argument parse_known_args left: an option or an operand."""
+        word = extra[0]
+        if word.startswith("-") and word != "-":
+            names = [o for a in self._actions for o in a.option_strings if o.startswith("--")]
+            _usage_exit(self.prog, f"unknown option '{word}'", _suggest(word.split("=")[0], names))
+        _usage_exit(self.prog, f"unexpected argument '{word}'")
 
 
 def _clock(t: _dt.datetime) -> str:
@@ -114,26 +177,74 @@ def _cmd_watch(c: Client, a: argparse.Namespace) -> int:
     return OK
 
 
+_FORMATS = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png"}
+
+
+def _output_format(path: str) -> Optional[str]:
+    """What snapshot -o writes: the name says it ('-': the JPEG on stdout)."""
+    if path == "-":
+        return "jpeg"
+    return _FORMATS.get(os.path.splitext(path)[1].lower())
+
+
+def _png(jpeg: bytes) -> bytes:
+    """The daemon's JPEG as PNG: the pixels decoded and re-encoded (OpenCV)."""
+    try:
+        import cv2  # type: ignore
+        import numpy
+    except ImportError as e:
+        raise ValueError("a .png needs OpenCV's Python module (Debian: python3-opencv); "
+                         f"name the file .jpg to write the JPEG as sent ({e})") from e
+    img = cv2.imdecode(numpy.frombuffer(jpeg, dtype=numpy.uint8), cv2.IMREAD_COLOR)
+    ok, buf = (False, None) if img is None else cv2.imencode(".png", img)
+    if not ok or buf is None:
+        raise ValueError("the daemon's JPEG could not be re-encoded as PNG")
+    return bytes(buf.tobytes())
+
+
+def _write_atomic(path: str, data: bytes) -> None:
+    """A temporary beside the file, fsync, rename: a reader never sees half a picture."""
+    tmp = os.path.join(os.path.dirname(path) or ".",
+                       f".{os.path.basename(path)}.tmp.{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
 def _cmd_snapshot(c: Client, a: argparse.Namespace) -> int:
     image = "none"
     if a.output:
         image = "annotated" if a.annotated else "jpeg"
     r = c.snapshot(image=image, scores=not a.no_scores)
+    to_stdout = a.output == "-"
+    if a.json:
+        print(c.last_line, flush=True)
+    elif not to_stdout:
+        _print_snapshot(r)
     if a.output:
         if r.image is None:
-            print("ferd: the daemon sent no picture (are images allowed for this user?)",
-                  file=sys.stderr)
+            print("python -m ferd snapshot: the daemon sent no picture (are images allowed "
+                  "for this user?)", file=sys.stderr)
             return FAIL
-        tmp = f"{a.output}.tmp.{os.getpid()}"
-        with open(tmp, "wb") as f:
-            f.write(r.image.data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, a.output)
-    if a.json:
-        print(c.last_line)
-    else:
-        _print_snapshot(r)
+        fmt = _output_format(a.output)
+        if to_stdout:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(r.image.data)
+            sys.stdout.buffer.flush()
+            return OK
+        _write_atomic(a.output, _png(r.image.data) if fmt == "png" else r.image.data)
+        if not a.json:
+            print(f"saved {a.output} ({r.image.width}x{r.image.height} "
+                  f"{'annotated ' if a.annotated else ''}{'PNG' if fmt == 'png' else 'JPEG'})")
     return OK
 
 
@@ -186,11 +297,14 @@ def _classify_main(a: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m ferd", description="ferd from Python: talk to the daemon, "
                 "or classify images in process.")
-    p.add_argument("--socket", help="ferd's socket (default: $FERD_SOCKET, else "
+    p.add_argument("-V", "--version", action="version",
+                   version=f"python -m ferd {__version__}")
+    p.add_argument("-S", "--socket", help="ferd's socket (default: $FERD_SOCKET, else "
                    "/run/ferd/ferd.sock)")
     p.add_argument("--timeout", type=float, default=5.0,
                    help="seconds to wait for the daemon's answers (5)")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser,
+                           prog="python -m ferd")
     s = sub.add_parser("status", help="the daemon's state")
     s.add_argument("--json", action="store_true", help="the STATUS line itself")
     w = sub.add_parser("watch", help="results as they come")
@@ -204,11 +318,13 @@ def _parser() -> argparse.ArgumentParser:
     n = sub.add_parser("snapshot", help="the latest result now")
     n.add_argument("--json", action="store_true", help="the POLL line itself")
     n.add_argument("--no-scores", action="store_true", help="no per-class scores")
-    n.add_argument("-o", "--output", help="also write the frame as JPEG to this file")
+    n.add_argument("-o", "--output", metavar="FILE",
+                   help="also write the frame; the name says the format: .jpg, .jpeg or "
+                   ".png; '-' writes the JPEG to stdout (and nothing else)")
     n.add_argument("--annotated", action="store_true", help="with -o: boxes and labels drawn")
     c = sub.add_parser("classify", help="classify image files in process (as fer classify)")
     c.add_argument("images", nargs="+", metavar="IMAGE")
-    c.add_argument("--model", help="model file (default: $FER_MODEL, else the installed one)")
+    c.add_argument("-m", "--model", help="model file (default: $FER_MODEL, else the installed one)")
     c.add_argument("--no-scores", action="store_true", help="leave out the per-class scores")
     c.add_argument("--largest", action="store_true", help="only the largest face")
     c.add_argument("--max-faces", type=int, help="at most N faces per image (8)")
@@ -217,15 +333,29 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--scale-factor", type=float, help="detection pyramid step (1.1)")
     c.add_argument("--min-neighbors", type=int, help="detections a face needs (4)")
     c.add_argument("--min-face", type=int, help="smallest face side in pixels (24)")
+    p.commands = sub.choices  # type: ignore[attr-defined]
     return p
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = _parser()
-    a = p.parse_args(argv)
+    a, extra = p.parse_known_args(argv)
+    commands: Dict[str, _Parser] = p.commands  # type: ignore[attr-defined]
     if a.command is None:
-        p.print_usage(sys.stderr)
-        return USAGE
+        if extra:
+            p.unknown(extra)  # type: ignore[attr-defined]
+        _usage_exit(p.prog, "no command (status, watch, snapshot or classify)")
+    sp = commands[a.command]
+    if extra:
+        sp.unknown(extra)
+    if a.command == "snapshot":
+        if a.annotated and not a.output:
+            _usage_exit(sp.prog, "--annotated needs -o FILE")
+        if a.output and _output_format(a.output) is None:
+            _usage_exit(sp.prog, f"-o {a.output}: name the file .jpg, .jpeg or .png (the name "
+                        "says the format), or '-' for stdout")
+        if a.output == "-" and a.json:
+            _usage_exit(sp.prog, "-o - puts the picture on stdout: it cannot carry --json too")
     if a.command == "classify":
         return _classify_main(a)
     return _client_main(a)

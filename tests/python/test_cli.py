@@ -51,6 +51,66 @@ def test_snapshot(daemon, tmpdir_short):
     assert json.loads(js.stdout)["class"] == "POLL"
 
 
+def test_snapshot_format_from_name(daemon, tmpdir_short):
+    """docs/cli.md: the name says the format; '-o -' is stdout and nothing else."""
+    png = os.path.join(tmpdir_short, "now.png")
+    out = ferd_py("-S", daemon.sock, "snapshot", "-o", png, "--annotated")
+    assert out.returncode == 0, out.stderr
+    assert "PNG" in out.stdout
+    with open(png, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    import cv2
+    pic = cv2.imread(png)
+    assert pic is not None and pic.shape == (480, 640, 3)
+    jpg = os.path.join(tmpdir_short, "now.JPEG")
+    out = ferd_py("-S", daemon.sock, "snapshot", "-o", jpg)
+    assert out.returncode == 0, out.stderr
+    with open(jpg, "rb") as f:
+        assert f.read(2) == b"\xff\xd8"
+    raw = subprocess.run([sys.executable, "-m", "ferd", "-S", daemon.sock, "snapshot", "-o", "-"],
+                         capture_output=True, timeout=60, cwd=tmpdir_short)
+    assert raw.returncode == 0, raw.stderr
+    assert raw.stdout[:2] == b"\xff\xd8" and raw.stdout[-2:] == b"\xff\xd9"
+    assert not os.path.exists(os.path.join(tmpdir_short, "-"))
+    assert not [n for n in os.listdir(tmpdir_short) if ".tmp." in n]
+    # A name that says no format is refused before the daemon is asked.
+    gif = os.path.join(tmpdir_short, "now.gif")
+    out = ferd_py("-S", daemon.sock, "snapshot", "-o", gif)
+    assert out.returncode == 64 and ".png" in out.stderr and not os.path.exists(gif)
+
+
+def usage_error(*args, want=()):
+    out = ferd_py(*args)
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 64, (args, out.returncode, out.stderr)
+    assert len(lines) == 1, (args, out.stderr)
+    assert out.stdout == ""
+    assert "; see 'python -m ferd" in lines[0] and lines[0].endswith("--help'"), lines[0]
+    for w in want:
+        assert w in lines[0], (w, lines[0])
+
+
+def test_usage_errors(tmpdir_short):
+    """docs/cli.md: one line, a did-you-mean for a slip, exit 64 (not argparse's 2)."""
+    sock = os.path.join(tmpdir_short, "absent.sock")
+    usage_error("stauts", want=["python -m ferd: unknown command 'stauts' "
+                                "(did you mean 'status'?)"])
+    usage_error()
+    usage_error("-S", sock, "watch", "--evnets",
+                want=["python -m ferd watch: unknown option '--evnets' "
+                      "(did you mean '--events'?)"])
+    usage_error("-S", sock, "watch", "--count", want=["'--count' needs a value"])
+    usage_error("-S", sock, "watch", "--max-fps", "x", want=["--max-fps"])
+    usage_error("-S", sock, "status", "stray", want=["unexpected argument 'stray'"])
+    usage_error("classify", "--modle", "m", "x.png", want=["(did you mean '--model'?)"])
+    usage_error("-S", sock, "snapshot", "-o", "x.gif", want=[".jpg", ".png"])
+    usage_error("-S", sock, "snapshot", "-o", "-", "--json", want=["stdout"])
+    usage_error("-S", sock, "snapshot", "--annotated", want=["-o FILE"])
+    for args in (["-h"], ["watch", "-h"], ["-V"]):
+        out = ferd_py(*args)
+        assert out.returncode == 0 and out.stdout and not out.stderr, (args, out)
+
+
 def test_exit_codes(tmpdir_short):
     sock = os.path.join(tmpdir_short, "absent.sock")
     out = ferd_py("--socket", sock, "status")
