@@ -24,9 +24,10 @@
 #include <systemd/sd-daemon.h>
 
 #include "app.h"
+#include "util/cli.h"
 #include "util/log.h"
 
-#define EXIT_USAGE 64
+#define EXIT_USAGE FER_EXIT_USAGE
 
 static void usage(FILE *f)
 {
@@ -39,16 +40,18 @@ static void usage(FILE *f)
             "stream (/api/stream.mjpg) and Prometheus metrics (/metrics).\n"
             "\n"
             "options:\n"
-            "  --socket PATH        ferd's socket (default $FERD_SOCKET or %s)\n"
+            "  -S, --socket PATH    ferd's socket (default $FERD_SOCKET or %s)\n"
             "  --listen HOST:PORT   where to listen (default 127.0.0.1:8090); a\n"
             "                       non-loopback address needs --auth-file\n"
             "  --auth-file FILE     the secret (its first line) that requests must carry\n"
-            "  --config FILE        read settings from FILE (conf/ferd-http.conf)\n"
+            "  -c, --config FILE    read settings from FILE (conf/ferd-http.conf)\n"
             "  --set KEY=VALUE      override one setting of the file\n"
-            "  --log-level LEVEL    err, warning, notice, info or debug\n"
+            "  -l, --log-level LEVEL  err, warning, notice, info or debug\n"
             "  --check-config       check the settings, print them, and exit\n"
             "  -h, --help           this text\n"
-            "  -V, --version        the version\n",
+            "  -V, --version        the version\n"
+            "\n"
+            "exit status: 0 stopped, 1 cannot start, 64 usage error (one line, docs/cli.md)\n",
             FER_CLIENT_DEFAULT_SOCKET);
 }
 
@@ -70,11 +73,12 @@ typedef struct args {
 static int add(args *a, const char *key, const char *value)
 {
     if (a->n == MAX_OVERRIDES) {
-        fprintf(stderr, "ferd-http: more than %d settings on the command line\n", MAX_OVERRIDES);
+        fer_cli_usage_error("ferd-http", NULL, "more than %d settings on the command line",
+                            MAX_OVERRIDES);
         return -1;
     }
     if (strlen(key) >= sizeof a->o[0].key || strlen(value) >= sizeof a->o[0].value) {
-        fprintf(stderr, "ferd-http: setting %s: too long\n", key);
+        fer_cli_usage_error("ferd-http", NULL, "setting %s: too long", key);
         return -1;
     }
     snprintf(a->o[a->n].key, sizeof a->o[0].key, "%s", key);
@@ -86,14 +90,14 @@ static int add(args *a, const char *key, const char *value)
 /* -1 usage error, 0 run, 1 done (help, version). */
 static int parse_args(args *a, int argc, char **argv)
 {
-    enum { O_SOCKET = 256, O_LISTEN, O_AUTH, O_CONFIG, O_SET, O_LEVEL, O_CHECK };
+    enum { O_LISTEN = 256, O_AUTH, O_SET, O_CHECK };
     static const struct option opts[] = {
-        {"socket", required_argument, NULL, O_SOCKET},
+        {"socket", required_argument, NULL, 'S'},
         {"listen", required_argument, NULL, O_LISTEN},
         {"auth-file", required_argument, NULL, O_AUTH},
-        {"config", required_argument, NULL, O_CONFIG},
+        {"config", required_argument, NULL, 'c'},
         {"set", required_argument, NULL, O_SET},
-        {"log-level", required_argument, NULL, O_LEVEL},
+        {"log-level", required_argument, NULL, 'l'},
         {"check-config", no_argument, NULL, O_CHECK},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -101,10 +105,12 @@ static int parse_args(args *a, int argc, char **argv)
     };
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
+    /* The short options of docs/cli.md: -S, -c, -l as in ferd; getopt prints
+     * nothing (opterr 0, leading ':'), fer_cli_option_error says it in one line. */
+    while ((c = getopt_long(argc, argv, ":hVS:c:l:", opts, NULL)) != -1) {
         int rc = 0;
         switch (c) {
-        case O_SOCKET:
+        case 'S':
             rc = add(a, "socket", optarg);
             break;
         case O_LISTEN:
@@ -113,16 +119,16 @@ static int parse_args(args *a, int argc, char **argv)
         case O_AUTH:
             rc = add(a, "auth_file", optarg);
             break;
-        case O_LEVEL:
+        case 'l':
             rc = add(a, "log_level", optarg);
             break;
-        case O_CONFIG:
+        case 'c':
             snprintf(a->config, sizeof a->config, "%s", optarg);
             break;
         case O_SET: {
             char *eq = strchr(optarg, '=');
             if (!eq) {
-                fprintf(stderr, "ferd-http: --set wants KEY=VALUE, got \"%s\"\n", optarg);
+                fer_cli_usage_error("ferd-http", NULL, "--set wants KEY=VALUE, not '%s'", optarg);
                 return -1;
             }
             *eq = '\0';
@@ -140,21 +146,14 @@ static int parse_args(args *a, int argc, char **argv)
                    FER_PROTO_MAJOR, FER_PROTO_MINOR, MHD_get_version());
             return 1;
         default:
-            if (optopt)
-                fprintf(stderr, "ferd-http: option -%c %s; see 'ferd-http --help'\n", optopt,
-                        strchr("hV", optopt) ? "takes no argument" : "is unknown");
-            else
-                fprintf(stderr, "ferd-http: unknown or incomplete option '%s'; see "
-                                "'ferd-http --help'\n",
-                        argv[optind - 1]);
+            fer_cli_option_error("ferd-http", c, opts, argv);
             return -1;
         }
         if (rc < 0)
             return -1;
     }
     if (optind < argc) {
-        fprintf(stderr, "ferd-http: unexpected argument '%s'; see 'ferd-http --help'\n",
-                argv[optind]);
+        fer_cli_extra_argument("ferd-http", argv[optind]);
         return -1;
     }
     return 0;

@@ -9,8 +9,9 @@
  *   2  the settings are wrong (file, option, broker URL, password file, TLS files)
  *   3  the broker refused the user name or password
  *   4  TLS with the broker failed (certificate, host name, not TLS)
- *   64 usage error
- * Each failure is one line on stderr saying what and where.
+ *   64 usage error: one line with a did-you-mean (util/cli, docs/cli.md)
+ * Each failure is one line on stderr saying what and where. -o is not --set:
+ * it means --output in fer and ferctl, so ferd-mqtt, as ferd, refuses it.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,6 +25,7 @@
 #include "broker.h"
 #include "config.h"
 #include "remove.h"
+#include "util/cli.h"
 #include "util/log.h"
 
 static void usage(FILE *f)
@@ -43,7 +45,7 @@ static void usage(FILE *f)
 "  -i, --instance NAME     the instance name in topics (default: NAME of a\n"
 "                          NAME.sock socket, else the host name)\n"
 "  -l, --log-level L       debug, info, notice, warning or err\n"
-"  -o, --set KEY=VALUE     set any configuration key (repeatable)\n"
+"      --set KEY=VALUE     set any configuration key (repeatable)\n"
 "      --remove-discovery  clear the instance's retained messages (Home Assistant\n"
 "                          configs, availability, state, status) and exit\n"
 "      --check-config      validate the settings, print them and exit\n"
@@ -65,14 +67,14 @@ typedef struct override {
 
 int main(int argc, char **argv)
 {
-    enum { OPT_REMOVE = 256, OPT_CHECK };
+    enum { OPT_REMOVE = 256, OPT_CHECK, OPT_SET };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"socket", required_argument, NULL, 'S'},
         {"broker", required_argument, NULL, 'b'},
         {"instance", required_argument, NULL, 'i'},
         {"log-level", required_argument, NULL, 'l'},
-        {"set", required_argument, NULL, 'o'},
+        {"set", required_argument, NULL, OPT_SET},
         {"remove-discovery", no_argument, NULL, OPT_REMOVE},
         {"check-config", no_argument, NULL, OPT_CHECK},
         {"help", no_argument, NULL, 'h'},
@@ -82,7 +84,8 @@ int main(int argc, char **argv)
     const char *config_path = NULL;
     override ov[MAX_OVERRIDES];
     int nov = 0, remove = 0, check = 0, c;
-    while ((c = getopt_long(argc, argv, "c:S:b:i:l:o:hV", opts, NULL)) != -1) {
+    opterr = 0; /* fer_cli_option_error says it, in one line */
+    while ((c = getopt_long(argc, argv, ":c:S:b:i:l:hV", opts, NULL)) != -1) {
         const char *key = NULL, *value = optarg;
         switch (c) {
         case 'c':
@@ -100,12 +103,11 @@ int main(int argc, char **argv)
         case 'l':
             key = "log_level";
             break;
-        case 'o': {
+        case OPT_SET: {
             char *eq = strchr(optarg, '=');
-            if (!eq) {
-                fprintf(stderr, "ferd-mqtt: --set wants KEY=VALUE, not \"%s\"\n", optarg);
-                return FMQ_EXIT_USAGE;
-            }
+            if (!eq)
+                return fer_cli_usage_error("ferd-mqtt", NULL, "--set wants KEY=VALUE, not '%s'",
+                                           optarg);
             *eq = '\0';
             key = optarg;
             value = eq + 1;
@@ -124,19 +126,19 @@ int main(int argc, char **argv)
             printf("ferd-mqtt %s\n", FER_VERSION);
             return FMQ_EXIT_OK;
         default:
-            usage(stderr);
-            return FMQ_EXIT_USAGE;
+            if (c == '?' && optopt == 'o')
+                return fer_cli_usage_error("ferd-mqtt", NULL, "-o is no option of ferd-mqtt (it "
+                                           "means --output in fer and ferctl): settings are "
+                                           "--set KEY=VALUE");
+            return fer_cli_option_error("ferd-mqtt", c, opts, argv);
         }
-        if (nov == MAX_OVERRIDES) {
-            fprintf(stderr, "ferd-mqtt: more than %d command-line settings\n", MAX_OVERRIDES);
-            return FMQ_EXIT_USAGE;
-        }
+        if (nov == MAX_OVERRIDES)
+            return fer_cli_usage_error("ferd-mqtt", NULL, "more than %d command-line settings",
+                                       MAX_OVERRIDES);
         ov[nov++] = (override){key, value};
     }
-    if (optind < argc) {
-        fprintf(stderr, "ferd-mqtt: unexpected argument \"%s\" (see --help)\n", argv[optind]);
-        return FMQ_EXIT_USAGE;
-    }
+    if (optind < argc)
+        return fer_cli_extra_argument("ferd-mqtt", argv[optind]);
 
     static fmq_config cfg;
     fmq_config_default(&cfg);

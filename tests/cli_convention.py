@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""cli_convention.py — fer, ferd and ferctl share one command-line convention.
+"""cli_convention.py — fer, ferd, ferctl, ferd-mqtt and ferd-http share one
+command-line convention (python -m ferd's is tested in tests/python/test_cli.py).
 
 Checked on the real binaries (util/cli.h states the convention):
   - a usage error exits 64 in all three, with exactly one line on stderr
@@ -13,7 +14,8 @@ Checked on the real binaries (util/cli.h states the convention):
   - a socket ferd cannot create is explained: a missing directory, a
     directory it may not write (as another user, when run as root), a live
     daemon on the path, a file in the way — each naming the path, exit 1.
-Needs FER_BIN, FERD_BIN, FERCTL, FER_SOURCE_ROOT (meson; suite 'client').
+Needs FER_BIN, FERD_BIN, FERCTL, FERD_MQTT_BIN, FERD_HTTP_BIN, FER_SOURCE_ROOT
+(meson; suite 'client').
 """
 import os
 import subprocess
@@ -70,6 +72,25 @@ def usage_errors():
     usage_error([ferctl, "snapshot", "-o", "x.gif"], ".png")
     usage_error([ferctl, "snapshot", "-o", "-", "--json"], "stdout")
     usage_error([fer, "analyze", CLIP, "-o", "x.txt"], ".csv")
+    # The bridges: the same one line, did-you-mean and 64.
+    for prog in (need_env("FERD_MQTT_BIN"), need_env("FERD_HTTP_BIN")):
+        name = os.path.basename(prog)
+        usage_error([prog, "--sokcet", "x"], "%s: unknown option '--sokcet' "
+                    "(did you mean '--socket'?)" % name)
+        usage_error([prog, "--check-confgi"], "(did you mean '--check-config'?)")
+        usage_error([prog, "--socket"], "%s: option '--socket' needs a value" % name)
+        usage_error([prog, "-S"], "needs a value")
+        usage_error([prog, "stray"], "%s: unexpected argument 'stray'" % name)
+        usage_error([prog, "--set", "nokey"], "KEY=VALUE")
+        usage_error([prog, "-o", "log_level=debug"], name + ": ")
+        p = run([prog, "-h"])
+        check(p.returncode == 0 and "usage:" in p.stdout, "%s -h: %d", name, p.returncode)
+        p = run([prog, "-V"])
+        check(p.returncode == 0 and "0." in p.stdout, "%s -V: %d %r", name, p.returncode,
+              p.stdout)
+    usage_error([need_env("FERD_HTTP_BIN"), "--lisen", "x"], "(did you mean '--listen'?)")
+    # ferd-mqtt's -o was --set; it now says what -o means elsewhere and what to use.
+    usage_error([need_env("FERD_MQTT_BIN"), "-o", "log_level=debug"], "--set KEY=VALUE")
 
 
 def short_options():
