@@ -57,7 +57,8 @@ done < <(find "$DEST" -type f -print0)
 echo "no installed file names $SRC"
 
 # ---- 3. the shipped data ----
-for f in models/default.arch models/seed.arch models/default.fermodel samples/demo.avi \
+for f in models/default.arch models/seed.arch models/ferplus.arch models/default.fermodel \
+         models/ferplus.fermodel samples/demo.avi \
          samples/demo.truth.csv samples/face.png; do
     [ -s "$DEST$DATA/$f" ] || fail "$DATA/$f is not installed"
 done
@@ -83,6 +84,11 @@ out=$(run "$BINDIR/fer" info default) || { echo "$out"; echo "FAIL: fer info def
 case $out in "$DATA/models/default.arch: "*) ;; *)
     echo "$out" | head -3; echo "FAIL: fer info default did not read $DATA/models/default.arch"; exit 1;; esac
 echo "fer info default: $(echo "$out" | head -1)"
+out=$(run "$BINDIR/fer" info "$DATA/models/ferplus.fermodel") ||
+    { echo "$out"; echo "FAIL: fer info on the installed FER+ model"; exit 1; }
+echo "$out" | grep -q "^classes *angry, disgust, fear, happy, sad, surprise, neutral, contempt$" ||
+    { echo "$out" | grep "^classes"; echo "FAIL: the installed FER+ model has not its 8 classes"; exit 1; }
+echo "fer info ferplus.fermodel: 8 classes"
 out=$(run "$SBINDIR/ferd" --check-config 2>&1) || { echo "$out"; echo "FAIL: ferd --check-config"; exit 1; }
 echo "$out" | grep -qx "model $DATA/models/default.fermodel" ||
     { echo "$out" | grep "^model"; echo "FAIL: ferd does not default to the installed model"; exit 1; }

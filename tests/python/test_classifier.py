@@ -198,7 +198,10 @@ def test_given_boxes(clf, images):
     g = clf.classify(images[0], boxes=list(reversed(boxes)))
     assert [f.box for f in g.faces] == [ferd.Box(*b) if isinstance(b, tuple) else b
                                         for b in reversed(boxes)]
-    assert g.faces[-1].scores == r.faces[0].scores
+    # The face in a batch of two and alone: the network's products are blocked by batch
+    # size, so the sums may round differently in the last bits (seen: 6e-9).
+    assert g.faces[-1].scores.keys() == r.faces[0].scores.keys()
+    assert max(abs(g.faces[-1].scores[k] - r.faces[0].scores[k]) for k in r.faces[0].scores) < 1e-6
     with pytest.raises(ferd.ImageError, match="box 1"):
         clf.classify(images[0], boxes=[(10, 10, 20, 20), (10, 10, 0, 5)])
     with pytest.raises(ferd.ImageError, match="four integers"):
