@@ -92,11 +92,15 @@ void ferctl_print_snapshot(FILE *f, const fer_frame_result *r)
             r->height, r->nfaces, r->nfaces == 1 ? "" : "s", r->total_ms);
     for (int i = 0; i < r->nfaces && i < FER_RESULT_MAX_FACES; i++) {
         const fer_face_result *fc = &r->faces[i];
-        fprintf(f, "  face %-3d  %-9s %.2f  at %d,%d %dx%d", fc->id, class_name(r, fc->label),
-                (double)fc->prob, fc->box.x, fc->box.y, fc->box.w, fc->box.h);
-        if (fc->smoothed_label >= 0 && fc->smoothed_label < r->nclasses)
-            fprintf(f, "  smoothed %s %.2f", r->classes[fc->smoothed_label],
-                    (double)fc->smoothed_prob);
+        /* Led by the figure the annotated picture draws (the smoothed one when the
+         * track has one), each figure saying which it is, so text and picture agree. */
+        float prob;
+        const char *label = ferctl_face_label(r, fc, &prob);
+        int smoothed = fc->smoothed_label >= 0 && fc->smoothed_label < r->nclasses;
+        fprintf(f, "  face %-3d  %-9s %.2f %-8s  at %d,%d %dx%d", fc->id, label, (double)prob,
+                smoothed ? "smoothed" : "raw", fc->box.x, fc->box.y, fc->box.w, fc->box.h);
+        if (smoothed)
+            fprintf(f, "  this frame %s %.2f", class_name(r, fc->label), (double)fc->prob);
         fputc('\n', f);
         if (r->has_scores) {
             fprintf(f, "           ");

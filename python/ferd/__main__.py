@@ -138,8 +138,9 @@ def _print_snapshot(r: Result) -> None:
     print(f"frame {r.seq} at {_clock(r.time)}, {r.width}x{r.height}, {n} face"
           f"{'' if n == 1 else 's'}, {total:.1f} ms")
     for f in r.faces:
-        print(f"  face {f.id:<3}  {f.label:<9} {f.prob:.2f}  at {f.box.x},{f.box.y} "
-              f"{f.box.w}x{f.box.h}  smoothed {f.smoothed.label} {f.smoothed.prob:.2f}")
+        # Led by the smoothed figure, as ferctl snapshot and the annotated picture show it.
+        print(f"  face {f.id:<3}  {f.smoothed.label:<9} {f.smoothed.prob:.2f} smoothed  at "
+              f"{f.box.x},{f.box.y} {f.box.w}x{f.box.h}  this frame {f.label} {f.prob:.2f}")
         if f.scores:
             print("           " + "".join(f" {k} {v:.2f}" for k, v in f.scores.items()))
 
