@@ -194,6 +194,7 @@ typedef struct http_ctl {
     http_msg *snap[3];              /* the last picture of each kind, raw JPEG */
     uint64_t snap_ns[3];
     http_req *poll_waiters;
+    int resent;                     /* lost once since the last answer; waiters sent again */
 } http_ctl;
 
 /* 1: answered from the cache at once (req->ready set); 0: req waits. */

@@ -18,6 +18,15 @@
  * An answer that does not come within request_timeout_ms fails its waiters
  * (504) and the connection is closed, since a late answer would be mistaken
  * for the next one.
+ *
+ * ferd closes a connection idle for idle_timeout_seconds with ERROR timeout,
+ * and a request sent at that moment crosses the ERROR and is lost with the
+ * connection (PROTOCOL.md, Session). That is ordinary for a kept-open
+ * connection, not a failure: the ERROR closes ours at once (so the next
+ * request opens a new one), and when a connection is lost with requests
+ * waiting, they are sent once more on a new connection. Both are reads
+ * (STATUS, POLL), safe to repeat. Only a second loss in a row, before any
+ * answer came, fails the waiters (503).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -44,6 +53,8 @@ static void ctl_disconnect(http_app *app)
     ctl->status_out = 0;
     ctl->poll_out = 0;
 }
+
+static void ctl_fail(http_app *app, unsigned code, const char *why);
 
 /* Answers every STATUS waiter: JSON for /api/status, text for /metrics (which
  * always answers 200: ferd_up says whether ferd did). ok 0: code and why. */
@@ -95,9 +106,33 @@ static void answer_poll(http_app *app, fer_image_kind kind, http_msg *pic, unsig
 static void ctl_fail(http_app *app, unsigned code, const char *why)
 {
     ctl_disconnect(app);
+    app->ctl.resent = 0;
     answer_status(app, 0, code, why);
     for (int k = FER_IMAGE_NONE; k <= FER_IMAGE_ANNOTATED; k++)
         answer_poll(app, (fer_image_kind)k, NULL, code, why);
+}
+
+/* The connection was lost (closed, reset, or a send refused). The requests
+ * waiting are reads: the first loss since the last answer reconnects and
+ * sends them again; a second fails them with why. */
+static void ctl_lost(http_app *app, const char *why)
+{
+    http_ctl *ctl = &app->ctl;
+    if ((ctl->status_waiters || ctl->poll_waiters) && !ctl->resent && !app->stopping) {
+        fer_log(FER_LOG_INFO, "control connection: %s; reconnecting to send the request again",
+                why);
+        ctl_disconnect(app);
+        ctl->resent = 1;
+        send_pending(app);
+        return;
+    }
+    char msg[700];
+    if (ctl->resent)
+        snprintf(msg, sizeof msg, "connection to ferd lost again after reconnecting: %.600s", why);
+    else
+        snprintf(msg, sizeof msg, "connection to ferd lost: %.600s", why);
+    fer_log(FER_LOG_INFO, "control connection: %s", msg);
+    ctl_fail(app, 503, msg);
 }
 
 /* The HTTP status for an ERROR answer of ferd's. */
@@ -115,6 +150,8 @@ static void on_answer(http_app *app, fer_message *m)
 {
     http_ctl *ctl = &app->ctl;
     uint64_t now = fer_mono_ns();
+    if (m->kind == FER_MSG_STATUS || m->kind == FER_MSG_POLL || m->kind == FER_MSG_ERROR)
+        ctl->resent = 0; /* this connection answers: a later loss may be resent again */
     if (m->kind == FER_MSG_STATUS && m->status) {
         size_t len;
         const char *line = fer_client_line(ctl->c, &len);
@@ -159,6 +196,18 @@ static void on_answer(http_app *app, fer_message *m)
         }
     } else if (m->kind == FER_MSG_ERROR) {
         const fer_error_msg *e = &m->u.error;
+        if (strcmp(e->code, "timeout") == 0 && !e->request[0]) {
+            /* ferd closes the connection we left idle: open a new one when
+             * needed; requests that crossed the ERROR go again on it. */
+            fer_log(FER_LOG_DEBUG, "control connection: ferd closed it (%s)", e->message);
+            if (ctl->status_out || ctl->poll_out) {
+                ctl_lost(app, "closed by ferd as idle as a request was on its way");
+            } else {
+                ctl_disconnect(app);
+                send_pending(app);
+            }
+            return;
+        }
         char why[400];
         snprintf(why, sizeof why, "ferd refused %s: %s (%s)", e->request[0] ? e->request : "a request",
                  e->message, e->code);
@@ -189,12 +238,13 @@ static void on_readable(uv_poll_t *p, int status, int events)
             app->metrics.undecodable++;
             continue;
         }
+        if (status < 0) {
+            /* libuv reports an error condition (a reset) as UV_EBADF. */
+            ctl_lost(app, "an error on its socket (reset by ferd)");
+            return;
+        }
         if (rc < 0) {
-            char why[600];
-            snprintf(why, sizeof why, "connection to ferd lost: %s",
-                     err.msg[0] ? err.msg : fer_client_strerror(rc));
-            fer_log(FER_LOG_INFO, "control connection: %s", why);
-            ctl_fail(app, 503, why);
+            ctl_lost(app, err.msg[0] ? err.msg : fer_client_strerror(rc));
             return;
         }
         on_answer(app, &ctl->m);
@@ -267,7 +317,7 @@ static void send_pending(http_app *app)
         memset(&req, 0, sizeof req);
         req.kind = FER_REQ_STATUS;
         if (fer_client_send(ctl->c, &req, 0, &err) < 0) {
-            ctl_fail(app, 503, err.msg);
+            ctl_lost(app, err.msg);
             return;
         }
         ctl->status_out = 1;
@@ -279,7 +329,7 @@ static void send_pending(http_app *app)
         req.image = ctl->poll_waiters->kind;
         req.scores = 0;
         if (fer_client_send(ctl->c, &req, 0, &err) < 0) {
-            ctl_fail(app, 503, err.msg);
+            ctl_lost(app, err.msg);
             return;
         }
         ctl->poll_out = 1;

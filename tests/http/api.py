@@ -418,6 +418,7 @@ class FakeFerd:
         self.srv.bind(path)
         self.srv.listen(8)
         self.lines = lines
+        self.conns = []
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
@@ -441,7 +442,12 @@ class FakeFerd:
                 for line in self.lines:
                     c.sendall(line + b"\n")
                     time.sleep(0.05)
-            # keep the connection open until the test ends
+                # keep the subscription open until the test ends (a dropped
+                # reference would close it, and ferd-http would subscribe
+                # again and be sent the lines twice)
+                self.conns.append(c)
+            else:
+                c.close()  # other requests (STATUS for /metrics) are not answered
 
     def close(self):
         self.srv.close()
