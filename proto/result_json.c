@@ -12,6 +12,7 @@
 #include "proto/result_json.h"
 
 #include "proto/json.h"
+#include "util/utf8.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -373,6 +374,11 @@ int fer_result_from_json(fer_frame_result *r, const char *text, size_t len, fer_
     if (!text || len > FER_RESULT_JSON_MAX)
         return fer_fail(err, FER_E_PROTO, "RESULT: line of %zu bytes exceeds %d", len,
                           FER_RESULT_JSON_MAX);
+    /* As every daemon line (proto/protocol.c): names are copied into fixed tables and
+     * re-encoded, and an invalid byte would come back as a longer U+FFFD. */
+    if (!fer_utf8_valid(text, len))
+        return fer_fail(err, FER_E_PROTO, "RESULT: not valid UTF-8 (byte %zu)",
+                        fer_utf8_valid_prefix(text, len));
     cJSON *o = cJSON_ParseWithLength(text, len);
     if (!o)
         return fer_fail(err, FER_E_PROTO, "RESULT: not valid JSON");

@@ -187,6 +187,9 @@ START_TEST(t_decode_rules)
     expect_proto(HEAD "\"faces\":[],\"ended\":[0]}", "\"ended\"");
     expect_proto("{\"class\":\"RESULT\",\"seq\":-1}", "\"seq\"");
     expect_proto("{not json", "not valid JSON");
+    /* Invalid UTF-8 in a class name (a fuzz finding): refused, not re-encoded longer. */
+    expect_proto(HEAD "\"faces\":[{\"id\":1,\"box\":{\"x\":1,\"y\":2,\"w\":3,\"h\":4},"
+                 "\"label\":\"ha\xec\xecppy\",\"prob\":0.5}]}", "not valid UTF-8");
     /* More faces than the struct holds. */
     char big[8192];
     int n = snprintf(big, sizeof big, HEAD "\"faces\":[");
