@@ -17,8 +17,11 @@
  *
  * Error measure, per tensor: max |c - torch| / max(max |torch|, floor). Values
  * (logits, probabilities, loss, bn statistics) use floor 1e-6 and tolerance 1e-4.
- * Gradients use tolerance 1e-3 and floor 1e-5 * G, G the largest gradient magnitude
- * in the net's fixture, so the measure stays finite on an all-zero tensor. One kind of
+ * Gradients use tolerance 1e-3 and floor 1e-3 * G, G the largest gradient magnitude
+ * in the net's fixture: a tensor whose gradients nearly cancel (seen: a conv bias whose
+ * sums over positions came to 1e-8 while G was 0.24, torch seed 2039397960) holds
+ * float32 rounding noise of about 1e-7 * G, so below 1e-3 * G it is compared absolutely,
+ * to 1e-6 * G, which any real error (of the order of the summed terms) exceeds. One kind of
  * gradient is analytically zero: the bias of a conv or fc directly followed by batch
  * norm in training mode (a per-channel constant cancels in the normalisation). Both
  * sides hold only rounding noise there, so it is measured against 1e-2 * G, the scale
@@ -57,7 +60,7 @@
 #define VALUE_TOL 1e-4
 #define GRAD_TOL 1e-3
 #define VALUE_FLOOR 1e-6
-#define GRAD_FLOOR_FRAC 1e-5
+#define GRAD_FLOOR_FRAC 1e-3
 #define ZERO_GRAD_FRAC 1e-2   /* for gradients that are analytically zero */
 #define INPUT_SEED 7
 #define MAX_REFS (4 * FER_MAX_LAYERS)
