@@ -23,7 +23,6 @@ so the checks judge what was reported for the frame it names, not timing.
 
 Needs FERD_BIN, FERCTL, FER_SOURCE_ROOT (meson sets them; suite 'daemon').
 """
-import csv
 import json
 import os
 import random
@@ -32,6 +31,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "reliability"))
+import demo_truth  # noqa: E402
+from demo_truth import iou  # noqa: E402
 from ferdtest import (Daemon, Scratch, SOURCE_ROOT, check, log, make_clip, need_env, now,  # noqa: E402
                       run_checks, wait_for)
 
@@ -41,25 +42,7 @@ MODEL = os.path.join(SOURCE_ROOT, "models", "default.fermodel")
 FRAMES = 300
 
 
-def load_truth():
-    faces = {}
-    with open(TRUTH) as f:
-        for row in csv.DictReader(f):
-            faces.setdefault(int(row["frame"]), []).append(
-                tuple(int(row[k]) for k in ("x", "y", "w", "h")))
-    return faces
-
-
-TRUE = load_truth()
-
-
-def iou(a, b):
-    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
-    x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    if x1 <= x0 or y1 <= y0:
-        return 0.0
-    inter = (x1 - x0) * (y1 - y0)
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+TRUE = demo_truth.load(TRUTH)
 
 
 def judge(result):

@@ -22,6 +22,9 @@ import subprocess
 import sys
 import tempfile
 
+import demo_truth
+from demo_truth import iou
+
 FER = os.environ.get("FER_BIN")
 ROOT = os.environ.get("FER_SOURCE_ROOT",
                       os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
@@ -48,24 +51,6 @@ def run(*args, expect=0, stdin=None):
     return p
 
 
-def iou(a, b):
-    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
-    x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    if x1 <= x0 or y1 <= y0:
-        return 0.0
-    inter = (x1 - x0) * (y1 - y0)
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
-
-
-def truth():
-    faces = {}
-    with open(TRUTH) as f:
-        for row in csv.DictReader(f):
-            faces.setdefault(int(row["frame"]), []).append(
-                tuple(int(row[k]) for k in ("x", "y", "w", "h")))
-    return faces
-
-
 def records_json(text):
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
@@ -90,7 +75,7 @@ def test_video_json(d):
     # The summary says every frame was processed.
     check("300 frames in" in p.stderr, "summary: %s", p.stderr)
     # Judged by the truth file: the faces of each frame.
-    t = truth()
+    t = demo_truth.load(TRUTH)
     by_frame = {}
     for r in recs:
         b = r["box"]
