@@ -29,6 +29,7 @@
 #include "ferctl.h"
 #include "ferctl_format.h"
 #include "ferctl_image.h"
+#include "ferctl_png.h"
 #include "util/cli.h"
 #include "util/fileio.h"
 
@@ -143,6 +144,10 @@ int ferctl_snapshot(ferctl_common *co, int argc, char **argv)
         return fer_cli_usage_error("ferctl snapshot", NULL, "-o %s: name the file .jpg, .jpeg "
                                    "or .png (the name says the format), or '-' for stdout",
                                    so.output);
+    if (fmt == FERCTL_IMAGE_PNG && !ferctl_png_built())
+        return fer_cli_usage_error("ferctl snapshot", NULL, "-o %s: this ferctl was built "
+                                   "without libjpeg and libpng (a client-only build), so it "
+                                   "writes JPEG only: name the file .jpg", so.output);
     int to_stdout = so.output && strcmp(so.output, "-") == 0;
     if (to_stdout && co->json)
         return fer_cli_usage_error("ferctl snapshot", NULL, "-o - puts the picture on stdout: "
