@@ -14,7 +14,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,43 +27,28 @@
 #include <unistd.h>
 
 #include "ferd_harness.h"
+#include "scratch.h"
 #include "util/clock.h"
 
 char cu_dir[256];
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
 void cu_setup(void)
 {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(cu_dir, sizeof cu_dir, "%s/ferclient-test-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(cu_dir));
+    scratch_make(cu_dir, sizeof cu_dir, "client");
     fh_remove_on_exit(cu_dir); /* also when meson's timeout ends the test program */
 }
 
 void cu_cleanup(void)
 {
     if (cu_dir[0]) {
-        nftw(cu_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
         fh_removed(cu_dir);
+        scratch_remove(cu_dir);
     }
-    cu_dir[0] = '\0';
 }
 
 const char *cu_path(const char *name)
 {
-    static char bufs[16][512];
-    static int next;
-    char *b = bufs[next++ % 16];
-    snprintf(b, 512, "%s/%s", cu_dir, name);
-    return b;
+    return scratch_path(cu_dir, name);
 }
 
 /* ---- protocol lines ---- */

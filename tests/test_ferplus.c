@@ -10,7 +10,6 @@
  */
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "data/dataset.h"
 #include "data/ferplus.h"
 #include "train/targets.h"
+#include "scratch.h"
 
 #define SIDE 4
 #define NPIX (SIDE * SIDE)
@@ -27,29 +27,18 @@ static char tmp[256];
 
 static void setup(void)
 {
-    const char *base = getenv("TMPDIR");
-    snprintf(tmp, sizeof tmp, "%s/fer-test-ferplus-XXXXXX", base && *base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmp));
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(p);
+    scratch_make(tmp, sizeof tmp, "ferplus");
 }
 
 static void teardown(void)
 {
-    nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    scratch_remove(tmp);
 }
 
+/* tmp/name (scratch.h: valid for the paths of one statement). */
 static const char *at(const char *name)
 {
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmp, name);
-    return buf[k];
+    return scratch_path(tmp, name);
 }
 
 static const char *const usages[3] = {"Training", "PublicTest", "PrivateTest"};

@@ -8,7 +8,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,35 +19,24 @@
 
 #include "cv/image.h"
 #include "util/fileio.h"
+#include "scratch.h"
 
 static char tmp[256];
 
 static void setup(void)
 {
-    const char *base = getenv("TMPDIR");
-    snprintf(tmp, sizeof tmp, "%s/fer-test-image-XXXXXX", base && *base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmp));
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(p);
+    scratch_make(tmp, sizeof tmp, "image");
 }
 
 static void teardown(void)
 {
-    nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    scratch_remove(tmp);
 }
 
-/* tmp/name, in a static buffer per call site's needs (two at a time). */
+/* tmp/name (scratch.h: valid for the paths of one statement). */
 static const char *at(const char *name)
 {
-    static char buf[2][512];
-    static int k;
-    k ^= 1;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmp, name);
-    return buf[k];
+    return scratch_path(tmp, name);
 }
 
 /* A w x h image of the given channels filled from a fixed-seed LCG. */

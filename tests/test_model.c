@@ -21,6 +21,7 @@
 
 #include "net/model.h"
 #include "util/fileio.h"
+#include "scratch.h"
 
 /* conv without bias + bn (folded at inference), conv with bias + bn, pool, gap, fc. */
 static const char *tiny_arch =
@@ -32,25 +33,12 @@ static char tmpdir[256];
 
 static void make_tmp(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/fer_test_model.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    scratch_make(tmpdir, sizeof tmpdir, "model");
 }
 
-/* Removes tmpdir and the plain files in it. */
 static void remove_tmp(void)
 {
-    DIR *d = opendir(tmpdir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
-            unlink(p);
-        }
-    closedir(d);
-    rmdir(tmpdir);
+    scratch_remove(tmpdir);
 }
 
 /* Number of entries of tmpdir other than . and .. */

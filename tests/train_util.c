@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "nn/layers.h"
+#include "scratch.h"
 
 /* Three well-separated 12x12 patterns plus noise: horizontal bars (angry),
  * vertical bars (happy), a bright centre square (sad). */
@@ -74,15 +75,12 @@ char tmpdir[256];
 
 void make_tmp(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/fer-test-train-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    scratch_make(tmpdir, sizeof tmpdir, "train");
 }
 
 void rm_tmp(void)
 {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
+    scratch_remove(tmpdir);
 }
 
 fer_arch *parse_text(const char *text)

@@ -4,41 +4,28 @@
 #include "vision_util.h"
 
 #include <check.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "net/arch.h"
+#include "scratch.h"
 
 char tu_dir[256];
 
 void tu_setup(void)
 {
-    const char *base = getenv("TMPDIR");
-    snprintf(tu_dir, sizeof tu_dir, "%s/fer-test-vision-XXXXXX", base && *base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tu_dir));
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(p);
+    scratch_make(tu_dir, sizeof tu_dir, "vision");
 }
 
 void tu_cleanup(void)
 {
-    if (tu_dir[0])
-        nftw(tu_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    scratch_remove(tu_dir);
 }
 
 const char *tu_path(const char *name)
 {
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tu_dir, name);
-    return buf[k];
+    return scratch_path(tu_dir, name);
 }
 
 const char *tu_source(const char *rel)
