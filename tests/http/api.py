@@ -15,13 +15,12 @@ import os
 import re
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import time
 
 import httptest
-from httptest import Failure, Scratch, check, curl, log, metric, now, start_http
+from httptest import Failure, check, curl, log, metric, now, start_http
 
 SSE_DECODE = os.environ.get("SSE_DECODE", "")
 
@@ -512,40 +511,30 @@ def main():
         if not shutil.which(tool):
             log("%s is not installed (tools/install-deps.sh installs it)", tool)
             return 1
-    scratch = Scratch("ferd-http-api-")
-    d = h = None
-    try:
-        d = httptest.demo_ferd(scratch)
-        h = start_http(scratch, d)
-        test_page_and_assets(h)
-        test_info_status(h, d)
-        test_snapshot(h)
-        test_events(h)
-        test_mjpeg(h)
-        test_metrics(h)
-        test_bad_requests(h)
-        check(h.stop() == 0, "ferd-http did not exit 0 on SIGTERM")
-        h = None
-        test_rate_and_stream_limits(scratch, d)
-        test_auth(scratch, d)
-        test_stop_with_streams(scratch, d)
-        test_no_ferd(scratch)
-        test_unknown_and_broken_lines(scratch)
-        test_pictures_refused(scratch)
-        test_ferd_away_and_back(scratch)
-        log("api: all checks passed")
-        return 0
-    except Failure as e:
-        log("FAIL: %s", e)
-        if h:
-            log("ferd-http log tail:\n%s", h.log_text()[-3000:])
-        return 1
-    finally:
-        if h:
-            h.kill()
-        if d:
-            d.kill()
-        scratch.cleanup()
+    return httptest.run_main("ferd-http-api-", checks)
+
+
+def checks(run):
+    scratch = run.scratch
+    run.d = d = httptest.demo_ferd(scratch)
+    run.h = h = start_http(scratch, d)
+    test_page_and_assets(h)
+    test_info_status(h, d)
+    test_snapshot(h)
+    test_events(h)
+    test_mjpeg(h)
+    test_metrics(h)
+    test_bad_requests(h)
+    check(h.stop() == 0, "ferd-http did not exit 0 on SIGTERM")
+    run.h = None
+    test_rate_and_stream_limits(scratch, d)
+    test_auth(scratch, d)
+    test_stop_with_streams(scratch, d)
+    test_no_ferd(scratch)
+    test_unknown_and_broken_lines(scratch)
+    test_pictures_refused(scratch)
+    test_ferd_away_and_back(scratch)
+    log("api: all checks passed")
 
 
 if __name__ == "__main__":

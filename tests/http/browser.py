@@ -27,7 +27,7 @@ import zlib
 
 from cdp import Browser, CdpError, chromium_path
 import httptest
-from httptest import Failure, Scratch, check, log, now
+from httptest import Failure, check, log, now
 
 COLORS = {"angry": "#e5534b", "disgust": "#57ab5a", "fear": "#986ee2", "happy": "#e0b000",
           "sad": "#4184e4", "surprise": "#39c5cf", "neutral": "#9aa3ad"}
@@ -145,114 +145,104 @@ def main():
     if not chromium_path():
         log("chromium is not installed: skipped")
         return 77
-    scratch = Scratch("ferd-http-browser-")
+    return httptest.run_main("ferd-http-browser-", checks, errors=(Failure, CdpError))
+
+
+def checks(run):
+    scratch = run.scratch
     out_dir = os.environ.get("HTTP_TEST_OUT", scratch.dir)
-    d = h = None
-    try:
-        d = httptest.demo_ferd(scratch)
-        h = httptest.start_http(scratch, d)
-        with Browser(scratch.dir) as b:
-            # 1. labels appear and change
-            page = b.open(h.url("/"))
-            state, seen = wait_labels(page, "canvas view")
-            for lab, p in zip(state["labels"], state["probs"]):
-                check(lab in COLORS, "label %r is not a class of the model", lab)
-                check(p.endswith("%") and 0 <= int(p[:-1]) <= 100, "probability %r", p)
-            check(state["badge"] == "live", "the badge says %r, not live", state["badge"])
+    run.d = d = httptest.demo_ferd(scratch)
+    run.h = h = httptest.start_http(scratch, d)
+    with Browser(scratch.dir) as b:
+        # 1. labels appear and change
+        page = b.open(h.url("/"))
+        state, seen = wait_labels(page, "canvas view")
+        for lab, p in zip(state["labels"], state["probs"]):
+            check(lab in COLORS, "label %r is not a class of the model", lab)
+            check(p.endswith("%") and 0 <= int(p[:-1]) <= 100, "probability %r", p)
+        check(state["badge"] == "live", "the badge says %r, not live", state["badge"])
 
-            # 2. boxes drawn where the RESULT says, in the label's colour
-            deadline, boxes = now() + 60, None
-            while now() < deadline:
-                boxes = page.eval(BOXES_JS)
-                if boxes:
-                    break
-                time.sleep(0.2)
-            check(boxes is not None, "no frame with a face was drawn within 60 s")
-            for f in boxes["faces"]:
-                want = rgb(COLORS[f["label"]])
-                check(close(f["bottom"], want) or close(f["left"], want),
-                      "face %s (%s at %s): the box edge is %s/%s, not the label colour %s",
-                      f.get("id"), f["label"], f["box"], f["bottom"], f["left"], want)
-            log("boxes: frame %d, %d face(s) drawn in their label colours: %s", boxes["seq"],
-                len(boxes["faces"]), ", ".join("%s %.2f" % (f["label"], f["prob"])
-                                               for f in boxes["faces"]))
+        # 2. boxes drawn where the RESULT says, in the label's colour
+        deadline, boxes = now() + 60, None
+        while now() < deadline:
+            boxes = page.eval(BOXES_JS)
+            if boxes:
+                break
+            time.sleep(0.2)
+        check(boxes is not None, "no frame with a face was drawn within 60 s")
+        for f in boxes["faces"]:
+            want = rgb(COLORS[f["label"]])
+            check(close(f["bottom"], want) or close(f["left"], want),
+                  "face %s (%s at %s): the box edge is %s/%s, not the label colour %s",
+                  f.get("id"), f["label"], f["box"], f["bottom"], f["left"], want)
+        log("boxes: frame %d, %d face(s) drawn in their label colours: %s", boxes["seq"],
+            len(boxes["faces"]), ", ".join("%s %.2f" % (f["label"], f["prob"])
+                                           for f in boxes["faces"]))
 
-            # 3. the screenshot: not blank, label colours present in the picture
-            png = page.screenshot()
-            with open(os.path.join(out_dir, "page.png"), "wb") as f:
-                f.write(png)
-            w, hgt, bpp, rows = png_pixels(png)
-            x0, y0, rw, rh = [int(v) for v in boxes["rect"]]
-            vals, coloured = [], 0
-            targets = [rgb(c) for c in COLORS.values()]
-            for y in range(max(0, y0), min(hgt, y0 + rh), 3):
-                row = rows[y]
-                for x in range(max(0, x0), min(w, x0 + rw), 3):
-                    px = tuple(row[x * bpp:x * bpp + 3])
-                    vals.append(sum(px) / 3)
-                    if any(close(px, t, 12) for t in targets):
-                        coloured += 1
-            mean = sum(vals) / len(vals)
-            sd = (sum((v - mean) ** 2 for v in vals) / len(vals)) ** 0.5
-            log("screenshot %dx%d: picture area %dx%d, grey mean %.1f, sd %.1f, %d sampled "
-                "pixels in label colours", w, hgt, rw, rh, mean, sd, coloured)
-            check(sd > 10, "the picture area is nearly uniform (sd %.1f): blank?", sd)
-            check(coloured >= 20, "only %d pixels in label colours: no boxes drawn?", coloured)
+        # 3. the screenshot: not blank, label colours present in the picture
+        png = page.screenshot()
+        with open(os.path.join(out_dir, "page.png"), "wb") as f:
+            f.write(png)
+        w, hgt, bpp, rows = png_pixels(png)
+        x0, y0, rw, rh = [int(v) for v in boxes["rect"]]
+        vals, coloured = [], 0
+        targets = [rgb(c) for c in COLORS.values()]
+        for y in range(max(0, y0), min(hgt, y0 + rh), 3):
+            row = rows[y]
+            for x in range(max(0, x0), min(w, x0 + rw), 3):
+                px = tuple(row[x * bpp:x * bpp + 3])
+                vals.append(sum(px) / 3)
+                if any(close(px, t, 12) for t in targets):
+                    coloured += 1
+        mean = sum(vals) / len(vals)
+        sd = (sum((v - mean) ** 2 for v in vals) / len(vals)) ** 0.5
+        log("screenshot %dx%d: picture area %dx%d, grey mean %.1f, sd %.1f, %d sampled "
+            "pixels in label colours", w, hgt, rw, rh, mean, sd, coloured)
+        check(sd > 10, "the picture area is nearly uniform (sd %.1f): blank?", sd)
+        check(coloured >= 20, "only %d pixels in label colours: no boxes drawn?", coloured)
 
-            # 4. the chart and the header
-            bars = page.eval("""(() => { const c = document.getElementById('chart');
-                const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-                let n = 0; for (let i = 0; i < d.length; i += 4)
-                  if (Math.max(d[i], d[i+1], d[i+2]) - Math.min(d[i], d[i+1], d[i+2]) > 60) n++;
-                return n; })()""")
-            check(bars > 50, "the chart has %d coloured pixels: no bars", bars)
-            st = page.eval(STATE_JS)
-            check("streaming" in st["source"], "the header says %r", st["source"])
-            log("chart: %d coloured pixels; header: %s", bars, st["source"])
-            page.close()
+        # 4. the chart and the header
+        bars = page.eval("""(() => { const c = document.getElementById('chart');
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let n = 0; for (let i = 0; i < d.length; i += 4)
+              if (Math.max(d[i], d[i+1], d[i+2]) - Math.min(d[i], d[i+1], d[i+2]) > 60) n++;
+            return n; })()""")
+        check(bars > 50, "the chart has %d coloured pixels: no bars", bars)
+        st = page.eval(STATE_JS)
+        check("streaming" in st["source"], "the header says %r", st["source"])
+        log("chart: %d coloured pixels; header: %s", bars, st["source"])
+        page.close()
 
-            # 5. the MJPEG view
-            page = b.open(h.url("/?view=mjpeg"))
-            state, seen = wait_labels(page, "mjpeg view", drawn=0)
-            deadline, nat = now() + 30, 0
-            while now() < deadline:
-                nat = page.eval("document.getElementById('mjpeg').naturalWidth")
-                if nat:
-                    break
-                time.sleep(0.2)
-            check(nat == 640, "the MJPEG <img> shows no 640-pixel picture (naturalWidth %s)", nat)
-            log("mjpeg view: the <img> shows a %d-pixel-wide picture", nat)
-            page.close()
-        check(h.stop() == 0, "ferd-http did not exit 0 on SIGTERM")
-        h = None
+        # 5. the MJPEG view
+        page = b.open(h.url("/?view=mjpeg"))
+        state, seen = wait_labels(page, "mjpeg view", drawn=0)
+        deadline, nat = now() + 30, 0
+        while now() < deadline:
+            nat = page.eval("document.getElementById('mjpeg').naturalWidth")
+            if nat:
+                break
+            time.sleep(0.2)
+        check(nat == 640, "the MJPEG <img> shows no 640-pixel picture (naturalWidth %s)", nat)
+        log("mjpeg view: the <img> shows a %d-pixel-wide picture", nat)
+        page.close()
+    check(h.stop() == 0, "ferd-http did not exit 0 on SIGTERM")
+    run.h = h = None
 
-        # 6. ferd refuses pictures to ferd-http: the page says why and still
-        #    shows the faces, the boxes (on black) and the chart.
-        d.stop()
-        d = httptest.demo_ferd(scratch, name="noimg", allow_images="no")
-        h = httptest.start_http(scratch, d, name="noimg-http")
-        with Browser(scratch.dir) as b:
-            page = b.open(h.url("/"))
-            state, seen = wait_labels(page, "no pictures", drawn=5)
-            check("No picture" in state["notice"] and "allow_images" in state["notice"],
-                  "the page does not say why there is no picture: %r", state["notice"])
-            log("no pictures: the page says %r and still shows labels %s", state["notice"][:90],
-                sorted(seen))
-            page.close()
-        check(h.stop() == 0, "ferd-http (noimg) did not exit 0 on SIGTERM")
-        log("browser: all checks passed (screenshot in %s)", os.path.join(out_dir, "page.png"))
-        return 0
-    except (Failure, CdpError) as e:
-        log("FAIL: %s", e)
-        if h:
-            log("ferd-http log tail:\n%s", h.log_text()[-3000:])
-        return 1
-    finally:
-        if h:
-            h.kill()
-        if d:
-            d.kill()
-        scratch.cleanup()
+    # 6. ferd refuses pictures to ferd-http: the page says why and still
+    #    shows the faces, the boxes (on black) and the chart.
+    d.stop()
+    run.d = d = httptest.demo_ferd(scratch, name="noimg", allow_images="no")
+    run.h = h = httptest.start_http(scratch, d, name="noimg-http")
+    with Browser(scratch.dir) as b:
+        page = b.open(h.url("/"))
+        state, seen = wait_labels(page, "no pictures", drawn=5)
+        check("No picture" in state["notice"] and "allow_images" in state["notice"],
+              "the page does not say why there is no picture: %r", state["notice"])
+        log("no pictures: the page says %r and still shows labels %s", state["notice"][:90],
+            sorted(seen))
+        page.close()
+    check(h.stop() == 0, "ferd-http (noimg) did not exit 0 on SIGTERM")
+    log("browser: all checks passed (screenshot in %s)", os.path.join(out_dir, "page.png"))
 
 
 if __name__ == "__main__":

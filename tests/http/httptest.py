@@ -104,6 +104,40 @@ class FerdHttp:
             self.proc.wait()
 
 
+class Run:
+    """One test script's scratch directory and processes: ferd (d), ferd-http
+    (h) and whatever else must be closed at the end (extra: objects with
+    close()). run_main stops them all, whatever happened."""
+
+    def __init__(self, prefix):
+        self.scratch = Scratch(prefix)
+        self.d = self.h = None
+        self.extra = []
+
+
+def run_main(prefix, body, errors=(Failure,)):
+    """The end every ferd-http test script shares: body(run) passes (0) or
+    raises one of errors (1, reported with ferd-http's log tail); either way
+    the readers are closed, ferd-http and ferd killed if still running and the
+    scratch directory removed."""
+    run = Run(prefix)
+    try:
+        body(run)
+        return 0
+    except errors as e:
+        log("FAIL: %s", e)
+        if run.h:
+            log("ferd-http log tail:\n%s", run.h.log_text()[-3000:])
+        return 1
+    finally:
+        for r in run.extra:
+            r.close()
+        for p in (run.h, run.d):
+            if p:
+                p.kill()
+        run.scratch.cleanup()
+
+
 def ferdtest_pdeathsig():
     """In a child: SIGKILL when the test script dies, whatever killed it."""
     try:

@@ -31,7 +31,7 @@ import urllib.error
 import urllib.request
 
 import httptest
-from httptest import Failure, Scratch, check, log, start_http
+from httptest import Failure, check, log, start_http
 
 
 def get(url, timeout=20.0):
@@ -141,56 +141,47 @@ def test_stand_in(scratch):
 
 
 def main():
-    scratch = Scratch("ferd-http-idle-")
-    d = h = None
-    try:
-        d = httptest.demo_ferd(scratch, idle_timeout_seconds=1)
-        h = start_http(scratch, d, "--set", "status_cache_ms=0", "--set", "snapshot_cache_ms=0",
-                       "--set", "metrics_watch=no", "--log-level", "info")
-        failures = []
-        n = 0
-        delays = [0.90 + 0.01 * i for i in range(26)]  # 0.90 .. 1.15 s
-        for rnd in range(2):
-            for delay in delays:
-                path = "/api/status" if n % 2 == 0 else "/api/snapshot.jpg"
-                time.sleep(delay)
-                code, body = get(h.url(path))
-                n += 1
-                ok = code == 200 and (body.startswith(b"{") if path == "/api/status"
-                                      else body[:2] == b"\xff\xd8")
-                if not ok:
-                    failures.append("%s after %.2f s: %d %s"
-                                    % (path, delay, code, body[:200].decode(errors="replace")))
-        code, body = get(h.url("/api/status"))
-        check(code == 200, "a last /api/status got %d", code)
-        timeouts = json.loads(body)["clients"].get("timeouts", 0)
-        check(not failures, "%d of %d requests around ferd's 1-s idle cut failed:\n  %s",
-              len(failures), n, "\n  ".join(failures))
-        check(timeouts >= 5, "ferd cut only %d idle connections: the requests did not cross "
-              "the idle deadline, so this run shows nothing", timeouts)
-        warnings = [ln for ln in h.log_text().splitlines() if "warning" in ln.lower()]
-        check(not warnings, "ferd-http logged warnings for ferd's idle cuts:\n  %s",
-              "\n  ".join(warnings[:5]))
-        log("idle: %d requests spaced 0.90-1.15 s around ferd's 1-s idle cut all answered 200; "
-            "ferd cut %d idle connections; ferd-http logged no warning", n, timeouts)
-        resent = h.log_text().count("reconnecting to send the request again")
-        log("idle: ferd-http sent a request again on a new connection %d times", resent)
-        check(h.stop() == 0, "ferd-http did not exit 0 on SIGTERM")
-        h = None
-        test_stand_in(scratch)
-        log("idle: all checks passed")
-        return 0
-    except Failure as e:
-        log("FAIL: %s", e)
-        if h:
-            log("ferd-http log tail:\n%s", h.log_text()[-3000:])
-        return 1
-    finally:
-        if h:
-            h.kill()
-        if d:
-            d.kill()
-        scratch.cleanup()
+    return httptest.run_main("ferd-http-idle-", checks)
+
+
+def checks(run):
+    scratch = run.scratch
+    run.d = d = httptest.demo_ferd(scratch, idle_timeout_seconds=1)
+    run.h = h = start_http(scratch, d, "--set", "status_cache_ms=0",
+                           "--set", "snapshot_cache_ms=0", "--set", "metrics_watch=no",
+                           "--log-level", "info")
+    failures = []
+    n = 0
+    delays = [0.90 + 0.01 * i for i in range(26)]  # 0.90 .. 1.15 s
+    for rnd in range(2):
+        for delay in delays:
+            path = "/api/status" if n % 2 == 0 else "/api/snapshot.jpg"
+            time.sleep(delay)
+            code, body = get(h.url(path))
+            n += 1
+            ok = code == 200 and (body.startswith(b"{") if path == "/api/status"
+                                  else body[:2] == b"\xff\xd8")
+            if not ok:
+                failures.append("%s after %.2f s: %d %s"
+                                % (path, delay, code, body[:200].decode(errors="replace")))
+    code, body = get(h.url("/api/status"))
+    check(code == 200, "a last /api/status got %d", code)
+    timeouts = json.loads(body)["clients"].get("timeouts", 0)
+    check(not failures, "%d of %d requests around ferd's 1-s idle cut failed:\n  %s",
+          len(failures), n, "\n  ".join(failures))
+    check(timeouts >= 5, "ferd cut only %d idle connections: the requests did not cross "
+          "the idle deadline, so this run shows nothing", timeouts)
+    warnings = [ln for ln in h.log_text().splitlines() if "warning" in ln.lower()]
+    check(not warnings, "ferd-http logged warnings for ferd's idle cuts:\n  %s",
+          "\n  ".join(warnings[:5]))
+    log("idle: %d requests spaced 0.90-1.15 s around ferd's 1-s idle cut all answered 200; "
+        "ferd cut %d idle connections; ferd-http logged no warning", n, timeouts)
+    resent = h.log_text().count("reconnecting to send the request again")
+    log("idle: ferd-http sent a request again on a new connection %d times", resent)
+    check(h.stop() == 0, "ferd-http did not exit 0 on SIGTERM")
+    run.h = h = None
+    test_stand_in(scratch)
+    log("idle: all checks passed")
 
 
 if __name__ == "__main__":
