@@ -28,7 +28,7 @@ dir=${FUZZ_BUILD:-build-fuzz}
 if [ -d "$dir/meson-private" ]; then
     meson setup --reconfigure "$dir" >/dev/null
 else
-    CC=clang CXX=clang++ meson setup "$dir" -Dfuzz=true \
+    CC=clang CXX=clang++ meson setup "$dir" -Dfuzz=true -Dwerror=true \
         -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 fi
 build=""
