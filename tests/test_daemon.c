@@ -1265,7 +1265,12 @@ START_TEST(t_source_missing_then_appears)
     snprintf(extra, sizeof extra, "source %s\n", tpath("later.avi"));
     start(extra);
     client *c = cli_open();
-    fer_status_msg *s = status_of(c);
+    /* ferd answers before its capture thread's first attempt has failed: until
+     * then the state is "starting" (CI's sanitizer build under load saw it). */
+    fh_deadline dl0 = within(5000);
+    fer_status_msg *s;
+    while (strcmp((s = status_of(c))->source.state, "starting") == 0)
+        ck_assert_msg(fh_deadline_wait(&dl0, 20), "source still starting");
     ck_assert_str_eq(s->source.state, "reconnecting");
     ck_assert_ptr_nonnull(strstr(s->source.error, "later.avi"));
     /* A POLL without frames times out with an ERROR. */
