@@ -13,6 +13,83 @@
 
 #include "util/utf8.h"
 
+/*
+ * 1 if a JSON string in text holds the escape \u0000. cJSON would decode it
+ * into a C string that ends there, so {"class":"STATUS\u0000x"} would read as
+ * STATUS and a key "max_fps\u0000x" as max_fps: the NUL rule of the protocol
+ * covers escaped NULs too. Only escapes inside strings are looked at, pair by
+ * pair, so an escaped backslash before "u0000" is not mistaken for one; the
+ * scan needs to be right only for valid JSON, since cJSON refuses the rest.
+ */
+static int has_escaped_nul(const char *t, size_t n)
+{
+    int in_string = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!in_string) {
+            in_string = t[i] == '"';
+            continue;
+        }
+        if (t[i] == '"') {
+            in_string = 0;
+        } else if (t[i] == '\\') {
+            if (i + 5 < n && t[i + 1] == 'u' && t[i + 2] == '0' && t[i + 3] == '0' &&
+                t[i + 4] == '0' && t[i + 5] == '0')
+                return 1;
+            i++; /* the escaped character, whatever it is */
+        }
+    }
+    return 0;
+}
+
+/*
+ * See json.h. The checks come before cJSON sees a byte: the length (so a caller's
+ * bound holds whatever it passes) and NUL bytes (cJSON would stop at one and
+ * accept the prefix). cJSON is given the length, never asked to find a
+ * terminator, and anything but whitespace after the object is refused, so
+ * "{...}{...}" on one line cannot smuggle a second request.
+ */
+cJSON *fer_json_parse_object(const char *text, size_t len, size_t max, const char *what,
+                             fer_error *err)
+{
+    if (len > max) {
+        fer_fail(err, FER_E_PROTO, "%s: line of %zu bytes exceeds %zu", what, len, max);
+        return NULL;
+    }
+    if (memchr(text, '\0', len)) {
+        fer_fail(err, FER_E_PROTO, "%s: NUL byte in line", what);
+        return NULL;
+    }
+    if (!fer_utf8_valid(text, len)) {
+        fer_fail(err, FER_E_PROTO, "%s: not valid UTF-8 (byte %zu)", what,
+                 fer_utf8_valid_prefix(text, len));
+        return NULL;
+    }
+    if (has_escaped_nul(text, len)) {
+        fer_fail(err, FER_E_PROTO, "%s: NUL character (\\u0000) in a string", what);
+        return NULL;
+    }
+    const char *end = NULL;
+    cJSON *o = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!o) {
+        fer_fail(err, FER_E_PROTO, "%s: not valid JSON", what);
+        return NULL;
+    }
+    while (end && end < text + len && (*end == ' ' || *end == '\t' || *end == '\r' ||
+                                       *end == '\n'))
+        end++;
+    if (!end || end != text + len) {
+        cJSON_Delete(o);
+        fer_fail(err, FER_E_PROTO, "%s: text after the JSON object", what);
+        return NULL;
+    }
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        fer_fail(err, FER_E_PROTO, "%s: not a JSON object", what);
+        return NULL;
+    }
+    return o;
+}
+
 const cJSON *fer_json_member(const cJSON *o, const char *key)
 {
     return cJSON_GetObjectItemCaseSensitive(o, key);

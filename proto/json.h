@@ -19,6 +19,16 @@
 
 #include "util/error.h"
 
+/*
+ * Parses one line of len bytes (at most max) into a cJSON object, or returns
+ * NULL with err filled (FER_E_PROTO, the message led by what): the one gate
+ * every line from a peer passes, requests and daemon messages and RESULT alike.
+ * It refuses NUL bytes, raw or escaped as \u0000, invalid UTF-8, text after the
+ * object, and anything but an object.
+ */
+cJSON *fer_json_parse_object(const char *text, size_t len, size_t max, const char *what,
+                             fer_error *err);
+
 const cJSON *fer_json_member(const cJSON *o, const char *key);
 
 /* A finite number in [lo, hi]. */

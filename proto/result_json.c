@@ -371,17 +371,13 @@ int fer_result_from_cjson(fer_frame_result *r, const cJSON *o, fer_error *err)
 int fer_result_from_json(fer_frame_result *r, const char *text, size_t len, fer_error *err)
 {
     memset(r, 0, sizeof *r);
-    if (!text || len > FER_RESULT_JSON_MAX)
-        return fer_fail(err, FER_E_PROTO, "RESULT: line of %zu bytes exceeds %d", len,
-                          FER_RESULT_JSON_MAX);
-    /* As every daemon line (proto/protocol.c): names are copied into fixed tables and
-     * re-encoded, and an invalid byte would come back as a longer U+FFFD. */
-    if (!fer_utf8_valid(text, len))
-        return fer_fail(err, FER_E_PROTO, "RESULT: not valid UTF-8 (byte %zu)",
-                        fer_utf8_valid_prefix(text, len));
-    cJSON *o = cJSON_ParseWithLength(text, len);
+    if (!text)
+        return fer_fail(err, FER_E_PROTO, "RESULT: no text");
+    /* The same gate as every daemon line (proto/json.c): names are copied into fixed
+     * tables and re-encoded, so an invalid byte or a NUL must be refused here. */
+    cJSON *o = fer_json_parse_object(text, len, FER_RESULT_JSON_MAX, "RESULT", err);
     if (!o)
-        return fer_fail(err, FER_E_PROTO, "RESULT: not valid JSON");
+        return FER_E_PROTO;
     int rc = fer_result_from_cjson(r, o, err);
     cJSON_Delete(o);
     return rc;

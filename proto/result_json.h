@@ -44,7 +44,8 @@ int fer_result_to_json(const fer_frame_result *r, unsigned flags, char **out, fe
  * Errors: FER_E_PROTO with a message naming the offending key.
  */
 int fer_result_from_cjson(fer_frame_result *r, const cJSON *obj, fer_error *err);
-/* The same from text (len bytes, at most FER_RESULT_JSON_MAX). */
+/* The same from text (len bytes, at most FER_RESULT_JSON_MAX), through the gate of
+ * every daemon line (fer_json_parse_object): one object, valid UTF-8, no NUL. */
 int fer_result_from_json(fer_frame_result *r, const char *text, size_t len, fer_error *err);
 
 /* "2026-11-28T10:00:00.123Z" for wall_ms (ms since the epoch, UTC) into buf (>= 25

@@ -187,6 +187,20 @@ START_TEST(t_decode_rules)
     expect_proto(HEAD "\"faces\":[],\"ended\":[0]}", "\"ended\"");
     expect_proto("{\"class\":\"RESULT\",\"seq\":-1}", "\"seq\"");
     expect_proto("{not json", "not valid JSON");
+    /* The gate every daemon line passes (proto/json.c), so RESULT on its own is no
+     * laxer: a second object, raw or escaped NULs, and trailing text are refused. */
+    expect_proto(HEAD "\"faces\":[]}{\"class\":\"RESULT\"}", "text after the JSON object");
+    expect_proto(HEAD "\"faces\":[{\"id\":1,\"box\":{\"x\":1,\"y\":2,\"w\":3,\"h\":4},"
+                 "\"label\":\"happy\\u0000x\",\"prob\":0.5}]}", "NUL character");
+    {
+        static const char nul[] = HEAD "\"faces\":[]}\0junk";
+        fer_frame_result d2;
+        fer_error e2 = {0};
+        ck_assert_int_eq(fer_result_from_json(&d2, nul, sizeof nul - 1, &e2), FER_E_PROTO);
+        ck_assert_msg(strstr(e2.msg, "NUL byte"), "%s", e2.msg);
+    }
+    ok = HEAD "\"faces\":[]}\r\n";
+    ck_assert_int_eq(fer_result_from_json(&d, ok, strlen(ok), &err), 0); /* line end kept */
     /* Invalid UTF-8 in a class name (a fuzz finding): refused, not re-encoded longer. */
     expect_proto(HEAD "\"faces\":[{\"id\":1,\"box\":{\"x\":1,\"y\":2,\"w\":3,\"h\":4},"
                  "\"label\":\"ha\xec\xecppy\",\"prob\":0.5}]}", "not valid UTF-8");
