@@ -499,6 +499,112 @@ START_TEST(conv_paths_agree)
 }
 END_TEST
 
+/*
+ * Winograd F(2x2, 3x3) (winograd.c) against the six-loop oracle, on every output size
+ * class (1, 2, 3, 5, 6, 12, 48: odd and even, a single partial tile, several tile
+ * blocks), C from 1 to 130, pad 1 and 0, batch 1 and 3, with and without bias and
+ * ReLU, on both the AVX-512 and the portable transforms.
+ *
+ * Tolerance. With |x| <= 1 and |w| <= 1, each output is y = sum_xi a_xi sum_c U V
+ * (a_xi in {0, +-1}, 9 of the 16 nonzero), where |U_ij| <= r_i r_j with
+ * r = (1, 3/2, 3/2, 1) (G's absolute row sums) and |V_ij| <= 4 (B^T's are 2). So the
+ * terms the float sums run over total at most C * (sum r)^2 * 4 = 100 C, and float
+ * summation of n terms errs by at most n * eps * (sum of |terms|) to first order:
+ * here n <= C + 10 (the reduction over C, 2 adds in V, 3 in U, 4 in the output) and
+ * eps = 2^-24. That rigorous bound, (C + 10) * eps * 100 C, is asserted, but it is
+ * loose (0.08 at C = 130) because it assumes every rounding errs in one direction.
+ * Roundings are close to independent, so the typical error grows like sqrt(n) times
+ * the typical output (sqrt(9C) / 3 for these uniform inputs): the RMS error over
+ * sqrt(C) * sqrt(C + 10) is what reveals a small slip (a wrong sign in one transform
+ * entry is an O(1) error). Measured worst 3.1e-8 on both instruction sets
+ * (the test prints it); asserted below 3e-7, 10x above.
+ */
+START_TEST(winograd_matches_naive)
+{
+    uint64_t rng = 20261206;
+    const int sizes[] = {1, 2, 3, 5, 6, 12, 48};
+    const int nsizes = (int)(sizeof sizes / sizeof sizes[0]);
+    const int cs[] = {1, 2, 3, 7, 16, 32, 33, 64, 130};
+    const int ncs = (int)(sizeof cs / sizeof cs[0]);
+    double worst_rel = 0.0, worst_abs_ratio = 0.0;
+    int tested = 0;
+    for (int t = 0; t < 60; t++) {
+        const int hi = sizes[t % nsizes], wi = sizes[(t / nsizes + t) % nsizes];
+        const int c = cs[(t * 5) % ncs];
+        // Keep the oracle's cost bounded: large maps get fewer channels.
+        const int big = hi * wi > 200;
+        conv_case cc = {big && c > 33 ? 33 : c, hi, wi, 1 + (int)(fer_rng_next(&rng) % (big ? 9 : 20)),
+                        3, 3, 1, t % 5 == 4 ? 0 : 1, t % 3 == 1 ? 3 : 1};
+        fer_conv_shape s = {.c = cc.c, .h = cc.h, .w = cc.w, .k = cc.k, .kh = 3, .kw = 3,
+                            .stride = 1, .pad = cc.pad};
+        if (fer_conv_shape_init(&s) != 0)
+            continue; // pad 0 on a map smaller than the kernel
+        ck_assert(fer_wino_ok(&s));
+        const int n = cc.n, relu = t % 4 >= 2;
+        const size_t nin = (size_t)n * s.c * s.h * s.w, nw = (size_t)s.k * s.c * 9;
+        const size_t nout = (size_t)n * s.k * s.oh * s.ow;
+        float *in = falloc(nin), *w = falloc(nw), *b = falloc(s.k), *u = falloc(fer_wino_weight_size(&s));
+        float *ref = falloc(nout), *fast = falloc(nout), *work = falloc(fer_wino_work_size(&s));
+        fill_uniform(in, nin, -1, 1, &rng);
+        fill_uniform(w, nw, -1, 1, &rng);
+        fill_uniform(b, s.k, -1, 1, &rng);
+        const float *bias = t % 2 ? b : NULL;
+        fer_conv2d_naive(ref, in, w, bias, &s, n);
+        if (relu)
+            for (size_t i = 0; i < nout; i++)
+                ref[i] = ref[i] > 0.0f ? ref[i] : 0.0f;
+        fer_wino_weights(u, w, &s);
+        for (int isa = 0; isa < 2; isa++) {
+            fer_gemm_avx512(isa);
+            fill_uniform(fast, nout, 100, 101, &rng); // must be overwritten
+            fer_wino_forward(fast, in, u, bias, relu, &s, n, work);
+            double d2 = 0.0;
+            for (size_t i = 0; i < nout; i++)
+                d2 += ((double)fast[i] - ref[i]) * ((double)fast[i] - ref[i]);
+            const double rms_rel = sqrt(d2 / nout) / sqrt((double)s.c);
+            const double bound = (s.c + 10) * ldexp(1.0, -24) * 100.0 * s.c;
+            const double worst = max_abs_diff(fast, ref, nout);
+            ck_assert_msg(worst <= bound && rms_rel < 3e-7 * sqrt(s.c + 10.0),
+                          "case %d isa %d (c%d h%d w%d k%d p%d n%d relu %d bias %d): max diff "
+                          "%.3g (bound %.3g), rms/sqrt(C) %.3g",
+                          t, isa, s.c, s.h, s.w, s.k, s.pad, n, relu, bias != NULL, worst,
+                          bound, rms_rel);
+            worst_rel = fmax(worst_rel, rms_rel / sqrt(s.c + 10.0));
+            worst_abs_ratio = fmax(worst_abs_ratio, worst / bound);
+        }
+        free_all();
+        tested++;
+    }
+    fer_gemm_avx512(1);
+    ck_assert_int_ge(tested, 50);
+    printf("winograd_matches_naive: %d shapes; worst rms/sqrt(C(C+10)) %.3g (limit 3e-7), "
+           "worst max diff / bound %.3g\n", tested, worst_rel, worst_abs_ratio);
+}
+END_TEST
+
+/* The selection rule keeps the first layer (C = 1) and 6x6 maps on the old path and
+ * takes the default net's middle layers; fer_wino_ok refuses what it cannot run. */
+START_TEST(winograd_rule)
+{
+    fer_conv_shape s = {.c = 32, .h = 48, .w = 48, .k = 32, .kh = 3, .kw = 3, .stride = 1, .pad = 1};
+    ck_assert_int_eq(fer_conv_shape_init(&s), 0);
+    ck_assert(fer_wino_ok(&s) && fer_wino_pays(&s));
+    s.c = 1;
+    ck_assert(fer_wino_ok(&s) && !fer_wino_pays(&s));
+    s = (fer_conv_shape){.c = 128, .h = 6, .w = 6, .k = 256, .kh = 3, .kw = 3, .stride = 1, .pad = 1};
+    ck_assert_int_eq(fer_conv_shape_init(&s), 0);
+    ck_assert(fer_wino_ok(&s) && !fer_wino_pays(&s));
+    s.stride = 2;
+    ck_assert(!fer_wino_ok(&s) && fer_wino_work_size(&s) == 0);
+    s.stride = 1;
+    s.kh = s.kw = 5;
+    ck_assert(!fer_wino_ok(&s));
+    s.kh = s.kw = 3;
+    s.pad = 2;
+    ck_assert(!fer_wino_ok(&s));
+}
+END_TEST
+
 /* Batch norm (with and without the fused ReLU), ReLU and max-pool give the same results
  * on the AVX-512 and the portable paths, on sizes that are not multiples of 16. */
 START_TEST(elementwise_paths_agree)
@@ -1328,6 +1434,8 @@ static Suite *layers_suite(void)
     tcase_add_test(tc, gemm_matches_naive);
     tcase_add_test(tc, im2col_pack_matches_im2col);
     tcase_add_test(tc, conv_paths_agree);
+    tcase_add_test(tc, winograd_matches_naive);
+    tcase_add_test(tc, winograd_rule);
     tcase_add_test(tc, elementwise_paths_agree);
     tcase_add_loop_test(tc, bn_backward_matches_finite_differences, 0, 3);
     tcase_add_test(tc, bn_running_statistics);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "cv/image.h"
 #include "net/model.h"
 #include "util/fileio.h"
 #include "scratch.h"
@@ -382,6 +383,112 @@ START_TEST(test_folded_logits)
                       k, (double)got[k], (double)want[k]);
     free(buf);
     fer_model_free(inf);
+    fer_model_free(m);
+}
+END_TEST
+
+/*
+ * The shipped model with and without Winograd (nn/winograd.c), on the committed 48x48
+ * face, its mirror, four shifted copies and eight random images, one at a time and as
+ * a batch. Tolerance: each Winograd conv's output differs from the old path's by
+ * float rounding, measured around 3e-8 relative per layer (test_layers' kernel test);
+ * five such layers and the rest of the net amplify that to about 1e-6 on logits of
+ * magnitude ~4 (measured here: 1.3e-6 at largest |logit| 3.7). Asserted: 1e-5 *
+ * max(1, largest |logit|), ~30x above (a 1e-4 slip in one filter-transform entry
+ * shows as 2e-4 here). Top-1 must be identical wherever the top two logits are further apart
+ * than twice that (all of these inputs, as it happens; at least 12 are required).
+ */
+START_TEST(test_winograd_default_model)
+{
+    char path[4096];
+    const char *root = getenv("FER_SOURCE_ROOT");
+    ck_assert_ptr_nonnull(root);
+    snprintf(path, sizeof path, "%s/models/default.fermodel", root);
+    fer_error err = {0};
+    fer_model *m = NULL;
+    ck_assert_msg(fer_model_load(&m, path, 16, FER_LOAD_INFER, &err) == 0, "%s", err.msg);
+    fer_net *net = m->net;
+    ck_assert(net->wino_ready);
+    int nwino = 0;
+    for (int i = 0; i < net->nlayers; i++)
+        nwino += net->layers[i].wino != NULL;
+    ck_assert_int_ge(nwino, 4);
+    ck_assert_ptr_null(net->layers[0].wino); // C = 1: the old path (fer_wino_pays)
+    // A prepared model is never written back (its weights are folded, the Winograd
+    // copy is not a tensor at all).
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    ck_assert_int_lt(fer_model_save_mem(m, &buf, &len, &err), 0);
+    free(buf);
+
+    const fer_layer *l0 = &net->layers[0];
+    ck_assert(l0->ic == 1 && l0->ih == 48 && l0->iw == 48);
+    snprintf(path, sizeof path, "%s/tests/fixtures/face48_cv2.png", root);
+    fer_image face = {0};
+    ck_assert_msg(fer_image_read(&face, path, 1, &err) == 0, "%s", err.msg);
+    ck_assert(face.w == 48 && face.h == 48 && face.channels == 1);
+    enum { N = 14, HW = 48 * 48 };
+    static float x[N * HW];
+    uint64_t rng = 11;
+    for (int i = 0; i < N; i++) {
+        const int dx[] = {0, 0, 2, -2, 0, 0}, dy[] = {0, 0, 0, 0, 2, -2};
+        for (int y = 0; y < 48; y++) {
+            for (int xx = 0; xx < 48; xx++) {
+                float v;
+                if (i < 6) {
+                    int sx = i == 1 ? 47 - xx : xx - dx[i], sy = y - dy[i];
+                    sx = sx < 0 ? 0 : sx > 47 ? 47 : sx;
+                    sy = sy < 0 ? 0 : sy > 47 ? 47 : sy;
+                    v = (face.data[sy * 48 + sx] / 255.0f - m->pre.mean) / m->pre.std;
+                } else {
+                    v = 4.0f * fer_rng_uniform(&rng) - 2.0f;
+                }
+                x[i * HW + y * 48 + xx] = v;
+            }
+        }
+    }
+    fer_image_free(&face);
+
+    const int C = m->net->arch->nclasses;
+    float ref[N * 8], got[N * 8], batch[N * 8];
+    ck_assert_int_le(C, 8);
+    for (int pass = 0; pass < 2; pass++) {
+        net->wino_off = pass == 0;
+        for (int i = 0; i < N; i++)
+            memcpy((pass ? got : ref) + i * C, fer_net_forward(net, x + i * HW, 1, 0),
+                   (size_t)C * sizeof(float));
+    }
+    memcpy(batch, fer_net_forward(net, x, N, 0), (size_t)N * C * sizeof(float));
+    float scale = 1.0f, worst = 0.0f;
+    for (int k = 0; k < N * C; k++)
+        scale = fmaxf(scale, fabsf(ref[k]));
+    const float tol = 1e-5f * scale;
+    int decided = 0;
+    for (int i = 0; i < N; i++) {
+        int a = 0, b = 0;
+        for (int c = 0; c < C; c++) {
+            const float d = fabsf(got[i * C + c] - ref[i * C + c]);
+            worst = fmaxf(worst, d);
+            ck_assert_msg(d <= tol && fabsf(batch[i * C + c] - ref[i * C + c]) <= tol,
+                          "input %d logit %d: winograd %g (batch %g), old path %g (tol %g)", i,
+                          c, (double)got[i * C + c], (double)batch[i * C + c],
+                          (double)ref[i * C + c], (double)tol);
+            a = got[i * C + c] > got[i * C + a] ? c : a;
+            b = ref[i * C + c] > ref[i * C + b] ? c : b;
+        }
+        float second = -1e30f;
+        for (int c = 0; c < C; c++)
+            if (c != b)
+                second = fmaxf(second, ref[i * C + c]);
+        if (ref[i * C + b] - second > 2 * tol) {
+            decided++;
+            ck_assert_msg(a == b, "input %d: top-1 %d with winograd, %d without", i, a, b);
+        }
+    }
+    ck_assert_int_ge(decided, 12);
+    printf("winograd on the default model: %d inputs, max |logit difference| %.3g "
+           "(largest |logit| %.3g, tolerance %.3g)\n", N, (double)worst, (double)scale,
+           (double)tol);
     fer_model_free(m);
 }
 END_TEST
@@ -808,6 +915,7 @@ static Suite *model_suite(void)
     tcase_add_test(tc, test_atomic_save);
     tcase_add_test(tc, test_atomic_stream);
     tcase_add_test(tc, test_folded_logits);
+    tcase_add_test(tc, test_winograd_default_model);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("validation");

@@ -3,6 +3,7 @@
  * against the machine's own matrix-product peak in the same run.
  *
  *   fer bench [infer] [--arch A]... [--model F]... [--threads N] [--iters N] [--fp16]
+ *             [--no-winograd]
  *   fer bench train   [--arch A]... [--threads N] [--steps N] [--batch N]
  *   fer bench --write-models DIR      (random-weight .fermodel files for tools/bench_torch.py)
  *
@@ -18,7 +19,11 @@
  *  4. inference, per network, on the given thread count (1 by default: the daemon's
  *     setting): batch-1 latency per face (median, p10, p90 over --iters runs after
  *     a warm-up), the time of each layer with its GFLOPS and, for conv layers, the
- *     share of the sgemm peak, then the throughput at batch 32;
+ *     share of the sgemm peak (GFLOPS count the direct convolution's multiply-adds,
+ *     also for a Winograd layer, which does fewer), then the throughput at batch 32;
+ *     then, unless --no-winograd, batch 1 with the Winograd convs against the same
+ *     convs on the old path, alternating run by run, in thread CPU time and wall
+ *     time, per conv layer, and the logit difference between the two;
  *  5. training (`fer bench train`): images/s of forward + backward + SGD step
  *     (Nesterov momentum 0.9, weight decay 5e-4) at batch 64 on random data with the
  *     given thread count (2 by default, as `fer train`), and the time per layer.
@@ -56,6 +61,7 @@ typedef struct opts {
     int steps;       /* training steps timed */
     int batch;       /* training batch */
     int fp16;        /* also time seed-like nets with fp16 fc weights */
+    int no_wino;     /* run the convs Winograd would take on the old path throughout */
     int no_peak;
     const char *write_dir;
     uint64_t seed;
@@ -65,13 +71,15 @@ static void usage(FILE *f)
 {
     fprintf(f,
 "usage: fer bench [infer] [--arch A]... [--model FILE]... [--threads N] [--iters N] [--fp16]\n"
+"                 [--no-winograd]\n"
 "       fer bench train [--arch A]... [--threads N] [--steps N] [--batch N]\n"
 "       fer bench --write-models DIR\n"
 "\n"
 "Measures the engine against this machine's OpenBLAS sgemm peak, in one run:\n"
 "load average, machine, sgemm peak (1024^3 and the first network's conv shapes),\n"
 "then per network batch-1 latency (median/p10/p90), per-layer time and GFLOPS\n"
-"with the conv layers' share of the peak, and batch-32 throughput. 'train' times\n"
+"with the conv layers' share of the peak, batch-32 throughput, and Winograd against\n"
+"the old conv path in the same run (time and ratio). 'train' times\n"
 "forward + backward + SGD step at batch 64 on random data instead.\n"
 "  --arch A        architecture file or shipped name (default: default and seed)\n"
 "  --model FILE    a .fermodel instead (weights as trained; bn folded)\n"
@@ -82,6 +90,7 @@ static void usage(FILE *f)
 "  --fp16          also run each net with fp16 fc weights (batch 1) and report the\n"
 "                  largest logit difference from float32\n"
 "  --no-peak       skip the sgemm measurements\n"
+"  --no-winograd   run every conv on the im2col/direct path (no Winograd, no comparison)\n"
 "  --seed N        seed of the random weights and data (1)\n"
 "  --write-models DIR  write DIR/<arch>.fermodel with the random weights and exit\n"
 "Measure on an idle machine: the load average is printed first for that reason.\n");
@@ -406,6 +415,106 @@ static int bench_infer_net(fer_net *net, const opts *o, double peak, int f16)
     return 0;
 }
 
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/*
+ * Winograd F(2x2, 3x3) (nn/winograd.c) against the path it replaces, in one run:
+ * batch-1 runs alternate between the two (so load changes hit both alike), each
+ * timed in wall time and in this thread's CPU time (what a busy machine distorts
+ * least: time the thread waited for the processor is not counted); then each conv
+ * layer's median time both ways, and the largest logit difference between them.
+ */
+static int bench_winograd(fer_net *net, const opts *o)
+{
+    if (!net->wino_ready) {
+        printf("  winograd: no conv of this net uses it (fer_wino_pays)\n");
+        return 0;
+    }
+    const size_t in1 = net->layers[0].in_size;
+    const int C = net->layers[net->nlayers - 1].oc, trials = 16;
+    const int iters = o->iters ? o->iters : 400, L = net->nlayers;
+    float *x = malloc(in1 * sizeof(float)), *ref = malloc((size_t)C * sizeof(float));
+    double *t[4], *per = malloc((size_t)2 * L * iters * sizeof(double));
+    double *prof = calloc((size_t)2 * L, sizeof(double));
+    for (int k = 0; k < 4; k++)
+        t[k] = malloc((size_t)iters * sizeof(double));
+    if (!x || !ref || !per || !prof || !t[0] || !t[1] || !t[2] || !t[3]) {
+        free(x), free(ref), free(per), free(prof);
+        for (int k = 0; k < 4; k++)
+            free(t[k]);
+        fprintf(stderr, "fer bench: out of memory\n");
+        return -1;
+    }
+    uint64_t rng = o->seed + 7;
+    double worst = 0.0, scale = 0.0;
+    int same_top = 0;
+    for (int r = 0; r < trials; r++) {
+        fill_random(x, in1, &rng);
+        net->wino_off = 1;
+        memcpy(ref, fer_net_forward(net, x, 1, 0), (size_t)C * sizeof(float));
+        net->wino_off = 0;
+        const float *y = fer_net_forward(net, x, 1, 0);
+        int a = 0, b = 0;
+        for (int c = 0; c < C; c++) {
+            worst = fmax(worst, fabs((double)y[c] - ref[c]));
+            scale = fmax(scale, fabs(ref[c]));
+            a = y[c] > y[a] ? c : a;
+            b = ref[c] > ref[b] ? c : b;
+        }
+        same_top += a == b;
+    }
+    for (int r = 0; r < iters; r++) {
+        for (int off = 0; off < 2; off++) {
+            net->wino_off = off;
+            const double w0 = fer_mono_s(), c0 = thread_cpu_s();
+            fer_net_forward(net, x, 1, 0);
+            t[2 * off][r] = thread_cpu_s() - c0;
+            t[2 * off + 1][r] = fer_mono_s() - w0;
+            net->prof = prof;
+            memset(prof, 0, (size_t)2 * L * sizeof(double));
+            fer_net_forward(net, x, 1, 0);
+            net->prof = NULL;
+            for (int i = 0; i < L; i++)
+                per[((size_t)off * L + i) * iters + r] = prof[i];
+        }
+    }
+    net->wino_off = 0;
+    const double cpu_w = quantile(t[0], iters, 0.5), wall_w = quantile(t[1], iters, 0.5);
+    const double cpu_o = quantile(t[2], iters, 0.5), wall_o = quantile(t[3], iters, 0.5);
+    printf("  winograd vs im2col/direct, batch 1, %d alternating runs each (medians):\n", iters);
+    printf("    thread CPU time: %.3f ms vs %.3f ms: %.2fx faster\n", cpu_w * 1e3, cpu_o * 1e3,
+           cpu_o / cpu_w);
+    printf("    wall time:       %.3f ms vs %.3f ms: %.2fx faster\n", wall_w * 1e3, wall_o * 1e3,
+           wall_o / wall_w);
+    printf("    logits over %d random inputs: max |difference| %.3g (largest |logit| %.3g), "
+           "same top-1 class in %d\n", trials, worst, scale, same_top);
+    printf("    %-3s %-26s %10s %10s %7s\n", "#", "conv layer", "wino ms", "old ms", "ratio");
+    for (int i = 0; i < L; i++) {
+        const fer_layer *l = &net->layers[i];
+        if (l->spec.type != FER_LAYER_CONV)
+            continue;
+        const double a = quantile(per + (size_t)i * iters, iters, 0.5);
+        const double b = quantile(per + ((size_t)L + i) * iters, iters, 0.5);
+        char name[64];
+        layer_name(name, sizeof name, l);
+        printf("    %-3d %-26s %10.4f %10.4f %6.2fx%s\n", i, name, a * 1e3, b * 1e3, b / a,
+               l->wino ? "" : "  (not selected)");
+    }
+    printf("RESULT %s wino_cpu_ms %.6g\nRESULT %s old_cpu_ms %.6g\nRESULT %s wino_speedup_cpu "
+           "%.6g\nRESULT %s wino_speedup_wall %.6g\n", net->arch->name, cpu_w * 1e3,
+           net->arch->name, cpu_o * 1e3, net->arch->name, cpu_o / cpu_w, net->arch->name,
+           wall_o / wall_w);
+    free(x), free(ref), free(per), free(prof);
+    for (int k = 0; k < 4; k++)
+        free(t[k]);
+    return 0;
+}
+
 /* Largest |logit| difference between the float32 and binary16 fc weights over 16 random
  * inputs, then the batch-1 figures with binary16 weights. */
 static int bench_f16(fer_net *net, const opts *o, double peak)
@@ -554,7 +663,8 @@ int fer_cmd_bench(int argc, char **argv)
         {"steps", required_argument, NULL, 's'},  {"batch", required_argument, NULL, 'b'},
         {"fp16", no_argument, NULL, 'f'},         {"no-peak", no_argument, NULL, 'P'},
         {"seed", required_argument, NULL, 'S'},   {"write-models", required_argument, NULL, 'w'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"no-winograd", no_argument, NULL, 'W'},  {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     opterr = 0;
@@ -573,6 +683,7 @@ int fer_cmd_bench(int argc, char **argv)
         case 's': o.steps = atoi(optarg); break;
         case 'b': o.batch = atoi(optarg); break;
         case 'f': o.fp16 = 1; break;
+        case 'W': o.no_wino = 1; break;
         case 'P': o.no_peak = 1; break;
         case 'S': o.seed = strtoull(optarg, NULL, 10); break;
         case 'w': o.write_dir = optarg; break;
@@ -618,7 +729,10 @@ int fer_cmd_bench(int argc, char **argv)
         fer_model *m;
         if (make_model(&m, arch, model, o.train ? o.batch : 32, !o.train, o.seed) < 0)
             return 1;
+        m->net->wino_off = o.no_wino;
         rc = o.train ? bench_train_net(m->net, &o) : bench_infer_net(m->net, &o, peak, 0);
+        if (rc == 0 && !o.train && !o.no_wino)
+            rc = bench_winograd(m->net, &o);
         if (rc == 0 && !o.train && o.fp16)
             rc = bench_f16(m->net, &o, peak);
         fer_model_free(m);

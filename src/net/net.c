@@ -14,8 +14,12 @@
  *   grads:  the same layout (training only), so dw = grads + (w - params);
  *   acts:   [training: a copy of the input] then per layer out, dout (training)
  *           and save (bn: mean+invstd; dropout: the mask, training only);
- *   work:   the conv scratch for the largest conv (fer_conv_work_size); training
- *           nets get a second one (work2) for the engine's second thread.
+ *   work:   the conv scratch for the largest conv (fer_conv_work_size, or
+ *           fer_wino_work_size where an inference net runs Winograd); training
+ *           nets get a second one (work2) for the engine's second thread;
+ *   wino:   inference nets only: the Winograd weights (16, K, C) of the convs
+ *           fer_wino_pays selects, filled by fer_net_fold_bn (run.c) from the
+ *           folded weights; never part of params, so never saved.
  * Layout is one function run twice: with NULL bases to count, then to assign
  * pointers. Every sub-buffer starts on a 64-byte boundary.
  *
@@ -347,6 +351,17 @@ int fer_net_create(fer_net **out, fer_arch *arch, int max_batch, unsigned flags,
     }
     if ((flags & FER_NET_TRAIN) && net->work_len)
         net->work2_len = net->work_len + 16 + conv_params;
+    // Inference nets: room for the Winograd weights of the convs it pays for (the
+    // rule is fer_wino_pays), and the scratch fer_wino_forward needs.
+    for (int i = 0; i < net->nlayers && !(flags & FER_NET_TRAIN); i++) {
+        const fer_layer *l = &net->layers[i];
+        if (l->spec.type != FER_LAYER_CONV || !fer_wino_pays(&l->conv))
+            continue;
+        net->wino_len += (fer_wino_weight_size(&l->conv) + ALIGN_FLOATS - 1) / ALIGN_FLOATS *
+                         ALIGN_FLOATS;
+        if (fer_wino_work_size(&l->conv) > net->work_len)
+            net->work_len = fer_wino_work_size(&l->conv);
+    }
     layout(net, NULL, NULL, NULL);
     net->params = calloc(net->params_len, sizeof(float));
     net->acts = calloc(net->acts_len, sizeof(float));
@@ -356,13 +371,24 @@ int fer_net_create(fer_net **out, fer_arch *arch, int max_batch, unsigned flags,
         net->work = calloc(net->work_len, sizeof(float));
     if (net->work2_len)
         net->work2 = calloc(net->work2_len, sizeof(float));
+    if (net->wino_len)
+        net->wino = aligned_alloc(64, (net->wino_len * sizeof(float) + 63) / 64 * 64);
     if (!net->params || !net->acts || (!net->grads && (flags & FER_NET_TRAIN)) ||
-        (!net->work && net->work_len) || (!net->work2 && net->work2_len)) {
+        (!net->work && net->work_len) || (!net->work2 && net->work2_len) ||
+        (!net->wino && net->wino_len)) {
         r = fer_fail(err, -ENOMEM, "%s: out of memory for %zu parameters and %zu activations",
                      origin, net->params_len, net->acts_len);
         goto fail;
     }
     layout(net, net->params, net->grads, net->acts);
+    size_t at = 0;
+    for (int i = 0; i < net->nlayers && net->wino; i++) {
+        fer_layer *l = &net->layers[i];
+        if (l->spec.type != FER_LAYER_CONV || !fer_wino_pays(&l->conv))
+            continue;
+        l->wino = net->wino + at;
+        at += (fer_wino_weight_size(&l->conv) + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+    }
     init_params(net, seed);
     // Dropout draws from its own stream so masks do not repeat the weights' draws.
     net->rng = seed ^ 0x6A09E667F3BCC909ull;
@@ -384,6 +410,7 @@ void fer_net_free(fer_net *net)
     free(net->work);
     free(net->work2);
     free(net->half);
+    free(net->wino);
     free(net->layers);
     fer_arch_free(net->arch);
     free(net);

@@ -48,6 +48,9 @@ typedef struct fer_layer {
     int fused_relu;       /* run time: the [relu] after this conv (inference) or bn
                              (training) runs inside it; set by each forward */
     const uint16_t *w16;  /* fc: binary16 copy of w (fer_net_use_f16), or NULL */
+    float *wino;          /* conv of an inference net where fer_wino_pays: its Winograd
+                             weights (16, K, C) in net->wino, else NULL; valid once
+                             net->wino_ready */
 } fer_layer;
 
 typedef struct fer_net {
@@ -70,6 +73,11 @@ typedef struct fer_net {
     uint64_t rng;         /* dropout state */
     int dropout_off;      /* 1: dropout is identity even in training (parity tests) */
     uint16_t *half;       /* fer_net_use_f16: every fc layer's weights as binary16 */
+    float *wino;          /* inference nets: the prepared Winograd weights of every conv
+                             that uses them (one block, never saved), or NULL */
+    size_t wino_len;
+    int wino_ready;       /* 1 once fer_net_fold_bn has transformed the current weights */
+    int wino_off;         /* 1: those convs run the im2col/direct path (fer bench compares) */
     double *prof;         /* NULL, or (2 * nlayers) seconds that forward (first half) and
                              backward (second half) ADD each layer's wall time to; set and
                              owned by the caller (`fer bench`) */
@@ -107,7 +115,10 @@ const float *fer_net_forward(fer_net *net, const float *in, int n, int train);
 void fer_net_backward(fer_net *net, const float *dlogits, float *din, int n);
 void fer_net_zero_grad(fer_net *net);
 
-/* Folds every bn that directly follows a conv into that conv (inference only). */
+/* Folds every bn that directly follows a conv into that conv (inference only), then
+ * prepares the weights inference runs from: on an inference net, the Winograd
+ * transform of every conv that fer_wino_pays selects (those convs then run
+ * fer_wino_forward). Call it once the weights are final, and again after changing them. */
 void fer_net_fold_bn(fer_net *net);
 
 /* Keeps a binary16 copy of every fc layer's weights and runs batch-1 inference from it:

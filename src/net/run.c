@@ -15,7 +15,10 @@
  *    fer_set_threads(2) asked for it: see "the two-thread split" below;
  *  - batch inference runs the layers before the first [fc] image by image, so
  *    activations stay in cache (fer_net_forward says more);
- *  - fer_net_use_f16 gives the fc layers binary16 weights for batch-1 inference.
+ *  - fer_net_use_f16 gives the fc layers binary16 weights for batch-1 inference;
+ *  - at inference, the convs that fer_wino_pays selects run Winograd F(2x2, 3x3)
+ *    (nn/winograd.c) from weights fer_net_fold_bn transforms once (net->wino_off
+ *    turns that off for a same-run comparison).
  * net->prof, when a caller sets it, collects each layer's time (`fer bench`).
  */
 #include "net/net.h"
@@ -87,6 +90,11 @@ static void conv_part(void *arg, int part, int parts)
     if (i1 <= i0)
         return;
     const float *x = j->x + (size_t)i0 * l->in_size;
+    if (!j->backward && l->wino && j->net->wino_ready && !j->net->wino_off) {
+        fer_wino_forward(j->y + (size_t)i0 * l->out_size, x, l->wino, j->bias, j->relu,
+                         &l->conv, i1 - i0, work);
+        return;
+    }
     if (!j->backward) {
         fer_conv2d_forward_relu(j->y + (size_t)i0 * l->out_size, x, l->w, j->bias, &l->conv,
                                 i1 - i0, j->relu, work);
@@ -430,6 +438,12 @@ void fer_net_fold_bn(fer_net *net)
                     conv->conv.k, conv->ic * conv->conv.kh * conv->conv.kw);
         bn->folded = 1;
     }
+    // The Winograd weights come from the folded ones, so they are made here, and
+    // made again on every call (a caller that changed the weights calls this again).
+    for (int i = 0; i < net->nlayers; i++)
+        if (net->layers[i].wino)
+            fer_wino_weights(net->layers[i].wino, net->layers[i].w, &net->layers[i].conv);
+    net->wino_ready = net->wino != NULL;
 }
 
 void fer_set_threads(int n)

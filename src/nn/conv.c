@@ -28,6 +28,10 @@
  * one image's size; with the weights as the unpacked A operand and the pixel
  * axis as N, the per-image products are as efficient as a batched one.
  * Thread counts are the caller's business: this file is single-threaded.
+ *
+ * Inference nets run most 3x3 stride-1 layers by Winograd F(2x2, 3x3) instead
+ * (winograd.c: 2.25x fewer multiply-adds, from weights transformed once); the
+ * choice is fer_wino_pays there, and net/run.c makes it, not this file.
  */
 #include "nn/layers.h"
 

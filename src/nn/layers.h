@@ -102,6 +102,20 @@ void fer_conv_direct_din(float *din, const float *dout, const fer_conv_shape *s,
 void fer_conv_direct_dw(float *dw, const float *dout, const float *in, const fer_conv_shape *s,
                         int n, float *work);
 
+/* Winograd F(2x2, 3x3) for 3x3 kernels, stride 1, pad 0 or 1 (winograd.c): forward
+ * only, from weights transformed once by fer_wino_weights. fer_wino_ok says whether it
+ * can run, fer_wino_pays whether it is faster than the path above (the one selection
+ * rule, with the measurements behind it). u: fer_wino_weight_size() floats, (16, K, C);
+ * work: fer_wino_work_size() floats (0 when it cannot run). */
+int fer_wino_ok(const fer_conv_shape *s);
+int fer_wino_pays(const fer_conv_shape *s);
+size_t fer_wino_weight_size(const fer_conv_shape *s);
+void fer_wino_weights(float *u, const float *w, const fer_conv_shape *s);
+size_t fer_wino_work_size(const fer_conv_shape *s);
+/* out: (N, K, OH, OW); in: (N, C, H, W); b: (K) or NULL; ReLU after when relu is 1. */
+void fer_wino_forward(float *out, const float *in, const float *u, const float *b, int relu,
+                      const fer_conv_shape *s, int n, float *work);
+
 /* The test oracles: direct six-loop convolution and a triple-loop matmul. */
 void fer_conv2d_naive(float *out, const float *in, const float *w, const float *b,
                       const fer_conv_shape *s, int n);

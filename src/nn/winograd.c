@@ -1,0 +1,360 @@
+/*
+ * winograd.c — 3x3 stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3),
+ * forward only (inference).
+ *
+ * The output is cut into 2x2 tiles; each needs a 4x4 input tile d (overlapping its
+ * neighbours by two pixels). With the transforms of Lavin and Gray (2016),
+ *   U = G g G^T (4x4 per filter k and channel c, from the 3x3 kernel g),
+ *   V = B^T d B (4x4 per channel c and tile t),
+ *   Y = A^T [ sum_c U[k][c] (.) V[c][t] ] A   (2x2 per filter and tile),
+ * where (.) is the element-wise product. For each of the 16 positions xi of the 4x4,
+ * the sum over c is a matrix product M_xi (K, T) = U_xi (K, C) . V_xi (C, T): 16
+ * products of K*C*T multiply-adds where im2col needs K*(9C)*(4T): 2.25x fewer.
+ * Transforms use only additions (B, A) or halves (G), so the price is their passes
+ * over the data and some rounding (each output sums up to 16 more terms of the
+ * same products in another order; tests/test_layers.c states the bound).
+ *
+ * Design:
+ *  - U is computed once per set of weights (fer_wino_weights, after batch norm is
+ *    folded: net/run.c) into a buffer the net owns, as (16, K, C);
+ *  - per image, the input is first copied into a zero-padded buffer whose rows are
+ *    stored de-interleaved (even columns, then odd columns), so the four columns a
+ *    tile reads (2tx .. 2tx+3) are E[tx], O[tx], E[tx+1], O[tx+1]: every transform
+ *    is plain vector arithmetic over a row of tiles, 16 tiles per AVX-512 vector;
+ *  - tiles are processed in blocks of whole tile rows, sized so a block's V (16, C,
+ *    nb) and M (16, K, nb) stay within about 1 MB of L2 between the transform, the
+ *    16 fer_gemm calls and the output transform;
+ *  - the output transform adds the bias and applies the ReLU before storing.
+ * Odd output sizes: the last tile row/column computes a pixel past the edge (from
+ * zero padding) that is never stored. The AVX-512 transforms and the portable ones
+ * compute the same sums in the same order (the tests run both).
+ */
+#include "nn/simd.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#define BLOCK_FLOATS 16384 /* (C + K) * tiles per block: 16 * 4 bytes * this = 1 MB */
+
+/* The tiling of one convolution. */
+typedef struct tiling {
+    int th, tw;   /* tile rows, tile columns */
+    int hp, we;   /* padded rows (2*th + 2); floats per de-interleaved half row (tw + 1) */
+    int rb;       /* tile rows per block */
+    int nb;       /* tiles per full block: rb * tw */
+} tiling;
+
+static tiling make_tiling(const fer_conv_shape *s)
+{
+    tiling t;
+    t.th = (s->oh + 1) / 2;
+    t.tw = (s->ow + 1) / 2;
+    t.hp = 2 * t.th + 2;
+    t.we = t.tw + 1;
+    t.rb = BLOCK_FLOATS / ((s->c + s->k) * t.tw);
+    if (t.rb < 1)
+        t.rb = 1;
+    if (t.rb > t.th)
+        t.rb = t.th;
+    t.nb = t.rb * t.tw;
+    return t;
+}
+
+static size_t round16(size_t n)
+{
+    return (n + 15) / 16 * 16;
+}
+
+int fer_wino_ok(const fer_conv_shape *s)
+{
+    return s->kh == 3 && s->kw == 3 && s->stride == 1 && (s->pad == 0 || s->pad == 1);
+}
+
+/*
+ * The selection rule, in this one place (net/net.c asks it for every conv of an
+ * inference net). Measured with `fer bench --model models/default.fermodel` (batch 1,
+ * one thread, AVX-512; docs/BENCHMARKS.md "CNN engine"): against conv_direct.c's
+ * shifted-view product, which runs near the sgemm peak,
+ *  - C = 1 (the first layer): 16 products with a reduction of one channel are all
+ *    overhead, and the 2.25x saving is of a layer that is cheap anyway: not used;
+ *  - C >= 32 at 48x48, 24x24 and 12x12: the transforms cost less than the products
+ *    they save: used;
+ *  - 6x6 (9 tiles): products of N = 9 columns leave most of every 48-wide register
+ *    tile empty, so the 2.25x fewer multiply-adds run at a fraction of the rate.
+ * Hence: C >= 16 and at least 4 tile columns (output width >= 7).
+ */
+int fer_wino_pays(const fer_conv_shape *s)
+{
+    return fer_wino_ok(s) && s->c >= 16 && s->ow >= 7;
+}
+
+size_t fer_wino_weight_size(const fer_conv_shape *s)
+{
+    return (size_t)16 * s->k * s->c;
+}
+
+/* u (16, K, C) = G g G^T for every 3x3 kernel g of w (K, C, 3, 3), with
+ * G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]. */
+void fer_wino_weights(float *u, const float *w, const fer_conv_shape *s)
+{
+    const size_t kc = (size_t)s->k * s->c;
+    for (size_t f = 0; f < kc; f++) {
+        const float *g = w + f * 9;
+        float t[4][3]; // G g: 4 rows of 3
+        for (int j = 0; j < 3; j++) {
+            t[0][j] = g[j];
+            t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
+            t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
+            t[3][j] = g[6 + j];
+        }
+        for (int i = 0; i < 4; i++) { // (G g) G^T
+            u[(size_t)(i * 4 + 0) * kc + f] = t[i][0];
+            u[(size_t)(i * 4 + 1) * kc + f] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+            u[(size_t)(i * 4 + 2) * kc + f] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+            u[(size_t)(i * 4 + 3) * kc + f] = t[i][2];
+        }
+    }
+}
+
+/* The workspace: the padded de-interleaved image, V, M and fer_gemm's block. */
+typedef struct wino_work {
+    float *pad;  /* (C, HP, 2 * WE): per row the even columns, then the odd ones */
+    float *v;    /* (16, C, nb) */
+    float *m;    /* (16, K, nb) */
+    float *gemm;
+} wino_work;
+
+static wino_work split_work(const fer_conv_shape *s, const tiling *t, float *work)
+{
+    const size_t pad = round16((size_t)s->c * t->hp * 2 * t->we + 16);
+    const size_t v = round16((size_t)16 * s->c * t->nb);
+    const size_t m = round16((size_t)16 * s->k * t->nb);
+    float *base = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
+    wino_work w = {base, base + pad, base + pad + v, base + pad + v + m};
+    return w;
+}
+
+size_t fer_wino_work_size(const fer_conv_shape *s)
+{
+    if (!fer_wino_ok(s))
+        return 0;
+    const tiling t = make_tiling(s);
+    const size_t pad = round16((size_t)s->c * t.hp * 2 * t.we + 16);
+    const size_t v = round16((size_t)16 * s->c * t.nb);
+    const size_t m = round16((size_t)16 * s->k * t.nb);
+    return 16 + pad + v + m + fer_gemm_work_size(s->k, t.nb, s->c);
+}
+
+/* One image x (C, H, W) into the padded, de-interleaved buffer (zeros around it). */
+static void pad_image(float *p, const float *x, const fer_conv_shape *s, const tiling *t)
+{
+    const int we = t->we, off = s->pad;
+    memset(p, 0, (size_t)s->c * t->hp * 2 * we * sizeof(float));
+    for (int c = 0; c < s->c; c++) {
+        for (int y = 0; y < s->h; y++) {
+            const float *src = x + ((size_t)c * s->h + y) * s->w;
+            float *row = p + ((size_t)c * t->hp + y + off) * 2 * we;
+            for (int i = 0; i < s->w; i++) {
+                const int col = i + off; // padded column: even ones first, then odd
+                row[(col & 1) * we + (col >> 1)] = src[i];
+            }
+        }
+    }
+}
+
+/* ---- input transform: V = B^T d B, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1] ----
+ * For channel c and tile row ty, tiles tx in [0, tw) go to v[xi * vs + tx]. */
+
+static void in_row(float *v, size_t vs, const float *p, const tiling *t, int ty)
+{
+    const int we = t->we;
+    const float *r[4];
+    for (int i = 0; i < 4; i++)
+        r[i] = p + (size_t)(2 * ty + i) * 2 * we;
+    for (int tx = 0; tx < t->tw; tx++) {
+        float c[4][4]; // per input row i: d B (columns transformed)
+        for (int i = 0; i < 4; i++) {
+            const float e = r[i][tx], o = r[i][we + tx], e2 = r[i][tx + 1], o2 = r[i][we + tx + 1];
+            c[i][0] = e - e2;
+            c[i][1] = o + e2;
+            c[i][2] = e2 - o;
+            c[i][3] = o - o2;
+        }
+        for (int j = 0; j < 4; j++) {
+            v[(size_t)(0 * 4 + j) * vs + tx] = c[0][j] - c[2][j];
+            v[(size_t)(1 * 4 + j) * vs + tx] = c[1][j] + c[2][j];
+            v[(size_t)(2 * 4 + j) * vs + tx] = c[2][j] - c[1][j];
+            v[(size_t)(3 * 4 + j) * vs + tx] = c[1][j] - c[3][j];
+        }
+    }
+}
+
+/* ---- output transform: Y = A^T m A, A^T = [1 1 1 0; 0 1 -1 -1] --------------------
+ * For filter k and tile row ty, from m[xi * ms + tx], into o (OH, OW). */
+
+static void out_row(float *o, const float *m, size_t ms, float bias, int relu,
+                    const fer_conv_shape *s, const tiling *t, int ty)
+{
+    const int two_rows = 2 * ty + 1 < s->oh;
+    for (int tx = 0; tx < t->tw; tx++) {
+        float r0[4], r1[4]; // A^T m: two rows of 4
+        for (int j = 0; j < 4; j++) {
+            const float m0 = m[(size_t)j * ms + tx], m1 = m[(size_t)(4 + j) * ms + tx];
+            const float m2 = m[(size_t)(8 + j) * ms + tx], m3 = m[(size_t)(12 + j) * ms + tx];
+            r0[j] = m0 + m1 + m2;
+            r1[j] = m1 - m2 - m3;
+        }
+        float y[4] = {r0[0] + r0[1] + r0[2] + bias, r0[1] - r0[2] - r0[3] + bias,
+                      r1[0] + r1[1] + r1[2] + bias, r1[1] - r1[2] - r1[3] + bias};
+        if (relu)
+            for (int i = 0; i < 4; i++)
+                y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+        float *d = o + (size_t)2 * ty * s->ow + 2 * tx;
+        const int two_cols = 2 * tx + 1 < s->ow;
+        d[0] = y[0];
+        if (two_cols)
+            d[1] = y[1];
+        if (two_rows) {
+            d[s->ow] = y[2];
+            if (two_cols)
+                d[s->ow + 1] = y[3];
+        }
+    }
+}
+
+#if FER_X86
+/* The same two transforms, 16 tiles per vector (a masked last vector). */
+
+FER_AVX512 static void in_row_avx512(float *v, size_t vs, const float *p, const tiling *t,
+                                     int ty)
+{
+    const int we = t->we;
+    const float *r[4];
+    for (int i = 0; i < 4; i++)
+        r[i] = p + (size_t)(2 * ty + i) * 2 * we;
+    for (int tx = 0; tx < t->tw; tx += 16) {
+        const __mmask16 k = FER_MASK16(t->tw - tx);
+        __m512 c[4][4];
+        for (int i = 0; i < 4; i++) {
+            const __m512 e = _mm512_maskz_loadu_ps(k, r[i] + tx);
+            const __m512 o = _mm512_maskz_loadu_ps(k, r[i] + we + tx);
+            const __m512 e2 = _mm512_maskz_loadu_ps(k, r[i] + tx + 1);
+            const __m512 o2 = _mm512_maskz_loadu_ps(k, r[i] + we + tx + 1);
+            c[i][0] = _mm512_sub_ps(e, e2);
+            c[i][1] = _mm512_add_ps(o, e2);
+            c[i][2] = _mm512_sub_ps(e2, o);
+            c[i][3] = _mm512_sub_ps(o, o2);
+        }
+        for (int j = 0; j < 4; j++) {
+            _mm512_mask_storeu_ps(v + (size_t)(0 * 4 + j) * vs + tx, k,
+                                  _mm512_sub_ps(c[0][j], c[2][j]));
+            _mm512_mask_storeu_ps(v + (size_t)(1 * 4 + j) * vs + tx, k,
+                                  _mm512_add_ps(c[1][j], c[2][j]));
+            _mm512_mask_storeu_ps(v + (size_t)(2 * 4 + j) * vs + tx, k,
+                                  _mm512_sub_ps(c[2][j], c[1][j]));
+            _mm512_mask_storeu_ps(v + (size_t)(3 * 4 + j) * vs + tx, k,
+                                  _mm512_sub_ps(c[1][j], c[3][j]));
+        }
+    }
+}
+
+FER_AVX512 static void out_row_avx512(float *o, const float *m, size_t ms, float bias, int relu,
+                                      const fer_conv_shape *s, const tiling *t, int ty)
+{
+    const int two_rows = 2 * ty + 1 < s->oh;
+    const __m512 vb = _mm512_set1_ps(bias), zero = _mm512_setzero_ps();
+    // Interleaving indices: (a0 b0 a1 b1 ...) from a (lanes 0-15) and b (16-31).
+    const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9,
+                                        24, 8);
+    for (int tx = 0; tx < t->tw; tx += 16) {
+        const __mmask16 k = FER_MASK16(t->tw - tx);
+        __m512 r0[4], r1[4];
+        for (int j = 0; j < 4; j++) {
+            const __m512 m0 = _mm512_maskz_loadu_ps(k, m + (size_t)j * ms + tx);
+            const __m512 m1 = _mm512_maskz_loadu_ps(k, m + (size_t)(4 + j) * ms + tx);
+            const __m512 m2 = _mm512_maskz_loadu_ps(k, m + (size_t)(8 + j) * ms + tx);
+            const __m512 m3 = _mm512_maskz_loadu_ps(k, m + (size_t)(12 + j) * ms + tx);
+            r0[j] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+            r1[j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+        }
+        __m512 y[4] = {
+            _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(r0[0], r0[1]), r0[2]), vb),
+            _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(r0[1], r0[2]), r0[3]), vb),
+            _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(r1[0], r1[1]), r1[2]), vb),
+            _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(r1[1], r1[2]), r1[3]), vb),
+        };
+        if (relu)
+            for (int i = 0; i < 4; i++)
+                y[i] = _mm512_max_ps(y[i], zero);
+        // Output columns 2tx .. 2tx + 31, of which those before OW are stored.
+        const int left = s->ow - 2 * tx;
+        const __mmask16 k0 = FER_MASK16(left), k1 = FER_MASK16(left > 16 ? left - 16 : 0);
+        float *d = o + (size_t)2 * ty * s->ow + 2 * tx;
+        for (int rr = 0; rr < 1 + two_rows; rr++) {
+            const __m512 a = y[2 * rr], b = y[2 * rr + 1];
+            _mm512_mask_storeu_ps(d + (size_t)rr * s->ow, k0, _mm512_permutex2var_ps(a, lo, b));
+            _mm512_mask_storeu_ps(d + (size_t)rr * s->ow + 16, k1,
+                                  _mm512_permutex2var_ps(a, hi, b));
+        }
+    }
+}
+#endif
+
+/*
+ * out (N, K, OH, OW) = conv(in (N, C, H, W)) with the transformed weights u (16, K, C)
+ * (fer_wino_weights) + b (K, or NULL), then max(0, .) if relu. fer_wino_ok(s) must
+ * hold; work: fer_wino_work_size(s) floats.
+ */
+void fer_wino_forward(float *out, const float *in, const float *u, const float *b, int relu,
+                      const fer_conv_shape *s, int n, float *work)
+{
+    const tiling t = make_tiling(s);
+    const wino_work w = split_work(s, &t, work);
+    const int C = s->c, K = s->k;
+    const size_t kc = (size_t)K * C;
+#if FER_X86
+    const int simd = fer_simd();
+#endif
+
+    for (int i = 0; i < n; i++) {
+        const float *x = in + (size_t)i * C * s->h * s->w;
+        float *o = out + (size_t)i * K * s->oh * s->ow;
+        pad_image(w.pad, x, s, &t);
+        for (int ty0 = 0; ty0 < t.th; ty0 += t.rb) {
+            const int rows = t.th - ty0 < t.rb ? t.th - ty0 : t.rb;
+            const int nb = rows * t.tw;
+            const size_t vs = (size_t)C * nb, ms = (size_t)K * nb; // one xi's plane
+            for (int c = 0; c < C; c++) {
+                const float *p = w.pad + (size_t)c * t.hp * 2 * t.we;
+                for (int r = 0; r < rows; r++) {
+                    float *v = w.v + (size_t)c * nb + (size_t)r * t.tw;
+#if FER_X86
+                    if (simd) {
+                        in_row_avx512(v, vs, p, &t, ty0 + r);
+                        continue;
+                    }
+#endif
+                    in_row(v, vs, p, &t, ty0 + r);
+                }
+            }
+            for (int xi = 0; xi < 16; xi++)
+                fer_gemm(0, 0, K, nb, C, u + xi * kc, C, w.v + xi * vs, nb, 0, w.m + xi * ms, nb,
+                         NULL, 0, w.gemm);
+            for (int k = 0; k < K; k++) {
+                const float bias = b ? b[k] : 0.0f;
+                float *ok = o + (size_t)k * s->oh * s->ow;
+                for (int r = 0; r < rows; r++) {
+                    const float *m = w.m + (size_t)k * nb + (size_t)r * t.tw;
+#if FER_X86
+                    if (simd) {
+                        out_row_avx512(ok, m, ms, bias, relu, s, &t, ty0 + r);
+                        continue;
+                    }
+#endif
+                    out_row(ok, m, ms, bias, relu, s, &t, ty0 + r);
+                }
+            }
+        }
+    }
+}
