@@ -501,8 +501,8 @@ END_TEST
 
 /*
  * Winograd F(2x2, 3x3) (winograd.c) against the six-loop oracle, on every output size
- * class (1, 2, 3, 5, 6, 12, 48: odd and even, a single partial tile, several tile
- * blocks), C from 1 to 130, pad 1 and 0, batch 1 and 3, with and without bias and
+ * class (1, 2, 3, 5, 6, 10, 12, 27, 40, 48: odd and even, a single partial tile, tile
+ * rows that straddle the product's panels, several tile blocks), C from 1 to 130, pad 1 and 0, batch 1 and 3, with and without bias and
  * ReLU, on both the AVX-512 and the portable transforms.
  *
  * Tolerance. With |x| <= 1 and |w| <= 1, each output is y = sum_xi a_xi sum_c U V
@@ -522,13 +522,14 @@ END_TEST
 START_TEST(winograd_matches_naive)
 {
     uint64_t rng = 20261206;
-    const int sizes[] = {1, 2, 3, 5, 6, 12, 48};
+    // 10, 27 and 40 give tile rows (5, 14, 20 tiles) that straddle fer_gemm's 48-wide panels.
+    const int sizes[] = {1, 2, 3, 5, 6, 10, 12, 27, 40, 48};
     const int nsizes = (int)(sizeof sizes / sizeof sizes[0]);
     const int cs[] = {1, 2, 3, 7, 16, 32, 33, 64, 130};
     const int ncs = (int)(sizeof cs / sizeof cs[0]);
     double worst_rel = 0.0, worst_abs_ratio = 0.0;
     int tested = 0;
-    for (int t = 0; t < 60; t++) {
+    for (int t = 0; t < 90; t++) {
         const int hi = sizes[t % nsizes], wi = sizes[(t / nsizes + t) % nsizes];
         const int c = cs[(t * 5) % ncs];
         // Keep the oracle's cost bounded: large maps get fewer channels.
@@ -576,7 +577,7 @@ START_TEST(winograd_matches_naive)
         tested++;
     }
     fer_gemm_avx512(1);
-    ck_assert_int_ge(tested, 50);
+    ck_assert_int_ge(tested, 80);
     printf("winograd_matches_naive: %d shapes; worst rms/sqrt(C(C+10)) %.3g (limit 3e-7), "
            "worst max diff / bound %.3g\n", tested, worst_rel, worst_abs_ratio);
 }

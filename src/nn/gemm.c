@@ -304,6 +304,34 @@ void fer_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, cons
     gemm_blas(ta, tb, m, n, k, a, lda, b, ldb, accumulate, c, ldc, bias, relu);
 }
 
+void fer_gemm_packed(int m, int n, int k, const float *a, int lda, const float *bp, float *c,
+                     int ldc)
+{
+    if (m <= 0 || n <= 0 || k <= 0)
+        return;
+#if HAVE_X86
+    if (have_avx512()) {
+        // Panel by panel: one panel (k x NR) stays in L1 while every row block of A
+        // (all of A, for the small products this serves) passes over it.
+        for (int j = 0; j < n; j += NR)
+            for (int m0 = 0; m0 < m; m0 += MR)
+                kernel_any(m - m0 < MR ? m - m0 : MR, k, a + (size_t)m0 * lda, lda, 1,
+                           bp + (size_t)(j / NR) * k * NR, c + (size_t)m0 * ldc + j, ldc,
+                           n - j < NR ? n - j : NR, 0, 1, NULL, 0);
+        return;
+    }
+#endif
+    for (int i = 0; i < m; i++) {
+        for (int j = 0; j < n; j++) {
+            const float *bj = bp + (size_t)(j / NR) * k * NR + j % NR;
+            float acc = 0.0f;
+            for (int kk = 0; kk < k; kk++)
+                acc += a[(size_t)i * lda + kk] * bj[(size_t)kk * NR];
+            c[(size_t)i * ldc + j] = acc;
+        }
+    }
+}
+
 void fer_gemm_cb(int ta, int m, int n, int k, const float *a, int lda, fer_gemm_pack_fn pack,
                  void *ctx, int accumulate, float *c, int ldc, const float *bias, int relu,
                  float *work)

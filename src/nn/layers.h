@@ -35,6 +35,13 @@ typedef void (*fer_gemm_pack_fn)(void *ctx, float *dst, int k0, int kc, int n0, 
 void fer_gemm_cb(int ta, int m, int n, int k, const float *a, int lda, fer_gemm_pack_fn pack,
                  void *ctx, int accumulate, float *c, int ldc, const float *bias, int relu,
                  float *work);
+/* c (M, N) = a (M, K) . B with B already in the panel layout above, all K rows at once:
+ * element (k, j) at bp[((j / NR) * K + k) * NR + j % NR], bp 64-byte aligned (columns of
+ * the last panel past N are read but never stored, so they need not be zero). For a B
+ * its producer can write in that layout directly (winograd.c's transformed input),
+ * which saves the copy fer_gemm's packing makes. No bias, no accumulation. */
+void fer_gemm_packed(int m, int n, int k, const float *a, int lda, const float *bp, float *c,
+                     int ldc);
 /* Reports whether the AVX-512 kernel is in use; enable 0/1 switches it off/on (on only
  * where the processor has it), -1 only asks. Tests run both paths with it. */
 int fer_gemm_avx512(int enable);

@@ -42,6 +42,7 @@ typedef struct tiling {
     int hp, we;   /* padded rows (2*th + 2); floats per de-interleaved half row (tw + 1) */
     int rb;       /* tile rows per block */
     int nb;       /* tiles per full block: rb * tw */
+    int nbp;      /* nb rounded up to whole fer_gemm panels (FER_GEMM_NR) */
 } tiling;
 
 static tiling make_tiling(const fer_conv_shape *s)
@@ -57,6 +58,7 @@ static tiling make_tiling(const fer_conv_shape *s)
     if (t.rb > t.th)
         t.rb = t.th;
     t.nb = t.rb * t.tw;
+    t.nbp = (t.nb + FER_GEMM_NR - 1) / FER_GEMM_NR * FER_GEMM_NR;
     return t;
 }
 
@@ -119,7 +121,7 @@ void fer_wino_weights(float *u, const float *w, const fer_conv_shape *s)
 /* The workspace: the padded de-interleaved image, V, M and fer_gemm's block. */
 typedef struct wino_work {
     float *pad;  /* (C, HP, 2 * WE): per row the even columns, then the odd ones */
-    float *v;    /* (16, C, nb) */
+    float *v;    /* 16 planes of C x nbp: (C, nb) row-major, or (AVX-512) fer_gemm's panels */
     float *m;    /* (16, K, nb) */
     float *gemm;
 } wino_work;
@@ -127,7 +129,7 @@ typedef struct wino_work {
 static wino_work split_work(const fer_conv_shape *s, const tiling *t, float *work)
 {
     const size_t pad = round16((size_t)s->c * t->hp * 2 * t->we + 16);
-    const size_t v = round16((size_t)16 * s->c * t->nb);
+    const size_t v = round16((size_t)16 * s->c * t->nbp);
     const size_t m = round16((size_t)16 * s->k * t->nb);
     float *base = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
     wino_work w = {base, base + pad, base + pad + v, base + pad + v + m};
@@ -140,26 +142,69 @@ size_t fer_wino_work_size(const fer_conv_shape *s)
         return 0;
     const tiling t = make_tiling(s);
     const size_t pad = round16((size_t)s->c * t.hp * 2 * t.we + 16);
-    const size_t v = round16((size_t)16 * s->c * t.nb);
+    const size_t v = round16((size_t)16 * s->c * t.nbp);
     const size_t m = round16((size_t)16 * s->k * t.nb);
     return 16 + pad + v + m + fer_gemm_work_size(s->k, t.nb, s->c);
 }
 
-/* One image x (C, H, W) into the padded, de-interleaved buffer (zeros around it). */
-static void pad_image(float *p, const float *x, const fer_conv_shape *s, const tiling *t)
+/* One image x (C, H, W) into the padded, de-interleaved buffer (zeros around it).
+ * Padded column col = i + pad holds source column i: with pad 0, E[j] = x[2j] and
+ * O[j] = x[2j + 1]; with pad 1, O[j] = x[2j] and E[j + 1] = x[2j + 1]. */
+static void pad_rows(float *p, const float *x, const fer_conv_shape *s, const tiling *t)
 {
     const int we = t->we, off = s->pad;
-    memset(p, 0, (size_t)s->c * t->hp * 2 * we * sizeof(float));
     for (int c = 0; c < s->c; c++) {
         for (int y = 0; y < s->h; y++) {
             const float *src = x + ((size_t)c * s->h + y) * s->w;
             float *row = p + ((size_t)c * t->hp + y + off) * 2 * we;
-            for (int i = 0; i < s->w; i++) {
-                const int col = i + off; // padded column: even ones first, then odd
-                row[(col & 1) * we + (col >> 1)] = src[i];
+            float *even = off ? row + we : row, *odd = off ? row + 1 : row + we;
+            for (int j = 0; 2 * j < s->w; j++)
+                even[j] = src[2 * j];
+            for (int j = 0; 2 * j + 1 < s->w; j++)
+                odd[j] = src[2 * j + 1];
+        }
+    }
+}
+
+#if FER_X86
+/* The same, 16 even and 16 odd columns per step (a scalar loop cost 14% of a layer). */
+FER_AVX512 static void pad_rows_avx512(float *p, const float *x, const fer_conv_shape *s,
+                                       const tiling *t)
+{
+    const int we = t->we, off = s->pad, W = s->w;
+    const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    for (int c = 0; c < s->c; c++) {
+        for (int y = 0; y < s->h; y++) {
+            const float *src = x + ((size_t)c * s->h + y) * W;
+            float *row = p + ((size_t)c * t->hp + y + off) * 2 * we;
+            float *even = off ? row + we : row, *odd = off ? row + 1 : row + we;
+            for (int i = 0; i < W; i += 32) { // source columns i .. i + 31
+                const int left = W - i;
+                const __m512 a = _mm512_maskz_loadu_ps(FER_MASK16(left), src + i);
+                const __m512 b = _mm512_maskz_loadu_ps(FER_MASK16(left > 16 ? left - 16 : 0),
+                                                       src + i + 16);
+                const int ne = (left + 1) / 2, no = left / 2; // even, odd columns present
+                _mm512_mask_storeu_ps(even + i / 2, FER_MASK16(ne),
+                                      _mm512_permutex2var_ps(a, ev, b));
+                _mm512_mask_storeu_ps(odd + i / 2, FER_MASK16(no),
+                                      _mm512_permutex2var_ps(a, od, b));
             }
         }
     }
+}
+#endif
+
+static void pad_image(float *p, const float *x, const fer_conv_shape *s, const tiling *t)
+{
+    memset(p, 0, (size_t)s->c * t->hp * 2 * t->we * sizeof(float));
+#if FER_X86
+    if (fer_simd()) {
+        pad_rows_avx512(p, x, s, t);
+        return;
+    }
+#endif
+    pad_rows(p, x, s, t);
 }
 
 /* ---- input transform: V = B^T d B, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1] ----
@@ -225,35 +270,63 @@ static void out_row(float *o, const float *m, size_t ms, float bias, int relu,
 #if FER_X86
 /* The same two transforms, 16 tiles per vector (a masked last vector). */
 
-FER_AVX512 static void in_row_avx512(float *v, size_t vs, const float *p, const tiling *t,
-                                     int ty)
+/* Stores the nv lanes of x as tiles t0 .. t0 + nv - 1 of row c of a plane in fer_gemm's
+ * panel layout (tile t at ((t / NR) * C + c) * NR + t % NR): a vector that crosses into
+ * the next panel is split, its upper lanes compressed down to that panel's start. */
+typedef struct panel_pos {
+    size_t at, at2;    /* offsets of the first lane and of the split-off lanes */
+    __mmask16 k1, k2;  /* lanes stored at at, lanes (compressed) stored at at2 */
+    __mmask16 k2n;     /* the first popcount(k2) lanes: where the compressed ones go */
+} panel_pos;
+
+FER_AVX512 static panel_pos panel_at(int t0, int nv, int c, int C)
+{
+    const int NR = FER_GEMM_NR, p = t0 / NR, q = t0 % NR, fit = NR - q;
+    panel_pos r = {((size_t)p * C + c) * NR + q, ((size_t)(p + 1) * C + c) * NR,
+                   FER_MASK16(nv < fit ? nv : fit), 0, 0};
+    if (nv > fit) {
+        r.k2 = (__mmask16)(FER_MASK16(nv) & ~FER_MASK16(fit));
+        r.k2n = FER_MASK16(nv - fit);
+    }
+    return r;
+}
+
+FER_AVX512 static inline void panel_store(float *plane, const panel_pos *pp, __m512 x)
+{
+    _mm512_mask_storeu_ps(plane + pp->at, pp->k1, x);
+    if (pp->k2)
+        _mm512_mask_storeu_ps(plane + pp->at2, pp->k2n, _mm512_maskz_compress_ps(pp->k2, x));
+}
+
+/* The input transform for channel c, tile row ty, whose first tile is trow of the block,
+ * into the 16 planes (vs floats apart) in panel layout. */
+FER_AVX512 static void in_row_avx512(float *v, size_t vs, int c, int C, int trow,
+                                     const float *p, const tiling *t, int ty)
 {
     const int we = t->we;
     const float *r[4];
     for (int i = 0; i < 4; i++)
         r[i] = p + (size_t)(2 * ty + i) * 2 * we;
     for (int tx = 0; tx < t->tw; tx += 16) {
-        const __mmask16 k = FER_MASK16(t->tw - tx);
-        __m512 c[4][4];
+        const int nv = t->tw - tx < 16 ? t->tw - tx : 16;
+        const __mmask16 k = FER_MASK16(nv);
+        const panel_pos pp = panel_at(trow + tx, nv, c, C);
+        __m512 cc[4][4];
         for (int i = 0; i < 4; i++) {
             const __m512 e = _mm512_maskz_loadu_ps(k, r[i] + tx);
             const __m512 o = _mm512_maskz_loadu_ps(k, r[i] + we + tx);
             const __m512 e2 = _mm512_maskz_loadu_ps(k, r[i] + tx + 1);
             const __m512 o2 = _mm512_maskz_loadu_ps(k, r[i] + we + tx + 1);
-            c[i][0] = _mm512_sub_ps(e, e2);
-            c[i][1] = _mm512_add_ps(o, e2);
-            c[i][2] = _mm512_sub_ps(e2, o);
-            c[i][3] = _mm512_sub_ps(o, o2);
+            cc[i][0] = _mm512_sub_ps(e, e2);
+            cc[i][1] = _mm512_add_ps(o, e2);
+            cc[i][2] = _mm512_sub_ps(e2, o);
+            cc[i][3] = _mm512_sub_ps(o, o2);
         }
         for (int j = 0; j < 4; j++) {
-            _mm512_mask_storeu_ps(v + (size_t)(0 * 4 + j) * vs + tx, k,
-                                  _mm512_sub_ps(c[0][j], c[2][j]));
-            _mm512_mask_storeu_ps(v + (size_t)(1 * 4 + j) * vs + tx, k,
-                                  _mm512_add_ps(c[1][j], c[2][j]));
-            _mm512_mask_storeu_ps(v + (size_t)(2 * 4 + j) * vs + tx, k,
-                                  _mm512_sub_ps(c[2][j], c[1][j]));
-            _mm512_mask_storeu_ps(v + (size_t)(3 * 4 + j) * vs + tx, k,
-                                  _mm512_sub_ps(c[1][j], c[3][j]));
+            panel_store(v + (size_t)(0 * 4 + j) * vs, &pp, _mm512_sub_ps(cc[0][j], cc[2][j]));
+            panel_store(v + (size_t)(1 * 4 + j) * vs, &pp, _mm512_add_ps(cc[1][j], cc[2][j]));
+            panel_store(v + (size_t)(2 * 4 + j) * vs, &pp, _mm512_sub_ps(cc[2][j], cc[1][j]));
+            panel_store(v + (size_t)(3 * 4 + j) * vs, &pp, _mm512_sub_ps(cc[1][j], cc[3][j]));
         }
     }
 }
@@ -324,23 +397,30 @@ void fer_wino_forward(float *out, const float *in, const float *u, const float *
         for (int ty0 = 0; ty0 < t.th; ty0 += t.rb) {
             const int rows = t.th - ty0 < t.rb ? t.th - ty0 : t.rb;
             const int nb = rows * t.tw;
-            const size_t vs = (size_t)C * nb, ms = (size_t)K * nb; // one xi's plane
-            for (int c = 0; c < C; c++) {
-                const float *p = w.pad + (size_t)c * t.hp * 2 * t.we;
-                for (int r = 0; r < rows; r++) {
-                    float *v = w.v + (size_t)c * nb + (size_t)r * t.tw;
+            const size_t vs = (size_t)C * t.nbp, ms = (size_t)K * nb; // one xi's plane
 #if FER_X86
-                    if (simd) {
-                        in_row_avx512(v, vs, p, &t, ty0 + r);
-                        continue;
-                    }
-#endif
-                    in_row(v, vs, p, &t, ty0 + r);
+            if (simd) {
+                // V straight into fer_gemm's panels: no packing copy per product.
+                for (int c = 0; c < C; c++) {
+                    const float *p = w.pad + (size_t)c * t.hp * 2 * t.we;
+                    for (int r = 0; r < rows; r++)
+                        in_row_avx512(w.v, vs, c, C, r * t.tw, p, &t, ty0 + r);
                 }
+                for (int xi = 0; xi < 16; xi++)
+                    fer_gemm_packed(K, nb, C, u + xi * kc, C, w.v + xi * vs, w.m + xi * ms, nb);
+            } else
+#endif
+            {
+                for (int c = 0; c < C; c++) {
+                    const float *p = w.pad + (size_t)c * t.hp * 2 * t.we;
+                    for (int r = 0; r < rows; r++)
+                        in_row(w.v + (size_t)c * nb + (size_t)r * t.tw, (size_t)C * nb, p, &t,
+                               ty0 + r);
+                }
+                for (int xi = 0; xi < 16; xi++)
+                    fer_gemm(0, 0, K, nb, C, u + xi * kc, C, w.v + xi * (size_t)C * nb, nb, 0,
+                             w.m + xi * ms, nb, NULL, 0, w.gemm);
             }
-            for (int xi = 0; xi < 16; xi++)
-                fer_gemm(0, 0, K, nb, C, u + xi * kc, C, w.v + xi * vs, nb, 0, w.m + xi * ms, nb,
-                         NULL, 0, w.gemm);
             for (int k = 0; k < K; k++) {
                 const float bias = b ? b[k] : 0.0f;
                 float *ok = o + (size_t)k * s->oh * s->ow;
