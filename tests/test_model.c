@@ -392,7 +392,7 @@ END_TEST
  * face, its mirror, four shifted copies and eight random images, one at a time and as
  * a batch. Tolerance: each Winograd conv's output differs from the old path's by
  * float rounding, measured around 3e-8 relative per layer (test_layers' kernel test);
- * five such layers and the rest of the net amplify that to about 1e-6 on logits of
+ * six such layers and the rest of the net amplify that to about 1e-6 on logits of
  * magnitude ~4 (measured here: 1.3e-6 at largest |logit| 3.7). Asserted: 1e-5 *
  * max(1, largest |logit|), ~30x above (a 1e-4 slip in one filter-transform entry
  * shows as 2e-4 here). Top-1 must be identical wherever the top two logits are further apart

@@ -304,18 +304,19 @@ void fer_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, cons
     gemm_blas(ta, tb, m, n, k, a, lda, b, ldb, accumulate, c, ldc, bias, relu);
 }
 
-void fer_gemm_packed(int m, int n, int k, const float *a, int lda, const float *bp, float *c,
-                     int ldc)
+void fer_gemm_packed(int ta, int m, int n, int k, const float *a, int lda, const float *bp,
+                     float *c, int ldc)
 {
     if (m <= 0 || n <= 0 || k <= 0)
         return;
+    const long rsa = ta ? 1 : lda, csa = ta ? lda : 1;
 #if HAVE_X86
     if (have_avx512()) {
         // Panel by panel: one panel (k x NR) stays in L1 while every row block of A
         // (all of A, for the small products this serves) passes over it.
         for (int j = 0; j < n; j += NR)
             for (int m0 = 0; m0 < m; m0 += MR)
-                kernel_any(m - m0 < MR ? m - m0 : MR, k, a + (size_t)m0 * lda, lda, 1,
+                kernel_any(m - m0 < MR ? m - m0 : MR, k, a + (size_t)m0 * rsa, rsa, csa,
                            bp + (size_t)(j / NR) * k * NR, c + (size_t)m0 * ldc + j, ldc,
                            n - j < NR ? n - j : NR, 0, 1, NULL, 0);
         return;
@@ -326,7 +327,7 @@ void fer_gemm_packed(int m, int n, int k, const float *a, int lda, const float *
             const float *bj = bp + (size_t)(j / NR) * k * NR + j % NR;
             float acc = 0.0f;
             for (int kk = 0; kk < k; kk++)
-                acc += a[(size_t)i * lda + kk] * bj[(size_t)kk * NR];
+                acc += a[(size_t)i * rsa + (size_t)kk * csa] * bj[(size_t)kk * NR];
             c[(size_t)i * ldc + j] = acc;
         }
     }

@@ -35,13 +35,14 @@ typedef void (*fer_gemm_pack_fn)(void *ctx, float *dst, int k0, int kc, int n0, 
 void fer_gemm_cb(int ta, int m, int n, int k, const float *a, int lda, fer_gemm_pack_fn pack,
                  void *ctx, int accumulate, float *c, int ldc, const float *bias, int relu,
                  float *work);
-/* c (M, N) = a (M, K) . B with B already in the panel layout above, all K rows at once:
+/* c (M, N) = op(a) (M, K) . B (op as in fer_gemm) with B already in the panel layout above,
+ * all K rows at once:
  * element (k, j) at bp[((j / NR) * K + k) * NR + j % NR], bp 64-byte aligned (columns of
  * the last panel past N are read but never stored, so they need not be zero). For a B
  * its producer can write in that layout directly (winograd.c's transformed input),
  * which saves the copy fer_gemm's packing makes. No bias, no accumulation. */
-void fer_gemm_packed(int m, int n, int k, const float *a, int lda, const float *bp, float *c,
-                     int ldc);
+void fer_gemm_packed(int ta, int m, int n, int k, const float *a, int lda, const float *bp,
+                     float *c, int ldc);
 /* Reports whether the AVX-512 kernel is in use; enable 0/1 switches it off/on (on only
  * where the processor has it), -1 only asks. Tests run both paths with it. */
 int fer_gemm_avx512(int enable);
@@ -112,7 +113,8 @@ void fer_conv_direct_dw(float *dw, const float *dout, const float *in, const fer
 /* Winograd F(2x2, 3x3) for 3x3 kernels, stride 1, pad 0 or 1 (winograd.c): forward
  * only, from weights transformed once by fer_wino_weights. fer_wino_ok says whether it
  * can run, fer_wino_pays whether it is faster than the path above (the one selection
- * rule, with the measurements behind it). u: fer_wino_weight_size() floats, (16, K, C);
+ * rule, with the measurements behind it). u: fer_wino_weight_size() floats, 64-byte
+ * aligned, (16, K, C) or, for maps of few tiles, transposed panels (winograd.c says why);
  * work: fer_wino_work_size() floats (0 when it cannot run). */
 int fer_wino_ok(const fer_conv_shape *s);
 int fer_wino_pays(const fer_conv_shape *s);

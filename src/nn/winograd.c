@@ -24,7 +24,13 @@
  *  - tiles are processed in blocks of whole tile rows, sized so a block's V (16, C,
  *    nb) and M (16, K, nb) stay within about 1 MB of L2 between the transform, the
  *    16 fer_gemm calls and the output transform;
- *  - the output transform adds the bias and applies the ReLU before storing.
+ *  - the output transform adds the bias and applies the ReLU before storing;
+ *  - few tiles (a 6x6 map has 9): products of N = 9 columns would leave most of the
+ *    kernel's 48-wide tile empty, so they run transposed, M_xi^T (T, K) =
+ *    V_xi^T (T, C) . U_xi^T (C, K): the tiles are the kernel's rows (any count runs at
+ *    full rate) and the filters its columns. U is then stored as U^T in fer_gemm's
+ *    panel layout (16 planes of C x K rounded up to 48), the output transform runs
+ *    with 16 filters per vector, and V stays a plain (C, T) matrix read transposed.
  * Odd output sizes: the last tile row/column computes a pixel past the edge (from
  * zero padding) that is never stored. The AVX-512 transforms and the portable ones
  * compute the same sums in the same order (the tests run both).
@@ -35,6 +41,10 @@
 #include <string.h>
 
 #define BLOCK_FLOATS 16384 /* (C + K) * tiles per block: 16 * 4 bytes * this = 1 MB */
+/* At most this many tiles (one panel), the products run transposed. Measured: 9 and 36
+ * tiles (6x6, 12x12) 2.1x and 1.8x faster than the direct path transposed, 0.48x and
+ * 1.6x in the normal orientation; 144 tiles (24x24) 0.65x transposed, 1.3x normal. */
+#define FEW_TILES 48
 
 /* The tiling of one convolution. */
 typedef struct tiling {
@@ -43,6 +53,7 @@ typedef struct tiling {
     int rb;       /* tile rows per block */
     int nb;       /* tiles per full block: rb * tw */
     int nbp;      /* nb rounded up to whole fer_gemm panels (FER_GEMM_NR) */
+    int few;      /* few tiles: the products run transposed (see "Few tiles" above) */
 } tiling;
 
 static tiling make_tiling(const fer_conv_shape *s)
@@ -56,6 +67,9 @@ static tiling make_tiling(const fer_conv_shape *s)
     if (t.rb < 1)
         t.rb = 1;
     if (t.rb > t.th)
+        t.rb = t.th;
+    t.few = t.th * t.tw <= FEW_TILES;
+    if (t.few)
         t.rb = t.th;
     t.nb = t.rb * t.tw;
     t.nbp = (t.nb + FER_GEMM_NR - 1) / FER_GEMM_NR * FER_GEMM_NR;
@@ -74,46 +88,58 @@ int fer_wino_ok(const fer_conv_shape *s)
 
 /*
  * The selection rule, in this one place (net/net.c asks it for every conv of an
- * inference net). Measured with `fer bench --model models/default.fermodel` (batch 1,
- * one thread, AVX-512; docs/BENCHMARKS.md "CNN engine"): against conv_direct.c's
- * shifted-view product, which runs near the sgemm peak,
- *  - C = 1 (the first layer): 16 products with a reduction of one channel are all
- *    overhead, and the 2.25x saving is of a layer that is cheap anyway: not used;
- *  - C >= 32 at 48x48, 24x24 and 12x12: the transforms cost less than the products
- *    they save: used;
- *  - 6x6 (9 tiles): products of N = 9 columns leave most of every 48-wide register
- *    tile empty, so the 2.25x fewer multiply-adds run at a fraction of the rate.
- * Hence: C >= 16 and at least 4 tile columns (output width >= 7).
+ * inference net). Measured per layer (one image, one thread, AVX-512, CPU time, best
+ * of 5 hot loops; docs/BENCHMARKS.md "CNN engine") against conv_direct.c's
+ * shifted-view product, which runs near the sgemm peak, at 48x48 with 32 filters:
+ * C = 1 0.33x (the first layer: 16 products reducing over one channel are all
+ * overhead), C = 4 0.77x, C = 8 1.00x, C = 16 1.26x, C = 32 1.34x; and for the
+ * default net's other layers 1.30x to 2.06x, the 6x6 and 12x12 ones included (with
+ * the transposed products; in the normal orientation 6x6 ran at 0.48x, 12x12 at
+ * 1.6x). Hence: every 3x3 stride-1 conv with at least 16 input channels.
  */
 int fer_wino_pays(const fer_conv_shape *s)
 {
-    return fer_wino_ok(s) && s->c >= 16 && s->ow >= 7;
+    return fer_wino_ok(s) && s->c >= 16;
+}
+
+/* K rounded up to whole fer_gemm panels where the products run transposed. */
+static int weight_cols(const fer_conv_shape *s)
+{
+    const tiling t = make_tiling(s);
+    return t.few ? (s->k + FER_GEMM_NR - 1) / FER_GEMM_NR * FER_GEMM_NR : s->k;
 }
 
 size_t fer_wino_weight_size(const fer_conv_shape *s)
 {
-    return (size_t)16 * s->k * s->c;
+    return (size_t)16 * weight_cols(s) * s->c;
 }
 
 /* u (16, K, C) = G g G^T for every 3x3 kernel g of w (K, C, 3, 3), with
- * G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]. */
+ * G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]; with few tiles, each of the 16 planes
+ * holds U^T (C, K) in fer_gemm's panels instead (zero columns past K). */
 void fer_wino_weights(float *u, const float *w, const fer_conv_shape *s)
 {
-    const size_t kc = (size_t)s->k * s->c;
-    for (size_t f = 0; f < kc; f++) {
-        const float *g = w + f * 9;
-        float t[4][3]; // G g: 4 rows of 3
-        for (int j = 0; j < 3; j++) {
-            t[0][j] = g[j];
-            t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
-            t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
-            t[3][j] = g[6 + j];
-        }
-        for (int i = 0; i < 4; i++) { // (G g) G^T
-            u[(size_t)(i * 4 + 0) * kc + f] = t[i][0];
-            u[(size_t)(i * 4 + 1) * kc + f] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
-            u[(size_t)(i * 4 + 2) * kc + f] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
-            u[(size_t)(i * 4 + 3) * kc + f] = t[i][2];
+    const int C = s->c, few = make_tiling(s).few, NR = FER_GEMM_NR;
+    const size_t plane = (size_t)weight_cols(s) * C;
+    if (few)
+        memset(u, 0, 16 * plane * sizeof(float));
+    for (int k = 0; k < s->k; k++) {
+        for (int c = 0; c < C; c++) {
+            const float *g = w + ((size_t)k * C + c) * 9;
+            const size_t at = few ? ((size_t)(k / NR) * C + c) * NR + k % NR : (size_t)k * C + c;
+            float t[4][3]; // G g: 4 rows of 3
+            for (int j = 0; j < 3; j++) {
+                t[0][j] = g[j];
+                t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
+                t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
+                t[3][j] = g[6 + j];
+            }
+            for (int i = 0; i < 4; i++) { // (G g) G^T
+                u[(size_t)(i * 4 + 0) * plane + at] = t[i][0];
+                u[(size_t)(i * 4 + 1) * plane + at] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+                u[(size_t)(i * 4 + 2) * plane + at] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+                u[(size_t)(i * 4 + 3) * plane + at] = t[i][2];
+            }
         }
     }
 }
@@ -267,6 +293,41 @@ static void out_row(float *o, const float *m, size_t ms, float bias, int relu,
     }
 }
 
+/* The output transform with few tiles: from m planes (T, K) (ms floats apart), tile
+ * tt at (ty, tx), filters [k0, k1), into o (K, OH, OW). */
+static void out_tile_few(float *o, const float *m, size_t ms, const float *b, int relu,
+                         const fer_conv_shape *s, int tt, int ty, int tx, int k0, int k1)
+{
+    const size_t plane = (size_t)s->oh * s->ow;
+    const int two_rows = 2 * ty + 1 < s->oh, two_cols = 2 * tx + 1 < s->ow;
+    float *d = o + (size_t)2 * ty * s->ow + 2 * tx;
+    for (int k = k0; k < k1; k++) {
+        const float *mk = m + (size_t)tt * s->k + k;
+        float r0[4], r1[4];
+        for (int j = 0; j < 4; j++) {
+            const float m0 = mk[j * ms], m1 = mk[(4 + j) * ms];
+            const float m2 = mk[(8 + j) * ms], m3 = mk[(12 + j) * ms];
+            r0[j] = m0 + m1 + m2;
+            r1[j] = m1 - m2 - m3;
+        }
+        const float bias = b ? b[k] : 0.0f;
+        float y[4] = {r0[0] + r0[1] + r0[2] + bias, r0[1] - r0[2] - r0[3] + bias,
+                      r1[0] + r1[1] + r1[2] + bias, r1[1] - r1[2] - r1[3] + bias};
+        if (relu)
+            for (int i = 0; i < 4; i++)
+                y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+        float *dk = d + (size_t)k * plane;
+        dk[0] = y[0];
+        if (two_cols)
+            dk[1] = y[1];
+        if (two_rows) {
+            dk[s->ow] = y[2];
+            if (two_cols)
+                dk[s->ow + 1] = y[3];
+        }
+    }
+}
+
 #if FER_X86
 /* The same two transforms, 16 tiles per vector (a masked last vector). */
 
@@ -372,6 +433,52 @@ FER_AVX512 static void out_row_avx512(float *o, const float *m, size_t ms, float
         }
     }
 }
+/* out_tile_few, 16 filters per vector (the tail, K % 16, left to the portable one). */
+FER_AVX512 static void out_tile_few_avx512(float *o, const float *m, size_t ms, const float *b,
+                                           int relu, const fer_conv_shape *s, int tt, int ty,
+                                           int tx)
+{
+    const size_t plane = (size_t)s->oh * s->ow;
+    const int two_rows = 2 * ty + 1 < s->oh, two_cols = 2 * tx + 1 < s->ow;
+    const int K16 = s->k / 16 * 16;
+    float *d = o + (size_t)2 * ty * s->ow + 2 * tx;
+    const __m512 zero = _mm512_setzero_ps();
+    for (int k = 0; k < K16; k += 16) {
+        const float *mk = m + (size_t)tt * s->k + k;
+        __m512 r0[4], r1[4];
+        for (int j = 0; j < 4; j++) {
+            const __m512 m0 = _mm512_loadu_ps(mk + j * ms), m1 = _mm512_loadu_ps(mk + (4 + j) * ms);
+            const __m512 m2 = _mm512_loadu_ps(mk + (8 + j) * ms);
+            const __m512 m3 = _mm512_loadu_ps(mk + (12 + j) * ms);
+            r0[j] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+            r1[j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+        }
+        const __m512 vb = b ? _mm512_loadu_ps(b + k) : zero;
+        __m512 y[4] = {
+            _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(r0[0], r0[1]), r0[2]), vb),
+            _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(r0[1], r0[2]), r0[3]), vb),
+            _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(r1[0], r1[1]), r1[2]), vb),
+            _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(r1[1], r1[2]), r1[3]), vb),
+        };
+        float yy[4][16];
+        for (int i = 0; i < 4; i++)
+            _mm512_storeu_ps(yy[i], relu ? _mm512_max_ps(y[i], zero) : y[i]);
+        // 16 filters' pixels are a plane apart: scalar stores.
+        for (int l = 0; l < 16; l++) {
+            float *dk = d + (size_t)(k + l) * plane;
+            dk[0] = yy[0][l];
+            if (two_cols)
+                dk[1] = yy[1][l];
+            if (two_rows) {
+                dk[s->ow] = yy[2][l];
+                if (two_cols)
+                    dk[s->ow + 1] = yy[3][l];
+            }
+        }
+    }
+    if (K16 < s->k)
+        out_tile_few(o, m, ms, b, relu, s, tt, ty, tx, K16, s->k);
+}
 #endif
 
 /*
@@ -394,6 +501,27 @@ void fer_wino_forward(float *out, const float *in, const float *u, const float *
         const float *x = in + (size_t)i * C * s->h * s->w;
         float *o = out + (size_t)i * K * s->oh * s->ow;
         pad_image(w.pad, x, s, &t);
+        if (t.few) {
+            // Transposed products (the top comment): V plain (C, T), u as U^T panels.
+            const int T = t.nb;
+            const size_t vs = (size_t)C * T, ms = (size_t)T * K, us = (size_t)weight_cols(s) * C;
+            for (int c = 0; c < C; c++)
+                for (int ty = 0; ty < t.th; ty++)
+                    in_row(w.v + (size_t)c * T + (size_t)ty * t.tw, vs,
+                           w.pad + (size_t)c * t.hp * 2 * t.we, &t, ty);
+            for (int xi = 0; xi < 16; xi++)
+                fer_gemm_packed(1, T, K, C, w.v + xi * vs, T, u + xi * us, w.m + xi * ms, K);
+            for (int tt = 0; tt < T; tt++) {
+#if FER_X86
+                if (simd) {
+                    out_tile_few_avx512(o, w.m, ms, b, relu, s, tt, tt / t.tw, tt % t.tw);
+                    continue;
+                }
+#endif
+                out_tile_few(o, w.m, ms, b, relu, s, tt, tt / t.tw, tt % t.tw, 0, K);
+            }
+            continue;
+        }
         for (int ty0 = 0; ty0 < t.th; ty0 += t.rb) {
             const int rows = t.th - ty0 < t.rb ? t.th - ty0 : t.rb;
             const int nb = rows * t.tw;
@@ -407,7 +535,8 @@ void fer_wino_forward(float *out, const float *in, const float *u, const float *
                         in_row_avx512(w.v, vs, c, C, r * t.tw, p, &t, ty0 + r);
                 }
                 for (int xi = 0; xi < 16; xi++)
-                    fer_gemm_packed(K, nb, C, u + xi * kc, C, w.v + xi * vs, w.m + xi * ms, nb);
+                    fer_gemm_packed(0, K, nb, C, u + xi * kc, C, w.v + xi * vs, w.m + xi * ms,
+                                    nb);
             } else
 #endif
             {
