@@ -607,14 +607,18 @@ START_TEST(winograd_matches_naive)
 }
 END_TEST
 
-/* The selection rule keeps the first layer (C = 1) on the old path and takes every other
- * layer of the default net; fer_wino_ok refuses what it cannot run. */
+/* The selection rule keeps the first layer (C = 1) and layers of few filters on the old
+ * path and takes every other layer of the default net; fer_wino_ok refuses what it
+ * cannot run. */
 START_TEST(winograd_rule)
 {
     fer_conv_shape s = {.c = 32, .h = 48, .w = 48, .k = 32, .kh = 3, .kw = 3, .stride = 1, .pad = 1};
     ck_assert_int_eq(fer_conv_shape_init(&s), 0);
     ck_assert(fer_wino_ok(&s) && fer_wino_pays(&s));
     s.c = 1;
+    ck_assert(fer_wino_ok(&s) && !fer_wino_pays(&s));
+    s.c = 64;
+    s.k = 16; // too few filters for the transforms to pay
     ck_assert(fer_wino_ok(&s) && !fer_wino_pays(&s));
     s = (fer_conv_shape){.c = 128, .h = 6, .w = 6, .k = 256, .kh = 3, .kw = 3, .stride = 1, .pad = 1};
     ck_assert_int_eq(fer_conv_shape_init(&s), 0);

@@ -309,6 +309,51 @@ START_TEST(test_infer_and_fold)
 }
 END_TEST
 
+/* Which convs run Winograd (nn/winograd.c): an inference net's 3x3 stride-1 convs that
+ * fer_wino_pays selects, only once fer_net_fold_bn has transformed their weights; never a
+ * training net's. Before the fold, and with wino_off, the net runs the direct path, and
+ * the three agree up to rounding. */
+static const char *arch_wino =
+    "[net]\ninput = 16x8x8\n"
+    "[conv]\nfilters = 32\nsize = 3\npad = 1\nbias = 0\n[bn]\n[relu]\n"  /* 1: selected */
+    "[conv]\nfilters = 16\nsize = 3\npad = 1\n[relu]\n"                     /* 4: K < 32 */
+    "[conv]\nfilters = 32\nsize = 3\npad = 1\nstride = 2\n[relu]\n"         /* 6: stride 2 */
+    "[conv]\nfilters = 32\nsize = 3\npad = 0\n[relu]\n"                     /* 8: selected */
+    "[gap]\n[fc]\noutputs = 3\n";
+
+START_TEST(test_winograd_selection)
+{
+    fer_net *train = build(arch_wino, 2, FER_NET_TRAIN, 4);
+    ck_assert_ptr_null(train->wino);
+    for (int i = 0; i < train->nlayers; i++)
+        ck_assert_ptr_null(train->layers[i].wino);
+    fer_net_free(train);
+
+    fer_net *net = build(arch_wino, 2, 0, 4);
+    perturb_bn(net, 6);
+    ck_assert_ptr_nonnull(net->layers[0].wino);
+    ck_assert_ptr_null(net->layers[3].wino);
+    ck_assert_ptr_null(net->layers[5].wino);
+    ck_assert_ptr_nonnull(net->layers[7].wino);
+    ck_assert_int_eq(net->wino_ready, 0);
+    float x[2 * 16 * 64], y0[6], y1[6];
+    fill(x, sizeof x / sizeof x[0], 1.0f, 12);
+    memcpy(y0, fer_net_forward(net, x, 2, 0), sizeof y0); // direct, bn unfolded
+    fer_net_fold_bn(net);
+    ck_assert_int_eq(net->wino_ready, 1);
+    memcpy(y1, fer_net_forward(net, x, 2, 0), sizeof y1); // Winograd
+    net->wino_off = 1;
+    const float *y2 = fer_net_forward(net, x, 2, 0);      // direct, bn folded
+    for (int k = 0; k < 6; k++) {
+        ck_assert_msg(fabsf(y1[k] - y0[k]) <= 1e-4f * fmaxf(1.0f, fabsf(y0[k])),
+                      "logit %d: winograd %g, unfolded direct %g", k, (double)y1[k], (double)y0[k]);
+        ck_assert_msg(fabsf(y1[k] - y2[k]) <= 1e-5f * fmaxf(1.0f, fabsf(y2[k])),
+                      "logit %d: winograd %g, direct %g", k, (double)y1[k], (double)y2[k]);
+    }
+    fer_net_free(net);
+}
+END_TEST
+
 START_TEST(test_bad_calls)
 {
     fer_net *net = build(arch_gap, 2, 0, 1);
@@ -397,6 +442,7 @@ static Suite *net_suite(void)
     tcase_add_test(tc, test_tensors);
     tcase_add_test(tc, test_infer_and_fold);
     tcase_add_test(tc, test_bad_calls);
+    tcase_add_test(tc, test_winograd_selection);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("gradients");

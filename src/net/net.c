@@ -217,6 +217,14 @@ static float *take(bump *b, size_t n)
     return p;
 }
 
+/* True for a conv of an inference net that runs Winograd (nn/winograd.c): where it pays,
+ * and where its scratch stays within the bound im2col's has (MAX_WORK). */
+static int wino_layer(const fer_layer *l, unsigned flags)
+{
+    return !(flags & FER_NET_TRAIN) && l->spec.type == FER_LAYER_CONV &&
+           fer_wino_pays(&l->conv) && fer_wino_work_size(&l->conv) <= MAX_WORK;
+}
+
 /* Floats of a layer's weight and bias slots. */
 static size_t weight_count(const fer_layer *l)
 {
@@ -353,9 +361,9 @@ int fer_net_create(fer_net **out, fer_arch *arch, int max_batch, unsigned flags,
         net->work2_len = net->work_len + 16 + conv_params;
     // Inference nets: room for the Winograd weights of the convs it pays for (the
     // rule is fer_wino_pays), and the scratch fer_wino_forward needs.
-    for (int i = 0; i < net->nlayers && !(flags & FER_NET_TRAIN); i++) {
+    for (int i = 0; i < net->nlayers; i++) {
         const fer_layer *l = &net->layers[i];
-        if (l->spec.type != FER_LAYER_CONV || !fer_wino_pays(&l->conv))
+        if (!wino_layer(l, flags))
             continue;
         net->wino_len += (fer_wino_weight_size(&l->conv) + ALIGN_FLOATS - 1) / ALIGN_FLOATS *
                          ALIGN_FLOATS;
@@ -384,7 +392,7 @@ int fer_net_create(fer_net **out, fer_arch *arch, int max_batch, unsigned flags,
     size_t at = 0;
     for (int i = 0; i < net->nlayers && net->wino; i++) {
         fer_layer *l = &net->layers[i];
-        if (l->spec.type != FER_LAYER_CONV || !fer_wino_pays(&l->conv))
+        if (!wino_layer(l, flags))
             continue;
         l->wino = net->wino + at;
         at += (fer_wino_weight_size(&l->conv) + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;

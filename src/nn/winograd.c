@@ -63,7 +63,7 @@ static tiling make_tiling(const fer_conv_shape *s)
     t.tw = (s->ow + 1) / 2;
     t.hp = 2 * t.th + 2;
     t.we = t.tw + 1;
-    t.rb = BLOCK_FLOATS / ((s->c + s->k) * t.tw);
+    t.rb = (int)(BLOCK_FLOATS / (((long long)s->c + s->k) * t.tw));
     if (t.rb < 1)
         t.rb = 1;
     if (t.rb > t.th)
@@ -95,11 +95,15 @@ int fer_wino_ok(const fer_conv_shape *s)
  * overhead), C = 4 0.77x, C = 8 1.00x, C = 16 1.26x, C = 32 1.34x; and for the
  * default net's other layers 1.30x to 2.06x, the 6x6 and 12x12 ones included (with
  * the transposed products; in the normal orientation 6x6 ran at 0.48x, 12x12 at
- * 1.6x). Hence: every 3x3 stride-1 conv with at least 16 input channels.
+ * 1.6x). Few filters pay too little for the transforms: with C = 64, K = 16 ran at
+ * 0.71x (6x6), 0.63x (12x12), 1.02x (24x24), K = 8 at 0.47x and 0.73x, while K = 32 ran
+ * at 1.14x (6x6) and 1.11x (12x12). Hence: every 3x3 stride-1 conv with at least 16
+ * input channels and 32 filters (which also bounds the padding of U^T's columns to 48
+ * at 1.5x).
  */
 int fer_wino_pays(const fer_conv_shape *s)
 {
-    return fer_wino_ok(s) && s->c >= 16;
+    return fer_wino_ok(s) && s->c >= 16 && s->k >= 32;
 }
 
 /* K rounded up to whole fer_gemm panels where the products run transposed. */
@@ -152,10 +156,17 @@ typedef struct wino_work {
     float *gemm;
 } wino_work;
 
+/* Floats of V: panels of whole NR columns, or a plain (C, T) per plane with few tiles
+ * (which keeps V within 16x the input even for a 1x1 map). */
+static size_t v_size(const fer_conv_shape *s, const tiling *t)
+{
+    return round16((size_t)16 * s->c * (t->few ? t->nb : t->nbp));
+}
+
 static wino_work split_work(const fer_conv_shape *s, const tiling *t, float *work)
 {
     const size_t pad = round16((size_t)s->c * t->hp * 2 * t->we + 16);
-    const size_t v = round16((size_t)16 * s->c * t->nbp);
+    const size_t v = v_size(s, t);
     const size_t m = round16((size_t)16 * s->k * t->nb);
     float *base = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
     wino_work w = {base, base + pad, base + pad + v, base + pad + v + m};
@@ -168,7 +179,7 @@ size_t fer_wino_work_size(const fer_conv_shape *s)
         return 0;
     const tiling t = make_tiling(s);
     const size_t pad = round16((size_t)s->c * t.hp * 2 * t.we + 16);
-    const size_t v = round16((size_t)16 * s->c * t.nbp);
+    const size_t v = v_size(s, &t);
     const size_t m = round16((size_t)16 * s->k * t.nb);
     return 16 + pad + v + m + fer_gemm_work_size(s->k, t.nb, s->c);
 }
