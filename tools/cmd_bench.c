@@ -374,8 +374,10 @@ static int bench_infer_net(fer_net *net, const opts *o, double peak, int f16)
             if (l->spec.type == FER_LAYER_CONV) {
                 conv_t += t;
                 conv_macs += l->macs;
-                printf("  %-3d %-26s %10.4f %8.1f %8.0f%%\n", i, name, t * 1e3, gf,
-                       peak > 0 ? 100.0 * gf / peak : 0.0);
+                // A Winograd layer does fewer multiply-adds than the MACs counted here.
+                const int wino = l->wino && net->wino_ready && !net->wino_off;
+                printf("  %-3d %-26s %10.4f %8.1f %8.0f%%%s\n", i, name, t * 1e3, gf,
+                       peak > 0 ? 100.0 * gf / peak : 0.0, wino ? "  winograd" : "");
             } else {
                 printf("  %-3d %-26s %10.4f %8.1f\n", i, name, t * 1e3, gf);
             }
