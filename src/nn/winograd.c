@@ -23,7 +23,8 @@
  *    is plain vector arithmetic over a row of tiles, 16 tiles per AVX-512 vector;
  *  - tiles are processed in blocks of whole tile rows, sized so a block's V (16, C,
  *    nb) and M (16, K, nb) stay within about 1 MB of L2 between the transform, the
- *    16 fer_gemm calls and the output transform;
+ *    16 fer_gemm calls and the output transform, and where possible so that a block
+ *    fills whole 48-wide panels (24x24, 64 -> 64: 0.316 -> 0.276 ms);
  *  - the output transform adds the bias and applies the ReLU before storing;
  *  - few tiles (a 6x6 map has 9): products of N = 9 columns would leave most of the
  *    kernel's 48-wide tile empty, so they run transposed, M_xi^T (T, K) =
@@ -64,6 +65,20 @@ static tiling make_tiling(const fer_conv_shape *s)
     t.hp = 2 * t.th + 2;
     t.we = t.tw + 1;
     t.rb = (int)(BLOCK_FLOATS / (((long long)s->c + s->k) * t.tw));
+    if (t.rb < t.th) {
+        // Blocks of whole 48-wide panels where possible (a block of 24 tiles would
+        // fill half of its last panel): rb rounded down to a multiple of the tile rows
+        // that make whole panels.
+        int a = t.tw, b = FER_GEMM_NR; // gcd(tw, NR), by Euclid
+        while (b) {
+            const int r = a % b;
+            a = b;
+            b = r;
+        }
+        const int whole = FER_GEMM_NR / a;
+        if (t.rb >= whole)
+            t.rb = t.rb / whole * whole;
+    }
     if (t.rb < 1)
         t.rb = 1;
     if (t.rb > t.th)
