@@ -289,34 +289,40 @@ static void in_row(float *v, size_t vs, const float *p, const tiling *t, int ty)
 /* ---- output transform: Y = A^T m A, A^T = [1 1 1 0; 0 1 -1 -1] --------------------
  * For filter k and tile row ty, from m[xi * ms + tx], into o (OH, OW). */
 
+/* One tile: the 16 values p[xi * ms], plus bias, ReLU when relu, into the 2x2 at d
+ * (rows ow floats apart), cut to the map's edge (two_rows, two_cols). */
+static void out_tile(float *d, int ow, const float *p, size_t ms, float bias, int relu,
+                     int two_rows, int two_cols)
+{
+    float r0[4], r1[4]; // A^T m: two rows of 4
+    for (int j = 0; j < 4; j++) {
+        const float m0 = p[(size_t)j * ms], m1 = p[(size_t)(4 + j) * ms];
+        const float m2 = p[(size_t)(8 + j) * ms], m3 = p[(size_t)(12 + j) * ms];
+        r0[j] = m0 + m1 + m2;
+        r1[j] = m1 - m2 - m3;
+    }
+    float y[4] = {r0[0] + r0[1] + r0[2] + bias, r0[1] - r0[2] - r0[3] + bias,
+                  r1[0] + r1[1] + r1[2] + bias, r1[1] - r1[2] - r1[3] + bias};
+    if (relu)
+        for (int i = 0; i < 4; i++)
+            y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+    d[0] = y[0];
+    if (two_cols)
+        d[1] = y[1];
+    if (two_rows) {
+        d[ow] = y[2];
+        if (two_cols)
+            d[ow + 1] = y[3];
+    }
+}
+
 static void out_row(float *o, const float *m, size_t ms, float bias, int relu,
                     const fer_conv_shape *s, const tiling *t, int ty)
 {
     const int two_rows = 2 * ty + 1 < s->oh;
-    for (int tx = 0; tx < t->tw; tx++) {
-        float r0[4], r1[4]; // A^T m: two rows of 4
-        for (int j = 0; j < 4; j++) {
-            const float m0 = m[(size_t)j * ms + tx], m1 = m[(size_t)(4 + j) * ms + tx];
-            const float m2 = m[(size_t)(8 + j) * ms + tx], m3 = m[(size_t)(12 + j) * ms + tx];
-            r0[j] = m0 + m1 + m2;
-            r1[j] = m1 - m2 - m3;
-        }
-        float y[4] = {r0[0] + r0[1] + r0[2] + bias, r0[1] - r0[2] - r0[3] + bias,
-                      r1[0] + r1[1] + r1[2] + bias, r1[1] - r1[2] - r1[3] + bias};
-        if (relu)
-            for (int i = 0; i < 4; i++)
-                y[i] = y[i] > 0.0f ? y[i] : 0.0f;
-        float *d = o + (size_t)2 * ty * s->ow + 2 * tx;
-        const int two_cols = 2 * tx + 1 < s->ow;
-        d[0] = y[0];
-        if (two_cols)
-            d[1] = y[1];
-        if (two_rows) {
-            d[s->ow] = y[2];
-            if (two_cols)
-                d[s->ow + 1] = y[3];
-        }
-    }
+    for (int tx = 0; tx < t->tw; tx++)
+        out_tile(o + (size_t)2 * ty * s->ow + 2 * tx, s->ow, m + tx, ms, bias, relu, two_rows,
+                 2 * tx + 1 < s->ow);
 }
 
 /* The output transform with few tiles: from m planes (T, K) (ms floats apart), tile
@@ -327,31 +333,9 @@ static void out_tile_few(float *o, const float *m, size_t ms, const float *b, in
     const size_t plane = (size_t)s->oh * s->ow;
     const int two_rows = 2 * ty + 1 < s->oh, two_cols = 2 * tx + 1 < s->ow;
     float *d = o + (size_t)2 * ty * s->ow + 2 * tx;
-    for (int k = k0; k < k1; k++) {
-        const float *mk = m + (size_t)tt * s->k + k;
-        float r0[4], r1[4];
-        for (int j = 0; j < 4; j++) {
-            const float m0 = mk[j * ms], m1 = mk[(4 + j) * ms];
-            const float m2 = mk[(8 + j) * ms], m3 = mk[(12 + j) * ms];
-            r0[j] = m0 + m1 + m2;
-            r1[j] = m1 - m2 - m3;
-        }
-        const float bias = b ? b[k] : 0.0f;
-        float y[4] = {r0[0] + r0[1] + r0[2] + bias, r0[1] - r0[2] - r0[3] + bias,
-                      r1[0] + r1[1] + r1[2] + bias, r1[1] - r1[2] - r1[3] + bias};
-        if (relu)
-            for (int i = 0; i < 4; i++)
-                y[i] = y[i] > 0.0f ? y[i] : 0.0f;
-        float *dk = d + (size_t)k * plane;
-        dk[0] = y[0];
-        if (two_cols)
-            dk[1] = y[1];
-        if (two_rows) {
-            dk[s->ow] = y[2];
-            if (two_cols)
-                dk[s->ow + 1] = y[3];
-        }
-    }
+    for (int k = k0; k < k1; k++)
+        out_tile(d + (size_t)k * plane, s->ow, m + (size_t)tt * s->k + k, ms, b ? b[k] : 0.0f,
+                 relu, two_rows, two_cols);
 }
 
 #if FER_X86
