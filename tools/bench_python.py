@@ -118,6 +118,25 @@ def main(argv=None):
     if c != 1 or not pre.get("grey", True):
         sys.exit("bench_python: the origin's route here is written for grey models")
     mean, std = float(pre["mean"]), float(pre["std"])
+    # What the header records is part of the network: the contrast step on the 8-bit face
+    # (OpenCV's own functions, which src/vision/contrast.c reproduces byte for byte) and the
+    # calibration temperature. Leaving either out would time a different classifier.
+    contrast = pre.get("contrast", "none")
+    if contrast == "histeq":
+        def contrast_step(face):
+            return cv2.equalizeHist(face)
+    elif contrast == "clahe":
+        clahe = cv2.createCLAHE(float(pre.get("clahe_clip", 2.0)),
+                                (int(pre.get("clahe_tiles", 8)),) * 2)
+
+        def contrast_step(face):
+            return clahe.apply(face)
+    elif contrast == "none":
+        def contrast_step(face):
+            return face
+    else:
+        sys.exit(f"bench_python: {a.model}: contrast '{contrast}' is not known to this script")
+    temperature = float(m["header"].get("calibration", {}).get("temperature", 1.0))
     cascade = cv2.CascadeClassifier(
         "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml")
 
@@ -133,9 +152,10 @@ def main(argv=None):
           f"from {os.path.basename(a.clip)}; {len(faces48)} faces of {w}x{h} cut from them")
 
     def torch_probs(batch):
-        x = (batch.astype(np.float32) / 255.0 - mean) / std
+        faces = np.stack([contrast_step(f) for f in batch[:, 0]])[:, None]
+        x = (faces.astype(np.float32) / 255.0 - mean) / std
         with torch.no_grad():
-            return torch.softmax(net(torch.from_numpy(x)), dim=1).numpy()
+            return torch.softmax(net(torch.from_numpy(x)) / temperature, dim=1).numpy()
 
     whole = [(0, 0, w, h)]
 
@@ -178,8 +198,13 @@ def main(argv=None):
                    (ferd48(x).faces[0] for x in faces48)])
     pt = torch_probs(stack)
     agree = float(np.mean(pf.argmax(1) == pt.argmax(1)))
-    print(f"check on the {len(faces48)} faces: same top class {agree * 100:.1f}%, largest "
-          f"probability difference {np.abs(pf - pt).max():.2g}")
+    diff = float(np.abs(pf - pt).max())
+    print(f"check on the {len(faces48)} faces (contrast {contrast}, temperature "
+          f"{temperature:.4g} applied to both): same top class {agree * 100:.1f}%, largest "
+          f"probability difference {diff:.2g}")
+    if agree < 1.0 or diff > 1e-4:
+        sys.exit("bench_python: ferd and PyTorch disagree on the same faces: the comparison "
+                 "would time two different classifiers")
     found = {name: sum(len(fn(f)) for f in frames) for name, fn in (
         ("ferd", lambda f: ferd640(f).faces), ("ferd, origin's settings",
                                                lambda f: ferd640_origin(f).faces),
