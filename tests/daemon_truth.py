@@ -20,11 +20,21 @@ so the checks judge what was reported for the frame it names, not timing.
                        1..300, none dropped), then END; STATUS ended; a later
                        `ferctl watch` exits 0 with one line
   end_realtime         loop no on a 2 s clip played in real time: END after it
+  stream_realtime_no   a live source (the clip over HTTP, a stream like a
+                       network camera's) with realtime no and inference made
+                       slower than the source: the source is never held back
+                       for inference (frames dropped, captured > processed;
+                       a file under realtime no drops none: end_of_stream).
+                       A camera takes the same path (only files and images
+                       are read losslessly); no camera exists in CI.
 
 Needs FERD_BIN, FERCTL, FER_SOURCE_ROOT (meson sets them; suite 'daemon').
 """
+import functools
+import http.server
 import json
 import os
+import threading
 import random
 import subprocess
 import sys
@@ -266,6 +276,55 @@ def end_realtime():
         s.cleanup()
 
 
+# Inference several times slower than decoding the clip: the whole 640x480 frame searched
+# in fine steps for faces from 24 px on every frame (about 20x the decode time here).
+SLOW = {"detect_width": "640", "scale_factor": "1.05", "min_face": "24", "full_every": "1"}
+
+
+def stream_realtime_no():
+    s = Scratch("ferd_truth_")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler,
+                                directory=os.path.dirname(CLIP))
+    handler.log_message = lambda *a: None
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    url = "http://127.0.0.1:%d/%s" % (srv.server_address[1], os.path.basename(CLIP))
+    settings = {"source": url, "model": MODEL, "loop": "no", "realtime": "no",
+                "retry_initial_ms": "10000",
+                "retry_max_ms": "10000"}
+    settings.update(SLOW)
+    d = Daemon(s, settings).start()
+    try:
+        c = d.client(timeout=30)
+        c.request({"class": "WATCH", "scores": False})
+        c.expect("WATCH", 30)
+        # The stream ends after its 300 frames (it would reconnect after retry_initial_ms).
+        check(wait_for(lambda: d.status()["frames"]["captured"] >= FRAMES, 300),
+              "the stream's %d frames were not all captured: %s", FRAMES, d.status()["frames"])
+        st = d.status()
+        check(st["source"]["kind"] == "stream", "source kind %s", st["source"]["kind"])
+        f = st["frames"]
+        check(f["dropped"] > 0 and f["processed"] < f["captured"],
+              "a live source waited for inference under realtime no: %s", f)
+        seqs = []
+        while True:
+            m = c.message(0.5)
+            if m is None:
+                break
+            if m["class"] == "RESULT":
+                seqs.append(m["seq"])
+        # RESULT seqs are frame numbers: the watcher sees the frames inference skipped.
+        check(seqs and seqs[-1] > len(seqs), "RESULT seqs %s for %d RESULTs", seqs[-5:],
+              len(seqs))
+        c.close()
+        return "stream: %d captured, %d processed, %d dropped; %d RESULTs up to seq %d" % (
+            f["captured"], f["processed"], f["dropped"], len(seqs), seqs[-1])
+    finally:
+        check(d.stop() == 0, "ferd did not stop cleanly")
+        srv.shutdown()
+        s.cleanup()
+
+
 if __name__ == "__main__":
     sys.exit(run_checks([snapshot_from_idle, first_result, events_state, end_of_stream,
-                         end_realtime], sys.argv))
+                         end_realtime, stream_realtime_no], sys.argv))
