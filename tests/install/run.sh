@@ -8,7 +8,8 @@
 #    and archives: their .rodata and .data, where a compiled-in path would be;
 #    debug information may name the build directory, as it does everywhere);
 # 3. the shipped data is installed: architectures and the model under
-#    DATADIR/ferd/models, the demo samples under DATADIR/ferd/samples;
+#    DATADIR/ferd/models, the demo samples under DATADIR/ferd/samples; the
+#    viewer, ferctl-view, needs no BLAS library (ferd does);
 # 4. in a private mount namespace where the installed tree is mounted at PREFIX
 #    and the source tree (the build directory with it) is covered by an empty
 #    tmpfs, the installed `fer info default` finds the architecture, `ferd
@@ -63,6 +64,22 @@ for f in models/default.arch models/seed.arch models/ferplus.arch models/default
     [ -s "$DEST$DATA/$f" ] || fail "$DATA/$f is not installed"
 done
 echo "architectures, model and samples installed under $DATA"
+
+# ---- 3b. the viewer links no BLAS ----
+# ferctl-view decodes, draws and shows pictures (the image layer, src/meson.build)
+# and runs no network: a BLAS or LAPACK library in its NEEDED list means a
+# dependency brought fer_net or OpenBLAS back onto its link line, and its
+# Debian package would depend on libopenblas again. ferd, which runs the
+# network, must name libopenblas: so the pattern finds BLAS where it is.
+needed() { readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p'; }
+blas_re='blas|lapack'
+if [ -e "$DEST$BINDIR/ferctl-view" ]; then
+    needed "$DEST$SBINDIR/ferd" | grep -Eq "$blas_re" ||
+        fail "ferd's NEEDED list names no BLAS: the check below could not see one ($(needed "$DEST$SBINDIR/ferd" | tr '\n' ' '))"
+    bad=$(needed "$DEST$BINDIR/ferctl-view" | grep -E "$blas_re" || true)
+    [ -z "$bad" ] || fail "ferctl-view needs $bad (it runs no network: see client/meson.build)"
+    echo "ferctl-view needs no BLAS: $(needed "$DEST$BINDIR/ferctl-view" | tr '\n' ' ')"
+fi
 
 # ---- 4. the installed programs, the source tree out of reach ----
 if [ "$(id -u)" -eq 0 ]; then

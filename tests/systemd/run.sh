@@ -12,7 +12,8 @@
 #    (tracked and untracked files, not ignored ones), cached by the copy's
 #    content hash in BUILD_DIR/systemd-debs; `lintian --fail-on error` on them;
 #    and a newer build of ferd for the upgrade (the same files repacked with a
-#    higher version and a changed /etc/ferd/ferd.conf).
+#    higher version and a changed /etc/ferd/ferd.conf). Then, host side: the
+#    ferctl-view package does not depend on BLAS.
 # 3. systemd booted as PID 1 in its own PID and mount namespaces on a fresh
 #    overlay of the root (unshare, chroot; nsenter to run commands in it).
 # 4. `apt-get install` of the packages into the booted root (ferctl-view and
@@ -140,6 +141,15 @@ fi
 echo "lintian (no errors; warnings and notes as follows):"
 sed 's/^/   /' "$DEBS/lintian.txt"
 ls "$DEBS"/*.deb | sed "s|^$DEBS/|   |"
+
+# The viewer shows pictures and runs no network: its package must not pull in
+# OpenBLAS (src/meson.build's image layer). ferd's must, or the pattern is wrong.
+echo "== ferctl-view's Depends"
+view_dep=$(dpkg-deb -f "$DEBS/ferctl-view_${version}_$arch.deb" Depends)
+echo "   $view_dep"
+dpkg-deb -f "$DEBS/ferd_${version}_$arch.deb" Depends | grep -q blas ||
+    { echo "FAIL: ferd's Depends names no BLAS: the check of ferctl-view's could not see one"; exit 1; }
+case "$view_dep" in *blas*|*lapack*) echo "FAIL: ferctl-view depends on BLAS"; exit 1 ;; esac
 
 # ---- 3. a fresh overlay and the boot ----
 RUN=$BUILD/systemd-run
