@@ -58,6 +58,15 @@ def usage_errors():
     usage_error([fer, "classify", "--modle", "m", "x.png"], "(did you mean '--model'?)")
     usage_error([ferd, "--sokcet", "x"], "ferd: unknown option '--sokcet' "
                 "(did you mean '--socket'?)")
+    # A slip before the command is named first, not its value taken for the command.
+    usage_error([ferctl, "--sokcet", "x", "stauts"], "ferctl: unknown option '--sokcet' "
+                "(did you mean '--socket'?)")
+    usage_error([ferctl, "--sokcet=x", "status"], "ferctl: unknown option '--sokcet' (did")
+    usage_error([ferctl, "watch", "--evnets", "--count", "x"], "unknown option '--evnets'")
+    usage_error([fer, "--verison"], "fer: unknown option '--verison' (did you mean "
+                "'--version'?)")
+    usage_error([fer, "--modle", "m", "classify"], "options follow the command")
+    usage_error([ferd, "--sokcet", "x", "stray"], "unknown option '--sokcet'")
     usage_error([ferd, "--socket"], "needs a value")
     usage_error([ferctl, "watch", "--count"], "needs a value")
     usage_error([fer, "analyze", "--output"], "needs a value")
@@ -76,6 +85,8 @@ def usage_errors():
     for prog in (need_env("FERD_MQTT_BIN"), need_env("FERD_HTTP_BIN")):
         name = os.path.basename(prog)
         usage_error([prog, "--sokcet", "x"], "%s: unknown option '--sokcet' "
+                    "(did you mean '--socket'?)" % name)
+        usage_error([prog, "--sokcet", "x", "stray"], "%s: unknown option '--sokcet' "
                     "(did you mean '--socket'?)" % name)
         usage_error([prog, "--check-confgi"], "(did you mean '--check-config'?)")
         usage_error([prog, "--socket"], "%s: option '--socket' needs a value" % name)

@@ -53,9 +53,16 @@ int main(int argc, char **argv)
             return commands[i].run(argc - 1, argv + 1);
         names[i] = commands[i].name;
     }
-    if (argv[1][0] == '-')
+    if (argv[1][0] == '-') {
+        /* Before the command only --help and --version are options: a slip of one
+         * of them gets its did-you-mean, any other option belongs after a command. */
+        static const char *const own[] = {"--help", "--version"};
+        const char *hint = fer_cli_suggest(argv[1], own, 2);
+        if (hint)
+            return fer_cli_usage_error("fer", hint, "unknown option '%s'", argv[1]);
         return fer_cli_usage_error("fer", NULL, "unknown option '%s' (options follow the "
                                    "command)", argv[1]);
+    }
     return fer_cli_usage_error("fer", fer_cli_suggest(argv[1], names, NCMD),
                                "unknown command '%s'", argv[1]);
 }

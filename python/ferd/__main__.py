@@ -29,7 +29,7 @@ import datetime as _dt
 import os
 import re
 import sys
-from typing import Dict, List, NoReturn, Optional, Sequence
+from typing import Dict, List, NoReturn, Optional, Sequence, Tuple
 
 from . import errors
 from .classifier import Classifier
@@ -95,9 +95,72 @@ class _Parser(argparse.ArgumentParser):
         """The first argument parse_known_args left: an option or an operand."""
         word = extra[0]
         if word.startswith("-") and word != "-":
-            names = [o for a in self._actions for o in a.option_strings if o.startswith("--")]
-            _usage_exit(self.prog, f"unknown option '{word}'", _suggest(word.split("=")[0], names))
+            name = word.split("=")[0]  # as getopt_long names it: without its value
+            _usage_exit(self.prog, f"unknown option '{name}'", _suggest(name, self._longs()))
         _usage_exit(self.prog, f"unexpected argument '{word}'")
+
+    def _longs(self) -> List[str]:
+        return [o for a in self._actions for o in a.option_strings if o.startswith("--")]
+
+    def lookup(self, word: str) -> Tuple[Optional[argparse.Action], Optional[str], bool]:
+        """The action an option word names, as argparse would match it (exact, or
+        a unique prefix of a long option), its attached value ('--x=V', '-xV'),
+        and whether the prefix was ambiguous."""
+        if word.startswith("--"):
+            name, eq, value = word.partition("=")
+            hits = [a for a in self._actions if name in a.option_strings]
+            if not hits:
+                hits = [a for a in self._actions
+                        if any(o.startswith(name) for o in a.option_strings)]
+            if len(hits) != 1:
+                return None, None, len(hits) > 1
+            return hits[0], value if eq else None, False
+        for a in self._actions:
+            if word[:2] in a.option_strings:
+                return a, (word[2:] or None) if a.nargs != 0 else None, False
+        return None, None, False
+
+
+def _first_unknown_option(p: _Parser, commands: Dict[str, _Parser],
+                          argv: Sequence[str]) -> None:
+    """Reports the first unknown option of the command line, in the order it
+    was typed, as getopt_long does in the C tools. argparse alone would set an
+    unknown option aside and read its value as the command ('--sokcet x status'
+    would be "unknown command 'x'"). The walk stops, leaving the report to
+    argparse, at the first thing argparse itself refuses: an unknown command, a
+    missing or bad value, an ambiguous prefix; and at --help or --version,
+    which win when they come first."""
+    parser, i = p, 0
+    while i < len(argv):
+        word = argv[i]
+        i += 1
+        if word == "--":
+            return
+        if not word.startswith("-") or word == "-":
+            if parser is p:
+                if word not in commands:
+                    return
+                parser = commands[word]
+            continue  # an operand: classify's images, or a stray one argparse names
+        action, value, ambiguous = parser.lookup(word)
+        if ambiguous:
+            return
+        if action is None:
+            parser.unknown([word])
+        if action.nargs == 0:
+            if {"-h", "-V"} & set(action.option_strings):
+                return
+            continue
+        if value is None:
+            if i >= len(argv) or argv[i].startswith("-"):
+                return
+            value = argv[i]
+            i += 1
+        if action.type is not None:
+            try:
+                action.type(value)
+            except (TypeError, ValueError):
+                return
 
 
 def _clock(t: _dt.datetime) -> str:
@@ -295,7 +358,7 @@ def _classify_main(a: argparse.Namespace) -> int:
     return FAIL if failed else OK
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> _Parser:
     p = _Parser(prog="python -m ferd", description="ferd from Python: talk to the daemon, "
                 "or classify images in process.")
     p.add_argument("-V", "--version", action="version",
@@ -340,11 +403,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = _parser()
-    a, extra = p.parse_known_args(argv)
     commands: Dict[str, _Parser] = p.commands  # type: ignore[attr-defined]
+    _first_unknown_option(p, commands, sys.argv[1:] if argv is None else argv)
+    a, extra = p.parse_known_args(argv)
     if a.command is None:
         if extra:
-            p.unknown(extra)  # type: ignore[attr-defined]
+            p.unknown(extra)
         _usage_exit(p.prog, "no command (status, watch, snapshot or classify)")
     sp = commands[a.command]
     if extra:

@@ -100,6 +100,17 @@ def test_usage_errors(tmpdir_short):
                 want=["python -m ferd watch: unknown option '--evnets' "
                       "(did you mean '--events'?)"])
     usage_error("-S", sock, "watch", "--count", want=["'--count' needs a value"])
+    # The first slip typed is the one named, as getopt_long does in the C tools:
+    # argparse alone read '--sokcet x status' as the unknown command 'x', and
+    # '--evnets --count x' as a bad --count.
+    usage_error("--sokcet", sock, "status",
+                want=["python -m ferd: unknown option '--sokcet' (did you mean '--socket'?)"])
+    usage_error("--sokcet=" + sock, "status", want=["unknown option '--sokcet' (did you"])
+    usage_error("--timout", "3", "-S", sock, "stauts",
+                want=["unknown option '--timout' (did you mean '--timeout'?)"])
+    usage_error("-S", sock, "watch", "--evnets", "--count", "x",
+                want=["python -m ferd watch: unknown option '--evnets'"])
+    usage_error("-S", sock, "watch", "--count", "x", "--evnets", want=["--count", "'x'"])
     usage_error("-S", sock, "watch", "--max-fps", "x", want=["--max-fps"])
     usage_error("-S", sock, "status", "stray", want=["unexpected argument 'stray'"])
     usage_error("classify", "--modle", "m", "x.png", want=["(did you mean '--model'?)"])
