@@ -3,11 +3,14 @@
 # clang, ASan and UBSan, and runs each for SECONDS (default 60; FUZZ_SECONDS too).
 #
 # The build is a separate meson directory (FUZZ_BUILD, default build-fuzz) set up
-# with CC=clang -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false; only
-# the fuzz targets and what they link are compiled. Each target starts from its
-# committed seeds (fuzz/corpus/<target>/, read only) and its regression inputs;
-# what it discovers goes to FUZZ_BUILD/fuzz-work/<target>/corpus, which is
-# thrown away on the next run so every run starts from the same seeds.
+# with CC=clang -Dfuzz=true -Dwerror=true -Db_sanitize=address,undefined
+# -Db_lundef=false, options given again on every run so that a directory set up
+# before (or by hand) is held to them too; only the fuzz targets and what they
+# link are compiled. `sh tools/fuzz.sh 1` is the build with a 1-s run of each.
+# Each target starts from its committed seeds (fuzz/corpus/<target>/, read
+# only) and its regression inputs; what it discovers goes to
+# FUZZ_BUILD/fuzz-work/<target>/corpus, which is thrown away on the next run so
+# every run starts from the same seeds.
 #
 # Any crash, leak, timeout (10 s per input), out-of-memory (2 GiB RSS) or
 # sanitizer report makes the script exit 1 after all targets ran; the input
@@ -25,11 +28,12 @@ secs=${1:-${FUZZ_SECONDS:-60}}
 targets=${*:-request result_json model arch csv folder ferplus config checkpoint image}
 dir=${FUZZ_BUILD:-build-fuzz}
 
+opts="-Dfuzz=true -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false"
+# shellcheck disable=SC2086
 if [ -d "$dir/meson-private" ]; then
-    meson setup --reconfigure "$dir" >/dev/null
+    meson setup --reconfigure "$dir" $opts >/dev/null
 else
-    CC=clang CXX=clang++ meson setup "$dir" -Dfuzz=true -Dwerror=true \
-        -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+    CC=clang CXX=clang++ meson setup "$dir" $opts >/dev/null
 fi
 build=""
 for t in $targets; do
