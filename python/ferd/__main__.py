@@ -6,6 +6,8 @@
     python -m ferd [--socket PATH] snapshot [--json] [--no-scores] [-o FILE] [--annotated]
     python -m ferd classify [--model FILE] [options] IMAGE...
 
+(--socket, as in ferctl, and --timeout may follow status, watch or snapshot too.)
+
 The command line follows docs/cli.md as fer, ferd and ferctl do: a usage error
 is one line on stderr ("python -m ferd watch: unknown option '--evnets' (did
 you mean '--events'?); see 'python -m ferd watch --help'") and exit 64, never
@@ -386,6 +388,13 @@ def _parser() -> _Parser:
                    help="also write the frame; the name says the format: .jpg, .jpeg or "
                    ".png; '-' writes the JPEG to stdout (and nothing else)")
     n.add_argument("--annotated", action="store_true", help="with -o: boxes and labels drawn")
+    for cmd in (s, w, n):
+        # After the command too, as ferctl takes them; SUPPRESS leaves the value
+        # given before the command in place when none is given after it.
+        cmd.add_argument("-S", "--socket", default=argparse.SUPPRESS,
+                         help="ferd's socket (as before the command)")
+        cmd.add_argument("--timeout", type=float, default=argparse.SUPPRESS,
+                         help="seconds to wait for the daemon's answers (5)")
     c = sub.add_parser("classify", help="classify image files in process (as fer classify)")
     c.add_argument("images", nargs="+", metavar="IMAGE")
     c.add_argument("-m", "--model", help="model file (default: $FER_MODEL, else the installed one)")

@@ -111,6 +111,12 @@ def test_usage_errors(tmpdir_short):
     usage_error("-S", sock, "watch", "--evnets", "--count", "x",
                 want=["python -m ferd watch: unknown option '--evnets'"])
     usage_error("-S", sock, "watch", "--count", "x", "--evnets", want=["--count", "'x'"])
+    # -S and --timeout follow the client commands too, as in ferctl.
+    usage_error("status", "--sokcet", sock, want=["python -m ferd status: unknown option "
+                                                  "'--sokcet' (did you mean '--socket'?)"])
+    usage_error("watch", "-S", sock, "--timeout", "x", want=["--timeout", "'x'"])
+    usage_error("classify", "-S", sock, "x.png", want=["python -m ferd classify: unknown "
+                                                       "option '-S'"])
     usage_error("-S", sock, "watch", "--max-fps", "x", want=["--max-fps"])
     usage_error("-S", sock, "status", "stray", want=["unexpected argument 'stray'"])
     usage_error("classify", "--modle", "m", "x.png", want=["(did you mean '--model'?)"])
@@ -128,6 +134,11 @@ def test_exit_codes(tmpdir_short):
     assert out.returncode == 2
     assert sock in out.stderr and "systemctl start ferd" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1  # one line, no traceback
+    # The socket after the command, and over one given before it (as ferctl).
+    for args in (["status", "-S", sock], ["-S", sock + ".not", "status", "--socket", sock],
+                 ["--timeout", "3", "status", "--socket=" + sock, "--timeout", "2"]):
+        out = ferd_py(*args)
+        assert out.returncode == 2 and sock + " " in out.stderr.replace(")", " "), (args, out)
     assert ferd_py("--socket", sock, "watch", "--max-fps", "x").returncode == 64
     assert ferd_py().returncode == 64
     assert ferd_py("classify").returncode == 64
