@@ -10,8 +10,19 @@
  *   mjpeg: an <img> shows /api/stream.mjpg (frames annotated by ferd), and
  *     /api/events without pictures feeds the faces list and the chart.
  * The faces list shows each face's label and probability as ferd computed
- * them for the frame (its moving average beside it); the chart stacks, for
- * each of the last 60 seconds, the share of faces seen with each label.
+ * them for the frame (its moving average beside it).
+ *
+ * The chart counts face-time, not messages: each RESULT stands for the time
+ * since the one before it on ferd's clock (mono_ns; at most MAX_STEP_S, and
+ * nothing for the first after a (re)connect), and each face in it adds that
+ * time to its per-frame label. A bar is one second: each label's share of the
+ * face-seconds in it. The legend is each label's share of all face-seconds in
+ * the chart's window, so several faces at once each count for their time in
+ * view, and a burst of messages or a drop in ferd's rate weighs nothing extra.
+ * A note under the legend says the window actually covered (shorter than a
+ * minute just after the page opened), the face-seconds and the faces in view
+ * on average. The chart is redrawn within CHART_MS of a RESULT, so the legend
+ * never lags the picture by more than that.
  *
  * Messages are the objects of ferd's protocol (proto/PROTOCOL.md); classes the
  * page does not know are ignored, as the protocol asks. ferd-http's own
@@ -27,6 +38,8 @@
   };
   const SPARE = ["#d16d9e", "#c69026", "#6cb6ff", "#8ddb8c", "#f69d50", "#dcbdfb"];
   const WINDOW_S = 60;
+  const MAX_STEP_S = 1;    // a longer gap between RESULTs (a reconnect, a stall) counts as this
+  const CHART_MS = 250;    // the chart is redrawn at most this often on RESULTs
 
   const st = {
     info: null,
@@ -36,7 +49,11 @@
     retry: null,
     classes: [],           // label order, from the model
     tracks: new Map(),     // id -> last label seen, for the changes list
-    buckets: [],           // [{t: second, counts: {label: n}, faces: n}]
+    buckets: [],           // [{t: second, secs: {label: face-seconds}, faceSecs, span}]
+    lastT: null,           // ferd's clock (s) at the last RESULT of this stream
+    since: null,           // Date.now() at the first RESULT counted
+    chart: null,           // what the chart and legend show (drawChart), for the test
+    chartDrawn: 0,         // performance.now() of the last drawChart
     framesDrawn: 0,
     frameTimes: [],
     pending: null,         // a frame being decoded
@@ -204,22 +221,41 @@
       for (const id of st.tracks.keys()) if (!seen.has(id)) st.tracks.delete(id);
   }
 
+  // The time r stands for: the seconds since the previous RESULT of this
+  // stream on ferd's clock (mono_ns, else its wall time), at most MAX_STEP_S;
+  // 0 for the first RESULT after a (re)connect and when the clock went back
+  // (ferd restarted).
+  function step(r) {
+    const t = typeof r.mono_ns === "number" ? r.mono_ns / 1e9 : Date.parse(r.time) / 1000;
+    const prev = st.lastT;
+    st.lastT = Number.isFinite(t) ? t : null;
+    if (prev === null || st.lastT === null) return 0;
+    const dt = st.lastT - prev;
+    return dt > 0 ? Math.min(dt, MAX_STEP_S) : 0;
+  }
+
+  // Adds r's face-time to the bucket of the second it arrived in.
   function count(r) {
+    const dt = step(r);
     const t = Math.floor(Date.now() / 1000);
+    if (st.since === null) st.since = Date.now();
     let b = st.buckets[st.buckets.length - 1];
     if (!b || b.t !== t) {
-      b = { t, counts: {}, faces: 0 };
+      b = { t, secs: {}, faceSecs: 0, span: 0 };
       st.buckets.push(b);
     }
+    b.span += dt;
     for (const f of r.faces || []) {
-      b.counts[f.label] = (b.counts[f.label] || 0) + 1;
-      b.faces++;
+      b.secs[f.label] = (b.secs[f.label] || 0) + dt;
+      b.faceSecs += dt;
     }
     while (st.buckets.length && st.buckets[0].t <= t - WINDOW_S) st.buckets.shift();
   }
 
-  // A stacked bar per second: each label's share of the faces seen in it.
+  // A stacked bar per second: each label's share of the face-seconds in it;
+  // the legend: each label's share of all face-seconds in the window.
   function drawChart() {
+    st.chartDrawn = performance.now();
     const cv = $("chart"), g = cv.getContext("2d");
     const W = cv.width, H = cv.height, padL = 30, padB = 16, plotW = W - padL - 4, plotH = H - padB - 6;
     g.clearRect(0, 0, W, H);
@@ -242,19 +278,21 @@
     const colW = plotW / WINDOW_S;
     const labels = st.classes.length ? st.classes : [];
     const totals = {};
-    let all = 0;
+    let all = 0, span = 0;
     for (const b of st.buckets) {
       const age = now - b.t;
-      if (age >= WINDOW_S || age < 0 || !b.faces) continue;
+      if (age >= WINDOW_S || age < 0) continue;
+      span += b.span;
+      if (!b.faceSecs) continue;
       const x = padL + plotW - (age + 1) * colW;
       let y = 6 + plotH;
-      const names = labels.length ? labels : Object.keys(b.counts);
+      const names = labels.length ? labels : Object.keys(b.secs);
       for (const name of names) {
-        const n = b.counts[name] || 0;
+        const n = b.secs[name] || 0;
         if (!n) continue;
         totals[name] = (totals[name] || 0) + n;
         all += n;
-        const h = plotH * n / b.faces;
+        const h = plotH * n / b.faceSecs;
         g.fillStyle = color(name);
         g.fillRect(x + 0.5, y - h, Math.max(1, colW - 1), h);
         y -= h;
@@ -270,6 +308,21 @@
       li.append(sw, document.createTextNode(name + (all ? " " + pct((totals[name] || 0) / all) : "")));
       legend.append(li);
     }
+    // The window actually covered: a minute, or less since the page opened.
+    const windowS = st.since === null ? 0 : Math.min(WINDOW_S, Math.round((Date.now() - st.since) / 1000));
+    const shares = {};
+    for (const name of Object.keys(totals)) shares[name] = totals[name] / all;
+    st.chart = { window_s: windowS, span_s: span, face_s: all, seconds: totals, shares };
+    let note;
+    if (!all) {
+      note = st.since === null ? "No result yet." : "No face in view over the last " + windowS + " s.";
+    } else {
+      note = "Share of face-time per expression (ferd's label for each frame; every face counts " +
+        "for the time it is in view) over the last " + windowS + " s" +
+        (windowS < WINDOW_S ? " (since this page opened)" : "") + ": " + all.toFixed(1) +
+        " face-seconds, " + (span > 0 ? (all / span).toFixed(1) : "0") + " faces in view on average.";
+    }
+    $("chart-note").textContent = note;
   }
 
   // ---- the stream ----
@@ -281,6 +334,7 @@
     showFaces(r);
     trackChanges(r);
     count(r);
+    if (performance.now() - st.chartDrawn >= CHART_MS) drawChart();
     if (r.image && r.image.data) showFrame(r);
     else if (st.view === "canvas" && !st.images) drawResult(null, r);
     const t = Date.parse(r.time);
@@ -306,7 +360,7 @@
   function onGateway(ev) {
     let g;
     try { g = JSON.parse(ev.data); } catch (e) { return; }
-    if (g.ferd === "connected") { badge("ok", "live"); notice(""); }
+    if (g.ferd === "connected") { st.lastT = null; badge("ok", "live"); notice(""); }
     else if (g.ferd === "connecting") badge("wait", "connecting…");
     else { badge("bad", g.ferd === "refused" ? "refused" : "ferd unreachable"); notice(g.message || ""); }
   }
@@ -334,11 +388,13 @@
     if (st.es) st.es.close();
     clearTimeout(st.retry);
     const url = streamUrl();
+    st.lastT = null;       // a new stream: its first RESULT starts the clock again
     const es = new EventSource(url);
     st.es = es;
     es.onmessage = onMessage;
     es.addEventListener("gateway", onGateway);
-    es.onopen = () => badge("ok", "live");
+    // The browser reconnects by itself after a loss: restart the clock then too.
+    es.onopen = () => { st.lastT = null; badge("ok", "live"); };
     es.onerror = async () => {
       if (es.readyState !== EventSource.CLOSED) { badge("wait", "reconnecting…"); return; }
       const why = await diagnose(url);

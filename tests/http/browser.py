@@ -11,7 +11,9 @@ Checks, each with a deadline that polls for the condition:
   3. a screenshot (PNG, kept as build/tests/http/page.png for a person to
      look at) is not blank: the picture area has texture, and pixels of the
      label colours are present in it;
-  4. the chart has drawn bars and the header shows ferd's source state;
+  4. the chart has drawn bars, the note under its legend says what the
+     shares are (face-time) and over which window, and the header shows
+     ferd's source state;
   5. the MJPEG view (/?view=mjpeg) shows a picture (an <img> with pixels)
      and labels too;
   6. with a ferd that refuses pictures (allow_images no), the page says why
@@ -208,6 +210,13 @@ def checks(run):
               if (Math.max(d[i], d[i+1], d[i+2]) - Math.min(d[i], d[i+1], d[i+2]) > 60) n++;
             return n; })()""")
         check(bars > 50, "the chart has %d coloured pixels: no bars", bars)
+        # The legend's note says what the shares are and over which window
+        # (tests/http/chart.py checks the shares themselves).
+        chart = page.eval("""(() => ({chart: window.ferdPage.chart,
+            note: document.getElementById('chart-note').textContent}))()""")
+        check(chart["chart"] and chart["chart"]["face_s"] > 0 and "face-time" in chart["note"]
+              and "face-seconds" in chart["note"], "the chart's note: %r", chart["note"])
+        log("chart note: %s", chart["note"])
         st = page.eval(STATE_JS)
         check("streaming" in st["source"], "the header says %r", st["source"])
         log("chart: %d coloured pixels; header: %s", bars, st["source"])
