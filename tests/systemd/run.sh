@@ -13,12 +13,15 @@
 #    content hash in BUILD_DIR/systemd-debs; `lintian --fail-on error` on them;
 #    and a newer build of ferd for the upgrade (the same files repacked with a
 #    higher version and a changed /etc/ferd/ferd.conf). Then, host side: the
-#    ferctl-view package does not depend on BLAS.
+#    ferctl-view package does not depend on BLAS, and the -dev packages build
+#    working programs (dev-packages.sh: unpacked with dpkg-deb -x, compiled
+#    with their pkg-config files and headers alone, run against the packaged
+#    libraries and ferd-data's model).
 # 3. systemd booted as PID 1 in its own PID and mount namespaces on a fresh
 #    overlay of the root (unshare, chroot; nsenter to run commands in it).
 # 4. `apt-get install` of the packages into the booted root (ferctl-view and
-#    the -dev packages aside: they need Qt and compilers; lintian checks them),
-#    then, in order:
+#    the -dev packages aside: they need Qt and compilers; lintian checks them,
+#    and 2. builds against the -dev packages on the host), then, in order:
 #    - ferd, ferd-mqtt and ferd-http users (ferd in group video), every
 #      service enabled and started by the install; nothing the packages do not
 #      depend on would be autoremoved (their Depends cover the root's libraries);
@@ -150,6 +153,12 @@ echo "   $view_dep"
 dpkg-deb -f "$DEBS/ferd_${version}_$arch.deb" Depends | grep -q blas ||
     { echo "FAIL: ferd's Depends names no BLAS: the check of ferctl-view's could not see one"; exit 1; }
 case "$view_dep" in *blas*|*lapack*) echo "FAIL: ferctl-view depends on BLAS"; exit 1 ;; esac
+
+# The -dev packages: headers, .pc files and .so links used to build and run a
+# program against each library (seconds; also runs by itself on $DEBS).
+t0=$(date +%s)
+bash "$SRC/tests/systemd/dev-packages.sh" "$DEBS"
+took "the -dev packages" "$t0"
 
 # ---- 3. a fresh overlay and the boot ----
 RUN=$BUILD/systemd-run
