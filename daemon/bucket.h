@@ -23,4 +23,7 @@ void ferd_bucket_init(ferd_bucket *b, double burst, uint64_t now);
  * then takes one token: 1 if there was one, 0 if the request is over the rate. */
 int ferd_bucket_take(ferd_bucket *b, double rate, double burst, uint64_t now);
 
+/* Refills as ferd_bucket_take does, takes nothing: 1 if a token is there. */
+int ferd_bucket_ready(ferd_bucket *b, double rate, double burst, uint64_t now);
+
 #endif

@@ -81,14 +81,18 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
  * line stays for the next read, and its deadline runs from its first byte.
  * Dispatching stops as soon as the client is marked for closing (a reply over
  * the hard limit, say): what follows in the buffer was sent by a client we are
- * about to drop. A buffer full without a newline is an over-long line: ERROR,
- * stop reading, close once it is written.
+ * about to drop. It also stops at a line refused for the client's rate: the
+ * lines after it stay in the buffer, reading stops, and the cron resumes both
+ * once the bucket holds a token (resume_if_due), so a client that floods is
+ * answered one ERROR per refill period instead of one per line. A buffer full
+ * without a newline is an over-long line: ERROR, stop reading, close once it
+ * is written.
  */
 static void consume(ferd_client *c, uint64_t now)
 {
     ferd *d = c->d;
     size_t start = 0;
-    for (size_t i = 0; i < c->inlen; i++) {
+    for (size_t i = 0; i < c->inlen && !c->rate_paused; i++) {
         if (c->in[i] != '\n')
             continue;
         if (!c->close_pending) {
@@ -105,6 +109,13 @@ static void consume(ferd_client *c, uint64_t now)
     }
     if (c->close_pending)
         return;
+    if (c->rate_paused) {
+        if (c->reading) {
+            uv_read_stop((uv_stream_t *)&c->pipe);
+            c->reading = 0;
+        }
+        return;
+    }
     if (c->inlen >= (size_t)d->cfg.max_line) {
         /* An over-long line: say so, then close. Reading the rest of it would
          * only let a client make the daemon scan without bound. */
@@ -578,6 +589,26 @@ static int deadlines(ferd_client *c, const ferd_slot_policy *pol, uint64_t now)
     return 1;
 }
 
+/* A client paused for its rate (consume) whose bucket holds a token again:
+ * dispatches the lines it had sent meanwhile and, unless that pauses it again,
+ * reads once more. */
+static void resume_if_due(ferd_client *c, uint64_t now)
+{
+    if (!c->rate_paused || c->close_after_write || !ferd_dispatch_rate_ready(c))
+        return;
+    c->rate_paused = 0;
+    consume(c, now);
+    if (c->rate_paused || c->close_pending || c->close_after_write || c->peer_closed ||
+        c->reading)
+        return;
+    int rc = uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+    if (rc < 0) {
+        ferd_client_close(c, uv_strerror(rc));
+        return;
+    }
+    c->reading = 1;
+}
+
 void ferd_clients_cron(ferd *d, uint64_t now)
 {
     ferd_limits lim;
@@ -589,6 +620,9 @@ void ferd_clients_cron(ferd *d, uint64_t now)
         if (!c->in_use || c->close_pending || c->closing)
             continue;
         if (deadlines(c, &pol, now))
+            continue;
+        resume_if_due(c, now);
+        if (c->close_pending)
             continue;
         if (c->peer_closed && peer_gone(c)) {
             /* Half-closed first, gone altogether now: nobody reads what we owe. */

@@ -48,6 +48,8 @@ struct ferd_client {
     uint64_t last_active_ns;      /* accepted, or the last request dispatched */
     int peer_closed;              /* the peer shut down its side: no more requests */
     ferd_bucket bucket;           /* request rate */
+    int rate_paused;              /* refused for its rate: nothing more is read or
+                                   * dispatched until the bucket holds a token */
 
     /* Subscription. */
     int watching;

@@ -2,7 +2,9 @@
  * dispatch.c — one request line in, the reply (or the action) out.
  *
  * Every line goes through the same gate before it is parsed: the client's
- * request-rate bucket. Then the shared parser (proto/protocol.c) decides what
+ * request-rate bucket. A line over the rate is answered ERROR rate_limit and
+ * pauses the client (client.c stops reading it until a token is due), so a
+ * flood costs one ERROR per refill period, not one per line. Then the shared parser (proto/protocol.c) decides what
  * the line is; anything it refuses is answered with an ERROR naming the reason,
  * and the connection stays usable. Nothing a request carries reaches the file
  * system: requests hold no paths, and RELOAD re-reads the files the daemon was
@@ -42,6 +44,13 @@ static int rate_ok(ferd_client *c)
     const fer_config *cfg = &c->d->cfg;
     return ferd_bucket_take(&c->bucket, cfg->requests_per_second, cfg->request_burst,
                             fer_mono_ns());
+}
+
+int ferd_dispatch_rate_ready(ferd_client *c)
+{
+    const fer_config *cfg = &c->d->cfg;
+    return ferd_bucket_ready(&c->bucket, cfg->requests_per_second, cfg->request_burst,
+                             fer_mono_ns());
 }
 
 static const char *parse_error_code(fer_req_error e)
@@ -152,6 +161,7 @@ void ferd_dispatch_line(ferd_client *c, const char *line, size_t len)
         ferd_client_error(c, "rate_limit", "",
                           "more than %g requests per second (burst %d); request ignored",
                           d->cfg.requests_per_second, d->cfg.request_burst);
+        c->rate_paused = 1;
         return;
     }
     fer_request req;

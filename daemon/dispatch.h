@@ -11,7 +11,12 @@
 /* Sends the VERSION object a client receives on connect. */
 void ferd_dispatch_greet(ferd_client *c);
 
-/* Handles one request line of len bytes (its newline included). */
+/* Handles one request line of len bytes (its newline included). A line over
+ * the client's rate is refused and sets c->rate_paused: the caller dispatches
+ * nothing more for c until ferd_dispatch_rate_ready. */
 void ferd_dispatch_line(ferd_client *c, const char *line, size_t len);
+
+/* 1 if c's request bucket holds a token again (takes none). */
+int ferd_dispatch_rate_ready(ferd_client *c);
 
 #endif

@@ -884,20 +884,29 @@ START_TEST(t_request_rate_limit)
     char batch[2048] = "";
     for (int i = 0; i < 20; i++)
         strcat(batch, "{\"class\":\"STATUS\"}\n");
+    uint64_t t0 = now_ms();
     cli_send(c, batch);
-    int ok = 0, limited = 0;
+    int ok = 0, limited = 0, prev_limited = 0;
     for (int i = 0; i < 20; i++) {
         const char *l = cli_line(c, 5000);
         ck_assert_ptr_nonnull(l);
         fer_error err = {0};
         ck_assert_int_eq(fer_message_parse(&M, l, strlen(l), &err), 0);
-        if (M.kind == FER_MSG_STATUS)
+        if (M.kind == FER_MSG_STATUS) {
             ok++;
-        else if (M.kind == FER_MSG_ERROR && strcmp(M.u.error.code, "rate_limit") == 0)
+            prev_limited = 0;
+        } else if (M.kind == FER_MSG_ERROR && strcmp(M.u.error.code, "rate_limit") == 0) {
+            /* A refusal pauses the client until a token is due: the next
+             * line is carried out, never refused in the same breath. */
+            ck_assert_msg(!prev_limited, "two rate_limit answers in a row (answer %d)", i + 1);
             limited++;
+            prev_limited = 1;
+        }
     }
+    double took = (double)(now_ms() - t0) / 1000.0;
     ck_assert_int_ge(ok, 5);
-    ck_assert_int_le(ok, 7);
+    ck_assert_msg(ok <= 5 + 5 * took + 1, "%d carried out in %.2f s at 5/s, burst 5", ok, took);
+    ck_assert_int_ge(limited, 1);
     ck_assert_int_eq(ok + limited, 20);
     /* Tokens come back with time: within a second or so a STATUS is answered
      * again (refused ones meanwhile cost no token). */

@@ -329,6 +329,21 @@ START_TEST(t_bucket_slow_rate_and_clock)
 }
 END_TEST
 
+START_TEST(t_bucket_ready_takes_nothing)
+{
+    ferd_bucket b;
+    ferd_bucket_init(&b, 1, 0);
+    /* ready says whether a take would succeed, and never takes. */
+    ck_assert_int_eq(ferd_bucket_ready(&b, 2, 1, 0), 1);
+    ck_assert_int_eq(ferd_bucket_ready(&b, 2, 1, 0), 1);
+    ck_assert_int_eq(ferd_bucket_take(&b, 2, 1, 0), 1);
+    ck_assert_int_eq(ferd_bucket_ready(&b, 2, 1, SEC / 2 - 1000), 0);
+    ck_assert_int_eq(ferd_bucket_ready(&b, 2, 1, SEC / 2 + 1000), 1);
+    ck_assert_int_eq(ferd_bucket_take(&b, 2, 1, SEC / 2 + 1000), 1);
+    ck_assert_int_eq(ferd_bucket_ready(&b, 2, 1, SEC / 2 + 2000), 0);
+}
+END_TEST
+
 /* ---- config ---- */
 
 /* Every key, a valid value other than its default, and whether a reload
@@ -830,7 +845,8 @@ static Suite *core_suite(void)
         {"outq", {t_msg_refs, t_outq_slots_and_bytes, t_outq_write_caps, t_outq_wraps_in_order}},
         {"limits", {t_limits_from_config, t_limits_stream_messages, t_limits_replies,
                     t_limits_clock, t_limits_queue_verdict_means_push_fits}},
-        {"bucket", {t_bucket_burst_and_refill, t_bucket_slow_rate_and_clock}},
+        {"bucket", {t_bucket_burst_and_refill, t_bucket_slow_rate_and_clock,
+                    t_bucket_ready_takes_nothing}},
         {"config", {t_config_defaults, t_config_every_key_classified,
                     t_config_restart_keys_bounded, t_config_ranges_and_syntax, t_config_values,
                     t_config_every_bad_line_reported, t_config_relations,

@@ -30,6 +30,14 @@ UTF-8 JSON, and every check ends with SIGTERM and a bounded wait.
                        are cut at line_timeout_ms and idle connections at
                        idle_timeout_seconds, a silent subscriber is not; then
                        nobody is served again.
+  rate_flood           requests_per_second 5, request_burst 5: nobody sends 60
+                       STATUS lines in one write. Every line is answered once;
+                       after a rate_limit refusal the daemon reads nothing more
+                       from that connection until a token is due, so no two
+                       refusals come in a row (before, a flood was answered one
+                       ERROR per line, as fast as the daemon could write them:
+                       55 in a row here), and what is carried out stays within
+                       the rate.
   blocking_files       a FIFO as the model, the configuration and the cascade at
                        start (and for --check-config) is refused at once, naming
                        it; at run time the model and the configuration replaced
@@ -491,6 +499,47 @@ def slot_exhaustion():
         s.cleanup()
 
 
+def rate_flood():
+    s = setup("ferd-hostile-rateflood-")
+    try:
+        d = start(s, {"requests_per_second": "5", "request_burst": "5"})
+        c = peer(d)
+        n = 60
+        t0 = now()
+        c.send(b'{"class":"STATUS"}\n' * n)
+        seq = []
+        while len(seq) < n:
+            m = c.message(15)
+            check(m is not None, "%d of %d requests answered (eof %s): %s", len(seq), n, c.eof,
+                  "".join(seq))
+            cls = m.get("class")
+            if cls == "STATUS":
+                seq.append("S")
+            else:
+                check(cls == "ERROR" and m.get("code") == "rate_limit",
+                      "a flood of STATUS answered %s", json.dumps(m)[:200])
+                seq.append("r")
+        took = now() - t0
+        answers = "".join(seq)
+        carried = answers.count("S")
+        check("rr" not in answers, "two rate_limit answers in a row (a flood is answered one "
+              "ERROR per line): %s", answers)
+        check(answers.count("r") >= 1, "60 lines at 5/s, burst 5, none refused: %s", answers)
+        check(carried <= 5 + 5 * took + 1, "%d carried out in %.1f s at 5/s, burst 5",
+              carried, took)
+        # Still usable, and counted.
+        time.sleep(1.2)  # the bucket refills (5/s, burst 5)
+        st = c.status()
+        check(st["clients"]["rate_limited"] == answers.count("r"),
+              "STATUS counts %s rate-limited, the client saw %d",
+              st["clients"]["rate_limited"], answers.count("r"))
+        stop(d)
+        return "%d lines in one write: %d carried out, %d refused, never two in a row, %.1f s" % (
+            n, carried, answers.count("r"), took)
+    finally:
+        s.cleanup()
+
+
 # ---- class 1: no open may block, no wait may outlive shutdown ----
 
 def run_ferd(argv, timeout=20.0):
@@ -895,8 +944,8 @@ def decompression_bomb():
         s.cleanup()
 
 
-CHECKS = [utf8_out, tiny_and_huge_numbers, half_close, slot_exhaustion, blocking_files,
-          credential_urls, decompression_bomb]
+CHECKS = [utf8_out, tiny_and_huge_numbers, half_close, slot_exhaustion, rate_flood,
+          blocking_files, credential_urls, decompression_bomb]
 
 
 def main(argv):
