@@ -37,7 +37,7 @@ int ferd_clients_init(ferd *d)
     d->nslots = d->cfg.max_clients + FERD_REJECT_SLOTS;
     d->clients = calloc((size_t)d->nslots, sizeof *d->clients);
     d->inbufs = malloc((size_t)d->nslots * FER_PROTO_MAX_REQUEST);
-    if (!d->clients || !d->inbufs) {
+    if (!d->clients || !d->inbufs || ferd_userrate_init(&d->users, d->nslots) < 0) {
         ferd_clients_free(d);
         return -ENOMEM;
     }
@@ -53,6 +53,7 @@ void ferd_clients_free(ferd *d)
 {
     free(d->clients);
     free(d->inbufs);
+    ferd_userrate_free(&d->users);
     d->clients = NULL;
     d->inbufs = NULL;
     d->nslots = 0;
@@ -309,6 +310,8 @@ void ferd_client_accept(ferd *d)
     uint64_t now = fer_mono_ns();
     c->last_active_ns = now;
     ferd_bucket_init(&c->bucket, d->cfg.request_burst, now);
+    if (!c->privileged)
+        c->user = ferd_userrate_attach(&d->users, c->peer.uid, d->cfg.request_burst_per_uid, now);
     log_debug("client %u connected (uid %lld, pid %lld)", c->id, c->peer.uid, c->peer.pid);
     ferd_dispatch_greet(c);
     if (c->close_pending)
@@ -491,6 +494,8 @@ static void on_close(uv_handle_t *h)
     ferd_client *c = h->data;
     ferd *d = c->d;
     ferd_outq_clear(&c->out);
+    ferd_userrate_detach(c->user, fer_mono_ns());
+    c->user = NULL;
     c->in_use = 0;
     c->closing = 0;
     /* A connection waiting for a slot can have this one. */

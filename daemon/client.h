@@ -21,6 +21,7 @@
 #include "peer.h"
 #include "proto/protocol.h"
 #include "slots.h"
+#include "userrate.h"
 
 struct ferd_client {
     uv_pipe_t pipe;               /* pipe.data = this client */
@@ -48,6 +49,7 @@ struct ferd_client {
     uint64_t last_active_ns;      /* accepted, or the last request dispatched */
     int peer_closed;              /* the peer shut down its side: no more requests */
     ferd_bucket bucket;           /* request rate */
+    ferd_user_bucket *user;       /* its uid's shared budget; NULL if privileged */
     int rate_paused;              /* refused for its rate: nothing more is read or
                                    * dispatched until the bucket holds a token */
 

@@ -70,6 +70,9 @@ static const fer_conf_key keys[] = {
     {"idle_timeout_seconds", FER_CONF_INT, F(idle_timeout_seconds), 0, 0, 86400, 1, NULL},
     {"requests_per_second", FER_CONF_DBL, F(requests_per_second), 0, 0.1, 100000, 1, NULL},
     {"request_burst", FER_CONF_INT, F(request_burst), 0, 1, 100000, 1, NULL},
+    {"requests_per_second_per_uid", FER_CONF_DBL, F(requests_per_second_per_uid), 0, 0, 100000, 1,
+     NULL},
+    {"request_burst_per_uid", FER_CONF_INT, F(request_burst_per_uid), 0, 1, 100000, 1, NULL},
     {"watch_max_fps", FER_CONF_DBL, F(watch_max_fps), 0, 0, 1000, 1, NULL},
     {"image_max_fps", FER_CONF_DBL, F(image_max_fps), 0, 0.01, 1000, 1, NULL},
     {"output_soft_limit", FER_CONF_SIZE, F(output_soft_limit), 0, 4096, 1073741824.0, 1, NULL},
@@ -138,6 +141,8 @@ void fer_config_default(fer_config *c)
     c->idle_timeout_seconds = 300;
     c->requests_per_second = 20;
     c->request_burst = 40;
+    c->requests_per_second_per_uid = 40;
+    c->request_burst_per_uid = 80;
     c->watch_max_fps = 0;
     c->image_max_fps = 5;
     c->output_soft_limit = 1LL << 20;

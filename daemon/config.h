@@ -62,6 +62,8 @@ typedef struct fer_config {
     int idle_timeout_seconds;     /* idle clients are closed after this; 0 = never */
     double requests_per_second;
     int request_burst;
+    double requests_per_second_per_uid; /* shared by an unprivileged uid's connections; 0 off */
+    int request_burst_per_uid;
     double watch_max_fps;         /* 0 = no cap */
     double image_max_fps;
     long long output_soft_limit, output_hard_limit; /* bytes */

@@ -2,7 +2,8 @@
  * dispatch.c — one request line in, the reply (or the action) out.
  *
  * Every line goes through the same gate before it is parsed: the client's
- * request-rate bucket. A line over the rate is answered ERROR rate_limit and
+ * request-rate bucket and, for an unprivileged peer, its uid's bucket shared by
+ * all that uid's connections (userrate.h). A line over either rate is answered ERROR rate_limit and
  * pauses the client (client.c stops reading it until a token is due), so a
  * flood costs one ERROR per refill period, not one per line. Then the shared parser (proto/protocol.c) decides what
  * the line is; anything it refuses is answered with an ERROR naming the reason,
@@ -38,19 +39,49 @@ void ferd_dispatch_greet(ferd_client *c)
     ferd_client_reply(c, json);
 }
 
-/* The client's token bucket: requests_per_second refill, request_burst capacity. */
-static int rate_ok(ferd_client *c)
+/* The budget of c's uid, shared by all its connections (userrate.h): NULL for
+ * a privileged peer, or with requests_per_second_per_uid 0. */
+static ferd_bucket *user_bucket(ferd_client *c)
+{
+    return c->user && c->d->cfg.requests_per_second_per_uid > 0 ? &c->user->bucket : NULL;
+}
+
+/* 1 if both the connection's bucket and its user's hold a token at now;
+ * *by_user says which refused. Takes nothing. */
+static int buckets_ready(ferd_client *c, uint64_t now, int *by_user)
 {
     const fer_config *cfg = &c->d->cfg;
-    return ferd_bucket_take(&c->bucket, cfg->requests_per_second, cfg->request_burst,
-                            fer_mono_ns());
+    ferd_bucket *u = user_bucket(c);
+    *by_user = 0;
+    if (!ferd_bucket_ready(&c->bucket, cfg->requests_per_second, cfg->request_burst, now))
+        return 0;
+    if (u && !ferd_bucket_ready(u, cfg->requests_per_second_per_uid,
+                                cfg->request_burst_per_uid, now)) {
+        *by_user = 1;
+        return 0;
+    }
+    return 1;
+}
+
+/* Takes a token from the connection's bucket and its user's, or from neither:
+ * a request one of them refuses costs the other nothing. */
+static int rate_ok(ferd_client *c, int *by_user)
+{
+    const fer_config *cfg = &c->d->cfg;
+    uint64_t now = fer_mono_ns();
+    if (!buckets_ready(c, now, by_user))
+        return 0;
+    ferd_bucket *u = user_bucket(c);
+    ferd_bucket_take(&c->bucket, cfg->requests_per_second, cfg->request_burst, now);
+    if (u)
+        ferd_bucket_take(u, cfg->requests_per_second_per_uid, cfg->request_burst_per_uid, now);
+    return 1;
 }
 
 int ferd_dispatch_rate_ready(ferd_client *c)
 {
-    const fer_config *cfg = &c->d->cfg;
-    return ferd_bucket_ready(&c->bucket, cfg->requests_per_second, cfg->request_burst,
-                             fer_mono_ns());
+    int by_user;
+    return buckets_ready(c, fer_mono_ns(), &by_user);
 }
 
 static const char *parse_error_code(fer_req_error e)
@@ -156,11 +187,19 @@ void ferd_dispatch_line(ferd_client *c, const char *line, size_t len)
         i++;
     if (i == len)
         return;
-    if (!rate_ok(c)) {
+    int by_user;
+    if (!rate_ok(c, &by_user)) {
         d->stats.rate_limited++;
-        ferd_client_error(c, "rate_limit", "",
-                          "more than %g requests per second (burst %d); request ignored",
-                          d->cfg.requests_per_second, d->cfg.request_burst);
+        if (by_user)
+            ferd_client_error(c, "rate_limit", "",
+                              "more than %g requests per second from uid %lld over all its "
+                              "connections (burst %d); request ignored",
+                              d->cfg.requests_per_second_per_uid, c->peer.uid,
+                              d->cfg.request_burst_per_uid);
+        else
+            ferd_client_error(c, "rate_limit", "",
+                              "more than %g requests per second (burst %d); request ignored",
+                              d->cfg.requests_per_second, d->cfg.request_burst);
         c->rate_paused = 1;
         return;
     }

@@ -16,7 +16,7 @@ void ferd_dispatch_greet(ferd_client *c);
  * nothing more for c until ferd_dispatch_rate_ready. */
 void ferd_dispatch_line(ferd_client *c, const char *line, size_t len);
 
-/* 1 if c's request bucket holds a token again (takes none). */
+/* 1 if c's request bucket, and its uid's, hold a token again (takes none). */
 int ferd_dispatch_rate_ready(ferd_client *c);
 
 #endif

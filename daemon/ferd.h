@@ -31,6 +31,7 @@
 #include "proto/serve.h"
 #include "stats.h"
 #include "tracks.h"
+#include "userrate.h"
 #include "vision/frame.h"
 
 struct fer_model;
@@ -155,6 +156,7 @@ typedef struct ferd {
     /* Clients: max_clients + FERD_REJECT_SLOTS slots, allocated at start. */
     ferd_client *clients;
     int nslots;
+    ferd_userrate users;          /* request budgets of unprivileged uids (userrate.h) */
     char *inbufs;                 /* nslots * FER_PROTO_MAX_REQUEST */
     unsigned next_client_id;
     int connected, watching;

@@ -395,6 +395,8 @@ static const struct {
     {"idle_timeout_seconds", "60", 1},
     {"requests_per_second", "5", 1},
     {"request_burst", "3", 1},
+    {"requests_per_second_per_uid", "7", 1},
+    {"request_burst_per_uid", "9", 1},
     {"watch_max_fps", "10", 1},
     {"image_max_fps", "1", 1},
     {"output_soft_limit", "64kb", 1},

@@ -9,6 +9,9 @@
  *   slots    who may take a slot: the reserve for privileged peers, the
  *            per-uid cap, a full table; the reserve never covers every slot;
  *            the partial-line and idle deadlines;
+ *   userrate one request budget per unprivileged uid, shared by all its
+ *            connections, kept when the uid disconnects (no fresh burst for
+ *            reconnecting), given away only to make room, the oldest first;
  *   lograte  one log line per kind per interval, the held-back ones counted;
  *   redact   credentials of URLs masked in any text, in copies and in place.
  * The same rules run against the real daemon in tests/reliability/hostile.py.
@@ -24,6 +27,7 @@
 #include "lograte.h"
 #include "rate.h"
 #include "slots.h"
+#include "userrate.h"
 #include "util/redact.h"
 
 #define MS 1000000ull
@@ -230,6 +234,65 @@ START_TEST(t_redact)
 }
 END_TEST
 
+/* ---- userrate ---- */
+
+START_TEST(t_userrate_shared_and_kept)
+{
+    ferd_userrate t;
+    ck_assert_int_eq(ferd_userrate_init(&t, 3), 0);
+    /* Two connections of uid 65534 share one bucket: 4 tokens in all. */
+    ferd_user_bucket *a = ferd_userrate_attach(&t, 65534, 4, 0);
+    ferd_user_bucket *b = ferd_userrate_attach(&t, 65534, 4, 0);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_eq(a, b);
+    ck_assert_int_eq(a->refs, 2);
+    int taken = 0;
+    for (int i = 0; i < 10; i++)
+        taken += ferd_bucket_take(i % 2 ? &a->bucket : &b->bucket, 1, 4, 0);
+    ck_assert_int_eq(taken, 4);
+    /* Another uid has a bucket of its own. */
+    ferd_user_bucket *o = ferd_userrate_attach(&t, 4242, 4, 0);
+    ck_assert_ptr_ne(o, a);
+    ck_assert_int_eq(ferd_bucket_take(&o->bucket, 1, 4, 0), 1);
+    /* Both of 65534's connections go and one comes back at once: the same,
+     * empty bucket, not a fresh burst. */
+    ferd_userrate_detach(a, 1);
+    ferd_userrate_detach(b, 1);
+    ck_assert_int_eq(a->refs, 0);
+    ferd_user_bucket *again = ferd_userrate_attach(&t, 65534, 4, 2);
+    ck_assert_ptr_eq(again, a);
+    ck_assert_int_eq(ferd_bucket_take(&again->bucket, 1, 4, 2), 0);
+    ferd_userrate_detach(again, 3);
+    ferd_userrate_detach(NULL, 3);
+    ferd_userrate_free(&t);
+}
+END_TEST
+
+START_TEST(t_userrate_room)
+{
+    ferd_userrate t;
+    ck_assert_int_eq(ferd_userrate_init(&t, 2), 0);
+    ferd_user_bucket *a = ferd_userrate_attach(&t, 1000, 2, 10);
+    ferd_user_bucket *b = ferd_userrate_attach(&t, 1001, 2, 20);
+    ck_assert_ptr_ne(a, b);
+    /* Every entry attached: no room for a third uid. */
+    ck_assert_ptr_null(ferd_userrate_attach(&t, 1002, 2, 30));
+    /* Both gone, 1000 longest ago: a new uid takes 1000's entry, fresh. */
+    ferd_userrate_detach(b, 40);
+    ferd_userrate_detach(a, 50);
+    ferd_userrate_detach(b, 60); /* detaching more than attached changes nothing */
+    ck_assert_int_eq(b->refs, 0);
+    ferd_user_bucket *c = ferd_userrate_attach(&t, 1002, 2, 70);
+    ck_assert_ptr_eq(c, b); /* b was left at 40, a at 50 */
+    ck_assert_int_eq(c->refs, 1);
+    ck_assert(c->uid == 1002);
+    ck_assert(c->bucket.tokens == 2);
+    /* 1000 still finds its own entry. */
+    ck_assert_ptr_eq(ferd_userrate_attach(&t, 1000, 2, 80), a);
+    ferd_userrate_free(&t);
+}
+END_TEST
+
 /* ---- lograte ---- */
 
 START_TEST(t_lograte)
@@ -263,6 +326,10 @@ static Suite *fair_suite(void)
     tc = tcase_create("slots");
     tcase_add_test(tc, t_slots_admission);
     tcase_add_test(tc, t_slots_deadlines);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("userrate");
+    tcase_add_test(tc, t_userrate_shared_and_kept);
+    tcase_add_test(tc, t_userrate_room);
     suite_add_tcase(s, tc);
     tc = tcase_create("lograte");
     tcase_add_test(tc, t_lograte);

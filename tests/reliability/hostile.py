@@ -38,6 +38,12 @@ UTF-8 JSON, and every check ends with SIGTERM and a bounded wait.
                        ERROR per line, as fast as the daemon could write them:
                        55 in a row here), and what is carried out stays within
                        the rate.
+  user_budget          requests_per_second_per_uid 0.05, request_burst_per_uid
+                       6 (per connection 100/s): nobody's 3 connections
+                       sending 4 STATUS each get 6 carried out in all, the rest
+                       refused; a new connection of nobody right after finds
+                       the budget still spent (reconnecting buys no burst);
+                       another uid's 6 and root's 12 are all carried out.
   blocking_files       a FIFO as the model, the configuration and the cascade at
                        start (and for --check-config) is refused at once, naming
                        it; at run time the model and the configuration replaced
@@ -540,6 +546,65 @@ def rate_flood():
         s.cleanup()
 
 
+def user_budget():
+    s = setup("ferd-hostile-userbudget-")
+    try:
+        d = start(s, {"requests_per_second": "100", "request_burst": "100",
+                      "requests_per_second_per_uid": "0.05", "request_burst_per_uid": "6"})
+        conns = [Peer(d.sock, sock=x) for x in connect_as(NOBODY, d.sock, 3)]
+        t0 = now()
+        for c in conns:
+            c.send(b'{"class":"STATUS"}\n' * 4)
+        # Each connection is answered until its first refusal, which pauses
+        # it (the budget refills one token in 20 s): at most 4 answers each.
+        got = []
+        for c in conns:
+            while True:
+                m = c.message(3)
+                if m is None:
+                    break
+                got.append(m)
+                if m.get("class") == "ERROR":
+                    break
+        took = now() - t0
+        carried = count(got, "STATUS")
+        refused = sum(1 for m in got if m.get("code") == "rate_limit")
+        check(carried <= 6 + 0.05 * took + 1, "nobody's 3 connections had %d STATUS carried out "
+              "in %.1f s with a budget of 6 + 0.05/s for the uid", carried, took)
+        check(carried >= 6 and refused >= 1, "nobody: %d carried out, %d refused (budget 6)",
+              carried, refused)
+        msg = [m["message"] for m in got if m.get("code") == "rate_limit"][0]
+        check("uid" in msg, "the refusal does not say the uid's budget is spent: %r", msg)
+        for c in conns:
+            c.close()
+        # Back at once on a new connection: the budget is as it was left.
+        c = peer(d)
+        c.send(b'{"class":"STATUS"}\n')
+        m = c.message(10)
+        since = now() - t0
+        check(since > 15 or (m and m.get("code") == "rate_limit"),
+              "nobody reconnected %.1f s after spending its budget and was answered %s",
+              since, m and json.dumps(m)[:200])
+        c.close()
+        # Another uid has a budget of its own; root has none.
+        o = Peer(d.sock, sock=connect_as(OTHER, d.sock)[0])
+        o.send(b'{"class":"STATUS"}\n' * 6)
+        other = [o.message(10) for _ in range(6)]
+        check(count([m for m in other if m], "STATUS") == 6, "the other uid's 6 STATUS: %s",
+              [m and (m.get("code") or m.get("class")) for m in other])
+        r = Peer(d.sock)
+        r.send(b'{"class":"STATUS"}\n' * 12)
+        mine = [r.message(10) for _ in range(12)]
+        check(count([m for m in mine if m], "STATUS") == 12, "root's 12 STATUS: %s",
+              [m and (m.get("code") or m.get("class")) for m in mine])
+        stop(d)
+        return ("nobody: %d of 12 carried out over 3 connections (budget 6), %d refused, still "
+                "refused after reconnecting; the other uid 6 of 6, root 12 of 12"
+                % (carried, refused))
+    finally:
+        s.cleanup()
+
+
 # ---- class 1: no open may block, no wait may outlive shutdown ----
 
 def run_ferd(argv, timeout=20.0):
@@ -945,7 +1010,7 @@ def decompression_bomb():
 
 
 CHECKS = [utf8_out, tiny_and_huge_numbers, half_close, slot_exhaustion, rate_flood,
-          blocking_files, credential_urls, decompression_bomb]
+          user_budget, blocking_files, credential_urls, decompression_bomb]
 
 
 def main(argv):
