@@ -11,12 +11,19 @@ to every frame (no pictures) in a process of its own and notes, for every
 RESULT, when it arrived and the frame's capture time (mono_ns: the same
 CLOCK_MONOTONIC). Then `nobody` takes every slot it is allowed and a second
 uid every slot left to unprivileged users, and the phases run one after the
-other, --seconds each:
+other, --seconds each; between two, every hostile connection is closed and
+opened again (so lines one phase left waiting do not run into the next), and
+the users' request budgets are given 3 s to refill:
 
   alone   the watcher alone: the reference.
-  status  every hostile connection sends STATUS at requests_per_second, paced
-          (what the request bucket allows; each answer lists every client).
+  subscribed  every hostile connection subscribes to every frame (no
+          pictures) and reads: the most RESULTs the slots can be made to take.
+  status  every hostile connection sends STATUS at requests_per_second, paced:
+          what its connection's bucket allows (the user's budget,
+          requests_per_second_per_uid, refuses what is over the user's share;
+          each answer lists every client).
   poll    the same with POLL (no picture).
+  watch   the same with WATCH on and off in turn (each a subscription change).
   blank   every hostile connection sends blank lines (ignored by the
           protocol: nothing is answered) at --flood-rate lines per second.
   flood   every hostile connection sends STATUS lines at --flood-rate per
@@ -55,9 +62,11 @@ import hostile  # noqa: E402
 from ferdtest import SOURCE_ROOT, Client, log, now  # noqa: E402
 
 WATCHER = (4343, 4343)  # the well-behaved user: neither nobody nor hostile.OTHER
-PHASES = ["alone", "status", "poll", "blank", "flood"]
+PHASES = ["alone", "subscribed", "status", "poll", "watch", "blank", "flood"]
+# What each phase sends, one unit at a time (the watch phase's unit is two lines).
 LINES = {"status": b'{"class":"STATUS"}\n', "poll": b'{"class":"POLL"}\n',
-         "flood": b'{"class":"STATUS"}\n', "blank": b"\n"}
+         "watch": b'{"class":"WATCH","max_fps":1}\n{"class":"WATCH","enable":false}\n',
+         "subscribed": b"", "flood": b'{"class":"STATUS"}\n', "blank": b"\n"}
 
 
 def cpu_ticks(pid, tid=None):
@@ -180,6 +189,23 @@ class Peers:
         for c in gone:
             c.close()
 
+    def renew(self, all_gone):
+        """Every connection closed and opened again as the same user, so that
+        lines a phase left waiting (in a connection paused for its rate) do not
+        run into the next phase. The daemon keeps each user's budget."""
+        users = [c.user for c in self.clients]
+        for c in self.clients:
+            if not c.gone:
+                self.sel.unregister(c.sock)
+            c.close()
+        self.clients = []
+        hostile.wait_for(all_gone, 20)
+        for user in sorted(set(users)):
+            n = users.count(user)
+            for s in hostile.connect_as(user, self.d.sock, n):
+                c = Client(self.d.sock, 10.0, sock=s)
+                self._add(user, c)
+
     def _read(self, c, counts):
         try:
             data = c.sock.recv(1 << 20)
@@ -201,6 +227,14 @@ class Peers:
         counts = {"sent": 0, "answers": 0, "rate_limit": 0, "bytes": 0, "closed": 0}
         line = LINES[phase]
         rate = self.rate if phase in ("status", "poll") else self.flood_rate
+        if phase == "watch":
+            rate = self.rate / 2  # two requests per unit
+        if phase == "subscribed":
+            rate = 0.0
+            for c in self.clients:
+                if not c.gone:
+                    c.sock.send(b'{"class":"WATCH","max_fps":0}\n')
+                    counts["sent"] += 1
         t0 = now()
         end = t0 + seconds
         next_tick = t0
@@ -232,6 +266,11 @@ class Peers:
             for key, _ in self.sel.select(timeout):
                 if not key.data.gone:
                     self._read(key.data, counts)
+        if phase == "subscribed":
+            for c in self.clients:
+                if not c.gone:
+                    c.sock.send(b'{"class":"WATCH","enable":false}\n')
+                    counts["sent"] += 1
         # Drain what is owed for the requests sent (a second at most), so the
         # next phase starts with empty queues.
         drain_end = now() + 1.0
@@ -323,6 +362,9 @@ def main():
                              loop=100.0 * (l1 - l0) / hz / wall,
                              gen=100.0 * (g1 - g0) / hz / wall,
                              fps=(f1 - f0) / wall, **counts))
+            if p != "alone":
+                peers.renew(lambda: root.status()["clients"]["connected"] <= 2)
+                time.sleep(3.0)
         os.write(stop_w, b"x")
         with os.fdopen(out_r) as f:
             recs = json.load(f)
@@ -344,18 +386,18 @@ def main():
         seqs = [x[1] for x in mine]
         r["gaps"] = sum(b - a - 1 for a, b in zip(seqs, seqs[1:]) if b > a + 1)
     base = rows[0]
-    print("%-7s %8s %8s %8s %9s %9s %9s %9s %7s %8s %8s %8s %5s" % (
+    print("%-10s %8s %8s %8s %9s %9s %9s %9s %7s %8s %8s %8s %5s" % (
         "phase", "ferd%", "loop%", "gen%", "sent/s", "answers/s", "rl_err/s", "MB/s out",
         "fps", "watch/s", "lat_p50", "lat_p99", "gaps"))
     for r in rows:
-        print("%-7s %8.1f %8.1f %8.1f %9.0f %9.0f %9.0f %9.2f %7.2f %8.2f %8.1f %8.1f %5d" % (
+        print("%-10s %8.1f %8.1f %8.1f %9.0f %9.0f %9.0f %9.2f %7.2f %8.2f %8.1f %8.1f %5d" % (
             r["phase"], r["cpu"], r["loop"], r["gen"], r["sent"] / r["wall"],
             r["answers"] / r["wall"], r["rate_limit"] / r["wall"], r["bytes"] / r["wall"] / 1e6,
             r["fps"], r["watch_fps"], r["lat50"], r["lat99"], r["gaps"]))
     print("against alone (same run): ferd CPU ratio, extra CPU in % of a core, "
           "watcher RESULTs/s ratio, latency p99 ratio")
     for r in rows[1:]:
-        print("  %-6s CPU x%.2f (+%.1f%% of a core), watcher x%.2f, p99 x%.2f" % (
+        print("  %-10s CPU x%.2f (+%.1f%% of a core), watcher x%.2f, p99 x%.2f" % (
             r["phase"], r["cpu"] / base["cpu"] if base["cpu"] else float("nan"),
             r["cpu"] - base["cpu"],
             r["watch_fps"] / base["watch_fps"] if base["watch_fps"] else float("nan"),
