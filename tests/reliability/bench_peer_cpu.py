@@ -50,8 +50,6 @@ import json
 import os
 import selectors
 import shutil
-import socket
-import statistics
 import sys
 import time
 
