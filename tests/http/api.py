@@ -406,50 +406,25 @@ def test_no_ferd(scratch):
         check(h.stop() == 0, "ferd-http (noferd) did not exit 0")
 
 
-class FakeFerd:
-    """A ferd stand-in on a Unix socket that greets, acknowledges a WATCH and
-    then sends the lines it is given: what a newer (or broken) ferd could send."""
+class FakeFerd(httptest.StandInFerd):
+    """A ferd stand-in that acknowledges a WATCH and then sends the lines it is
+    given: what a newer (or broken) ferd could send."""
 
     def __init__(self, path, lines):
-        import socket
-        import threading
-        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.srv.bind(path)
-        self.srv.listen(8)
         self.lines = lines
-        self.conns = []
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__(path)
 
-    def _serve(self):
-        while True:
-            try:
-                c, _ = self.srv.accept()
-            except OSError:
-                return
-            c.sendall(b'{"class":"VERSION","release":"9.9.9","proto_major":1,"proto_minor":7,'
-                      b'"max_request":4096,"max_response":4194304}\n')
-            buf = b""
-            while b"\n" not in buf:
-                data = c.recv(4096)
-                if not data:
-                    break
-                buf += data
-            if b'"WATCH"' in buf:
-                c.sendall(b'{"class":"WATCH","enable":true,"max_fps":0,"min_prob":0,"events":false,'
-                          b'"scores":true,"image":"none"}\n')
-                for line in self.lines:
-                    c.sendall(line + b"\n")
-                    time.sleep(0.05)
-                # keep the subscription open until the test ends (a dropped
-                # reference would close it, and ferd-http would subscribe
-                # again and be sent the lines twice)
-                self.conns.append(c)
-            else:
-                c.close()  # other requests (STATUS for /metrics) are not answered
-
-    def close(self):
-        self.srv.close()
+    def on_line(self, c, line):
+        if b'"WATCH"' not in line:
+            return False  # other requests (STATUS for /metrics) are not answered
+        c.sendall(b'{"class":"WATCH","enable":true,"max_fps":0,"min_prob":0,"events":false,'
+                  b'"scores":true,"image":"none"}\n')
+        for out in self.lines:
+            c.sendall(out + b"\n")
+            time.sleep(0.05)
+        # The subscription stays open until the test ends (closing it would
+        # make ferd-http subscribe again and be sent the lines twice).
+        return True
 
 
 def test_unknown_and_broken_lines(scratch):

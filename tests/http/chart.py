@@ -26,15 +26,13 @@ Exits 77 (skipped) when chromium is not installed.
 """
 
 import json
-import socket
 import sys
-import threading
 import time
 
 from cdp import Browser, CdpError, chromium_path
 import httptest
 from httptest import Failure, check, log, now
-from idle import status_line
+from httptest import status_line
 
 BASE_NS = 4_000_000_000_000   # ferd's monotonic clock at the first RESULT
 
@@ -64,53 +62,27 @@ def scene():
     return out, secs, span
 
 
-class SceneFerd:
-    """A ferd stand-in: greets, answers STATUS, and plays the scene to the
-    first WATCH at the pace of its clock (later WATCHes get the
-    acknowledgement only, and are counted)."""
+class SceneFerd(httptest.StandInFerd):
+    """A ferd stand-in: answers STATUS, and plays the scene to the first WATCH
+    at the pace of its clock (later WATCHes get the acknowledgement only, and
+    are counted)."""
 
     def __init__(self, path, results):
-        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.srv.bind(path)
-        self.srv.listen(8)
         self.results = results
         self.watches = 0
         self.sent = 0
         self.status = status_line()
-        self.conns = []
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__(path)
 
-    def _serve(self):
-        while True:
-            try:
-                c, _ = self.srv.accept()
-            except OSError:
-                return
-            self.conns.append(c)
-            threading.Thread(target=self._conn, args=(c,), daemon=True).start()
-
-    def _conn(self, c):
-        c.sendall(b'{"class":"VERSION","release":"9.9.9","proto_major":1,"proto_minor":7,'
-                  b'"max_request":4096,"max_response":4194304}\n')
-        buf = b""
-        try:
-            while True:
-                while b"\n" not in buf:
-                    data = c.recv(4096)
-                    if not data:
-                        return
-                    buf += data
-                line, _, buf = buf.partition(b"\n")
-                if b'"STATUS"' in line:
-                    c.sendall(self.status + b"\n")
-                elif b'"WATCH"' in line:
-                    self.watches += 1
-                    c.sendall(b'{"class":"WATCH","enable":true,"max_fps":15,"min_prob":0,'
-                              b'"events":false,"scores":true,"image":"none"}\n')
-                    if self.watches == 1:
-                        self._play(c)
-        except OSError:
-            return
+    def on_line(self, c, line):
+        if b'"STATUS"' in line:
+            c.sendall(self.status + b"\n")
+        elif b'"WATCH"' in line:
+            self.watches += 1
+            c.sendall(b'{"class":"WATCH","enable":true,"max_fps":15,"min_prob":0,'
+                      b'"events":false,"scores":true,"image":"none"}\n')
+            if self.watches == 1:
+                self._play(c)
 
     def _play(self, c):
         t0, mono0 = now(), self.results[0][0]
@@ -125,11 +97,6 @@ class SceneFerd:
                  "faces": faces, "ready_ns": mono + 5_000_000}
             c.sendall(json.dumps(r, separators=(",", ":")).encode() + b"\n")
             self.sent = seq
-
-    def close(self):
-        self.srv.close()
-        for c in self.conns:
-            c.close()
 
 
 PAGE_JS = """(() => {

@@ -10,8 +10,10 @@ import atexit
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -295,3 +297,63 @@ class SseReader:
             self.sock.close()
         except OSError:
             pass
+
+
+def status_line():
+    """The STATUS example of proto/PROTOCOL.md, as one line of bytes."""
+    with open(os.path.join(SOURCE_ROOT, "proto", "PROTOCOL.md")) as f:
+        for line in f:
+            if line.startswith('{"class":"STATUS"'):
+                return line.strip().encode()
+    raise Failure("no STATUS example in proto/PROTOCOL.md")
+
+
+class StandInFerd:
+    """A ferd stand-in on a Unix socket, for what the real ferd will not do on
+    demand (cut a connection, send a scripted scene or a line a newer ferd
+    could send). Each connection is greeted with VERSION and served on a
+    thread of its own: every request line goes to on_line(conn, line), and
+    the connection ends when that returns False or the peer closes."""
+
+    def __init__(self, path, proto_minor=7):
+        self.greeting = (b'{"class":"VERSION","release":"9.9.9","proto_major":1,"proto_minor":%d,'
+                         b'"max_request":4096,"max_response":4194304}\n' % proto_minor)
+        self.conns = []
+        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.srv.bind(path)
+        self.srv.listen(8)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def on_line(self, conn, line):
+        raise NotImplementedError
+
+    def _serve(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+            threading.Thread(target=self._conn, args=(c,), daemon=True).start()
+
+    def _conn(self, c):
+        buf = b""
+        try:
+            c.sendall(self.greeting)
+            while True:
+                while b"\n" not in buf:
+                    data = c.recv(4096)
+                    if not data:
+                        return
+                    buf += data
+                line, _, buf = buf.partition(b"\n")
+                if self.on_line(c, line) is False:
+                    c.close()
+                    return
+        except OSError:
+            return
+
+    def close(self):
+        self.srv.close()
+        for c in self.conns:
+            c.close()

@@ -25,13 +25,12 @@ import json
 import os
 import socket
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 
 import httptest
-from httptest import Failure, check, log, start_http
+from httptest import check, log, start_http, status_line
 
 
 def get(url, timeout=20.0):
@@ -44,62 +43,31 @@ def get(url, timeout=20.0):
         return e.code, e.read()
 
 
-def status_line():
-    root = httptest.SOURCE_ROOT
-    with open(os.path.join(root, "proto", "PROTOCOL.md")) as f:
-        for line in f:
-            if line.startswith('{"class":"STATUS"'):
-                return line.strip().encode()
-    raise Failure("no STATUS example in proto/PROTOCOL.md")
 
 
-class CuttingFerd:
-    """A ferd stand-in: greets, then on each connection's first request
-    either cuts it (the first `cut` connections: ERROR timeout and close, or
-    just close with error=False) or answers STATUS. Counts requests."""
+class CuttingFerd(httptest.StandInFerd):
+    """A ferd stand-in: on each request, either cuts its connection (the first
+    `cut` requests: ERROR timeout and close, or just close with error=False)
+    or answers STATUS. Counts requests."""
 
     def __init__(self, path, cut, error=True):
-        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.srv.bind(path)
-        self.srv.listen(8)
         self.cut, self.error = cut, error
         self.requests = 0
         self.status = status_line()
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__(path, proto_minor=1)
 
-    def _serve(self):
-        while True:
-            try:
-                c, _ = self.srv.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._conn, args=(c,), daemon=True).start()
-
-    def _conn(self, c):
-        c.sendall(b'{"class":"VERSION","release":"9.9.9","proto_major":1,"proto_minor":1,'
-                  b'"max_request":4096,"max_response":4194304}\n')
-        buf = b""
-        with c:
-            while True:
-                while b"\n" not in buf:
-                    data = c.recv(4096)
-                    if not data:
-                        return
-                    buf += data
-                line, _, buf = buf.partition(b"\n")
-                self.requests += 1
-                if self.cut > 0:
-                    self.cut -= 1
-                    if self.error:
-                        c.sendall(b'{"class":"ERROR","code":"timeout","message":"no request, '
-                                  b'subscription or answer due for 1 s; closing"}\n')
-                    c.shutdown(socket.SHUT_RDWR)
-                    return
-                if b'"STATUS"' in line:
-                    c.sendall(self.status + b"\n")
-
-    def close(self):
-        self.srv.close()
+    def on_line(self, c, line):
+        self.requests += 1
+        if self.cut > 0:
+            self.cut -= 1
+            if self.error:
+                c.sendall(b'{"class":"ERROR","code":"timeout","message":"no request, '
+                          b'subscription or answer due for 1 s; closing"}\n')
+            c.shutdown(socket.SHUT_RDWR)
+            return False
+        if b'"STATUS"' in line:
+            c.sendall(self.status + b"\n")
+        return True
 
 
 def test_stand_in(scratch):
