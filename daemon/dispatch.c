@@ -4,9 +4,9 @@
  * Every line goes through the same gate before it is parsed: the client's
  * request-rate bucket and, for an unprivileged peer, its uid's bucket shared by
  * all that uid's connections (userrate.h). A line over either rate is answered
- * ERROR rate_limit and pauses the client (client.c stops reading it until a
- * token is due), so a flood costs one ERROR per refill period, not one per
- * line. Then the shared parser (proto/protocol.c) decides what the line is;
+ * ERROR rate_limit (naming the request's class when the line parses) and
+ * pauses the client (client.c stops reading it until a token is due), so a
+ * flood costs one ERROR per refill period, not one per line. Then the shared parser (proto/protocol.c) decides what the line is;
  * anything it refuses is answered with an ERROR naming the reason, and the
  * connection stays usable. Nothing a request carries reaches the file system:
  * requests hold no paths, and RELOAD re-reads the files the daemon was
@@ -188,24 +188,29 @@ void ferd_dispatch_line(ferd_client *c, const char *line, size_t len)
         i++;
     if (i == len)
         return;
+    fer_request req;
+    fer_error err = {0};
     int by_user;
     if (!rate_ok(c, &by_user)) {
         d->stats.rate_limited++;
+        /* Parsed only to name the refused request in the ERROR, so a client
+         * with several requests in flight knows which one failed; the pause
+         * below bounds this to one parse per refill period. */
+        (void)fer_request_parse(&req, line, len, &err);
+        const char *cls = req.cls; /* "" when the line names no class */
         if (by_user)
-            ferd_client_error(c, "rate_limit", "",
+            ferd_client_error(c, "rate_limit", cls,
                               "more than %g requests per second from uid %lld over all its "
                               "connections (burst %d); request ignored",
                               d->cfg.requests_per_second_per_uid, c->peer.uid,
                               d->cfg.request_burst_per_uid);
         else
-            ferd_client_error(c, "rate_limit", "",
+            ferd_client_error(c, "rate_limit", cls,
                               "more than %g requests per second (burst %d); request ignored",
                               d->cfg.requests_per_second, d->cfg.request_burst);
         c->rate_paused = 1;
         return;
     }
-    fer_request req;
-    fer_error err = {0};
     if (fer_request_parse(&req, line, len, &err) < 0) {
         log_debug("client %u: bad request: %s", c->id, err.msg);
         ferd_client_error(c, parse_error_code(req.error), req.cls, "%s", err.msg);

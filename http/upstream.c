@@ -342,7 +342,11 @@ static void on_open(http_open_job *job)
         return;
     }
     app->metrics.ferd_failures++;
-    if (job->rc == FER_CLIENT_E_REFUSED) {
+    /* A WATCH over the user's request budget (another program of ours
+     * flooding ferd) is refused only for now: it takes the retry path below,
+     * like a ferd that is away, where other refusals are final. */
+    int over_rate = job->rc == FER_CLIENT_E_REFUSED && strcmp(job->refusal, "rate_limit") == 0;
+    if (job->rc == FER_CLIENT_E_REFUSED && !over_rate) {
         up->state = UP_REFUSED;
         snprintf(up->error, sizeof up->error, "%.400s (%s)", job->err.msg,
                  job->refusal[0] ? job->refusal : "error");
@@ -358,8 +362,11 @@ static void on_open(http_open_job *job)
             destroy(up);
         return;
     }
-    /* ferd not running, not answering, or not ferd. */
-    snprintf(up->error, sizeof up->error, "cannot reach ferd: %.400s", job->err.msg);
+    /* ferd not running, not answering, not ferd, or over the rate. */
+    if (over_rate)
+        snprintf(up->error, sizeof up->error, "%.400s (rate_limit)", job->err.msg);
+    else
+        snprintf(up->error, sizeof up->error, "cannot reach ferd: %.400s", job->err.msg);
     if (up->ever_watched || up->viewers || up == app->metrics_up) {
         if (up->backoff_ms <= BACKOFF_FIRST_MS)
             fer_log(FER_LOG_NOTICE, "%s: %s; retrying", what, up->error);

@@ -454,6 +454,60 @@ def test_unknown_and_broken_lines(scratch):
         fake.close()
 
 
+class RateLimitingFerd(httptest.StandInFerd):
+    """A ferd stand-in whose per-user request budget is spent when ferd-http
+    first subscribes (another program of the same user flooded it): the first
+    WATCH is answered ERROR rate_limit, as ferd answers it, and later ones are
+    acknowledged and sent a RESULT every 0.1 s."""
+
+    def __init__(self, path):
+        self.watches = 0
+        super().__init__(path)
+
+    def on_line(self, c, line):
+        if b'"WATCH"' not in line:
+            return False
+        self.watches += 1
+        if self.watches == 1:
+            c.sendall(b'{"class":"ERROR","code":"rate_limit","message":"more than 40 requests '
+                      b'per second from uid 1000 over all its connections (burst 80); request '
+                      b'ignored","request":"WATCH"}\n')
+            return True
+        c.sendall(b'{"class":"WATCH","enable":true,"max_fps":0,"min_prob":0,"events":false,'
+                  b'"scores":true,"image":"none"}\n')
+        for seq in range(1, 600):
+            c.sendall(b'{"class":"RESULT","seq":%d,"time":"2026-01-01T00:00:00.000Z",'
+                      b'"mono_ns":1,"width":640,"height":480,"timing":{"detect_ms":1,'
+                      b'"classify_ms":1,"total_ms":2},"faces":[],"ready_ns":2}\n' % seq)
+            time.sleep(0.1)
+        return True
+
+
+def test_watch_rate_limited(scratch):
+    """A WATCH refused for its rate is a passing state, not a refusal: the
+    metrics subscription tries again (with back-off) rather than giving up."""
+    sock = scratch.path("ratelimited.sock")
+    fake = RateLimitingFerd(sock)
+    h = start_http(scratch, sock, name="ratelimited-http")
+    try:
+        deadline = now() + 20
+        seen = None
+        while now() < deadline:
+            seen = metric(curl(h.url("/metrics")).text(), "ferd_results_observed_total")
+            if seen:
+                break
+            time.sleep(0.2)
+        check(seen and fake.watches >= 2,
+              "after a WATCH refused with rate_limit, %s results observed, %d WATCHes sent; "
+              "log: %s", seen, fake.watches, h.log_text()[-400:])
+        check("rate_limit" in h.log_text(), "the refusal is not logged: %s", h.log_text()[-400:])
+        log("a WATCH refused for its rate (the user's budget spent): subscribed again after "
+            "back-off (%d WATCHes); %.0f results counted", fake.watches, seen)
+    finally:
+        check(h.stop() == 0, "ferd-http (rate-limited) did not exit 0")
+        fake.close()
+
+
 def test_stop_with_streams(scratch, d):
     h = start_http(scratch, d, name="stop")
     readers = [httptest.SseReader(h.base, "/api/events?max_fps=5"),
@@ -507,6 +561,7 @@ def checks(run):
     test_stop_with_streams(scratch, d)
     test_no_ferd(scratch)
     test_unknown_and_broken_lines(scratch)
+    test_watch_rate_limited(scratch)
     test_pictures_refused(scratch)
     test_ferd_away_and_back(scratch)
     log("api: all checks passed")

@@ -524,6 +524,10 @@ def rate_flood():
             else:
                 check(cls == "ERROR" and m.get("code") == "rate_limit",
                       "a flood of STATUS answered %s", json.dumps(m)[:200])
+                # Named, so a client with several requests in flight knows
+                # which one was refused (ferd-http matches answers so).
+                check(m.get("request") == "STATUS", "a refused STATUS answered %s",
+                      json.dumps(m)[:200])
                 seq.append("r")
         took = now() - t0
         answers = "".join(seq)
