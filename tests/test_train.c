@@ -313,7 +313,8 @@ START_TEST(plots_are_real_pngs)
     char path[512];
     fer_error err = {0};
     snprintf(path, sizeof path, "%s/curves.png", tmpdir);
-    ck_assert_msg(fer_plot_curves(path, rows, 5, "test curves", &err) == 0, "%s", err.msg);
+    ck_assert_msg(fer_plot_curves(path, rows, 5, "test curves", "train: cross-entropy", &err) == 0,
+                  "%s", err.msg);
     fer_image img = {0};
     ck_assert_int_eq(fer_image_read(&img, path, 0, &err), 0);
     ck_assert_int_eq(img.w, 1280);

@@ -87,10 +87,15 @@ static void draw_series(fer_image *img, const axis *a, const fer_history_row *ro
         fer_draw_circle(img, (int)xs[i], (int)ys[i], 3, c, -1);
 }
 
-static void legend(fer_image *img, int x, int y, const char *a, const char *b)
+/* A legend whose right edge is at right: as wide as its longer label. */
+static void legend(fer_image *img, int right, int y, const char *a, const char *b)
 {
-    fer_draw_rect(img, x, y, 150, 52, white, -1);
-    fer_draw_rect(img, x, y, 150, 52, grid, 1);
+    int wa, wb, h;
+    fer_text_size(a, 0.45, 1, &wa, &h);
+    fer_text_size(b, 0.45, 1, &wb, &h);
+    const int w = 44 + (wa > wb ? wa : wb) + 10, x = right - w;
+    fer_draw_rect(img, x, y, w, 52, white, -1);
+    fer_draw_rect(img, x, y, w, 52, grid, 1);
     fer_draw_line(img, (float)x + 8, (float)y + 16, (float)x + 36, (float)y + 16, blue, 2);
     fer_draw_text(img, a, x + 44, y + 21, 0.45, black, 1);
     fer_draw_line(img, (float)x + 8, (float)y + 38, (float)x + 36, (float)y + 38, orange, 2);
@@ -98,7 +103,7 @@ static void legend(fer_image *img, int x, int y, const char *a, const char *b)
 }
 
 int fer_plot_curves(const char *path, const fer_history_row *rows, int n, const char *title,
-                    fer_error *err)
+                    const char *train_loss, fer_error *err)
 {
     fer_image img = {0};
     int rc = fer_image_alloc(&img, 1280, 560, 3);
@@ -133,13 +138,14 @@ int fer_plot_curves(const char *path, const fer_history_row *rows, int n, const 
     if (acc.x1 <= acc.x0)
         acc.x1 = los.x1 = acc.x0 + 1;
     draw_axes(&img, &acc, "Accuracy", "epoch", "accuracy", 1);
-    draw_axes(&img, &los, "Loss", "epoch", "cross-entropy loss", 0);
+    draw_axes(&img, &los, "Loss", "epoch", "loss", 0);
     draw_series(&img, &acc, rows, n, offsetof(fer_history_row, train_acc), blue);
     draw_series(&img, &acc, rows, n, offsetof(fer_history_row, val_acc), orange);
     draw_series(&img, &los, rows, n, offsetof(fer_history_row, train_loss), blue);
     draw_series(&img, &los, rows, n, offsetof(fer_history_row, val_loss), orange);
-    legend(&img, acc.x + acc.w - 160, acc.y + acc.h - 62, "train", "validation");
-    legend(&img, los.x + los.w - 160, los.y + 10, "train", "validation");
+    legend(&img, acc.x + acc.w - 10, acc.y + acc.h - 62, "train", "validation");
+    legend(&img, los.x + los.w - 10, los.y + 10, train_loss ? train_loss : "train",
+           "validation: cross-entropy");
     rc = fer_image_write(&img, path, err);
     fer_image_free(&img);
     return rc;

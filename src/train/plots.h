@@ -12,8 +12,11 @@
 #include "train/metrics.h"
 #include "util/error.h"
 
+/* train_loss names what the train loss is (the legend of its series), since a
+ * run's training loss need not be the plain cross-entropy of validation: label
+ * smoothing, distillation. NULL: "train". */
 int fer_plot_curves(const char *path, const fer_history_row *rows, int n, const char *title,
-                    fer_error *err);
+                    const char *train_loss, fer_error *err);
 
 /* names: nclasses class names; title printed above the matrix (e.g. "PrivateTest, acc 68.1%"). */
 int fer_plot_confusion(const char *path, const fer_confusion *c,

@@ -241,7 +241,19 @@ static int write_history(fer_trainer_run *r, fer_error *err)
     char title[160];
     snprintf(title, sizeof title, "%s on %s: training curves", r->model->net->arch->name,
              r->model->meta.dataset[0] ? r->model->meta.dataset : "data");
-    return fer_plot_curves(path, r->st->history, r->st->nhistory, title, err);
+    /* What step_loss minimises, so a distillation run's curves do not pass
+     * its mixed loss off as the validation's cross-entropy. */
+    char train_loss[96];
+    const float ls = r->cfg.label_smoothing;
+    if (r->teach)
+        snprintf(train_loss, sizeof train_loss, "train: %.2g %sCE + %.2g T^2 KL, T %g",
+                 1.0 - r->cfg.kd_weight, ls > 0 ? "smoothed " : "", r->cfg.kd_weight,
+                 r->cfg.kd_temp);
+    else if (ls > 0)
+        snprintf(train_loss, sizeof train_loss, "train: cross-entropy, smoothing %.2g", ls);
+    else
+        snprintf(train_loss, sizeof train_loss, "train: cross-entropy");
+    return fer_plot_curves(path, r->st->history, r->st->nhistory, title, train_loss, err);
 }
 
 static void stamp_meta(fer_trainer_run *r, float val_acc, int epochs)
