@@ -10,7 +10,9 @@
  *   mjpeg: an <img> shows /api/stream.mjpg (frames annotated by ferd), and
  *     /api/events without pictures feeds the faces list and the chart.
  * The faces list shows each face's label and probability as ferd computed
- * them for the frame (its moving average beside it).
+ * them for the frame (its moving average beside it), and its scores: all of
+ * them for one face, the three highest of each when several are in view (the
+ * list scrolls past 45% of the window's height), so the chart stays in view.
  *
  * The chart counts face-time, not messages: each RESULT stands for the time
  * since the one before it on ferd's clock (mono_ns; at most MAX_STEP_S, and
@@ -175,7 +177,12 @@
         li.append(el("span", "smoothed", "average: " + f.smoothed.label + " " + pct(f.smoothed.prob)));
       if (f.scores) {
         const bars = el("div", "bars");
-        const names = st.classes.length ? st.classes : Object.keys(f.scores);
+        let names = st.classes.length ? st.classes : Object.keys(f.scores);
+        // Several faces: each shows its three highest scores, so the list
+        // stays short enough to keep the chart and its legend in view.
+        if (faces.length > 1)
+          names = names.filter(n => n in f.scores)
+            .sort((a, b) => f.scores[b] - f.scores[a]).slice(0, 3);
         for (const name of names) {
           if (!(name in f.scores)) continue;
           const bar = el("span", "bar"), fill = el("span");

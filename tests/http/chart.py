@@ -1,19 +1,23 @@
 #!/usr/bin/python3
-"""chart.py — the live page's chart legend says what it shows, and is right
-with several faces at once.
+"""chart.py — the live page's chart legend says what it shows, is right with
+several faces at once, and stays in view.
 
 A stand-in ferd plays a scripted scene, at its own pace, to the real
 ferd-http and the page in Debian's headless chromium:
   A  2 s at 15 results/s: face 1, labelled sad;
-  B  3 s at 5 results/s (ferd slowed by a second face): face 1 sad and
-     face 2 angry, both in view;
+  B  3 s at 5 results/s (ferd slowed by more faces): face 1 sad, face 2
+     angry and face 3 happy, all in view;
   C  1 s at 10 results/s: no face.
 The legend is each label's share of face-time over the chart's window: each
 RESULT stands for the time since the one before it on ferd's clock (mono_ns),
 and every face in it adds that time to its label. Face-seconds here:
-sad 29/15 + 3 = 4.93, angry 3 (the first RESULT starts the clock), so the
-legend must read sad 62% and angry 38%, and the note under it must give the
-face-seconds (7.9) and the mean faces in view (7.93 face-s over 5.93 s: 1.3).
+sad 29/15 + 3 = 4.93, angry 3, happy 3 (the first RESULT starts the clock),
+so the legend must read sad 45%, angry 27% and happy 27%, and the note under
+it must give the face-seconds (10.9) and the mean faces in view (10.93 face-s
+over 5.93 s: 1.8). While the three faces are listed, the chart, its legend
+and the note under it must be inside the 1280x900 window: with every
+class's bar under each of three faces, the list pushed the note below the
+fold and the legend to its edge (806 of 813 px; now 626).
 
 Before, the legend counted messages: sad 45 of 60 face-samples (75%), angry
 25%: a face seen while ferd ran faster weighed more than one seen while it
@@ -41,7 +45,7 @@ def face(fid, label, x):
     scores = {k: 0.02 for k in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")}
     scores[label] = 0.88
     return {"id": fid, "box": {"x": x, "y": 150, "w": 160, "h": 160}, "label": label,
-            "prob": 0.88, "scores": scores}
+            "prob": 0.88, "scores": scores, "smoothed": {"label": label, "prob": 0.85}}
 
 
 def scene():
@@ -49,7 +53,7 @@ def scene():
     per label they hold: each RESULT after the first weighs the time since
     the previous one."""
     steps = [(1 / 15, [face(1, "sad", 60)])] * 30 + \
-            [(0.2, [face(1, "sad", 60), face(2, "angry", 400)])] * 15 + \
+            [(0.2, [face(1, "sad", 20), face(2, "angry", 240), face(3, "happy", 460)])] * 15 + \
             [(0.1, [])] * 10
     out, t, secs, span = [], 0.0, {}, 0.0
     for i, (dt, faces) in enumerate(steps):
@@ -103,7 +107,10 @@ PAGE_JS = """(() => {
   const st = window.ferdPage || {}, note = document.getElementById('chart-note');
   return {results: st.results || 0, chart: st.chart || null,
           legend: [...document.querySelectorAll('#legend li')].map(e => e.textContent),
-          note: note ? note.textContent : null};
+          note: note ? note.textContent : null,
+          listed: document.querySelectorAll('#faces li:not(.none)').length,
+          note_bottom: note ? note.getBoundingClientRect().bottom : null,
+          view_h: window.innerHeight};
 })()"""
 
 
@@ -126,9 +133,11 @@ def checks(run):
         page = b.open(h.url("/"))
         # Every RESULT on the page, then one more chart drawing (at most 1 s
         # later): the legend's final state.
-        deadline, state, done_at = now() + 60, {}, None
+        deadline, state, done_at, three = now() + 60, {}, None, []
         while now() < deadline:
             state = page.eval(PAGE_JS)
+            if state["listed"] == 3:
+                three.append((state["note_bottom"], state["view_h"]))
             if state["results"] >= len(results) and done_at is None:
                 done_at = now()
             if done_at is not None and now() - done_at > 1.5:
@@ -140,6 +149,13 @@ def checks(run):
               fake.watches)
         state = page.eval(PAGE_JS)
         page.close()
+    check(three, "the page never listed the three faces of phase B")
+    low = max(three)
+    check(all(b <= h for b, h in three), "with three faces listed the chart note's bottom is "
+          "at %.0f px, below the window's %.0f px", low[0], low[1])
+    log("three faces listed: the chart, its legend and note end at most %.0f px down, in a "
+        "window of %.0f px (%d samples)",
+        low[0], low[1], len(three))
     legend = {}
     for item in state["legend"]:
         name, _, p = item.partition(" ")
@@ -162,7 +178,7 @@ def checks(run):
         check(words in note, "the note under the legend does not say %r: %r", words, note)
     check(h.stop() == 0, "ferd-http did not exit 0 on SIGTERM")
     run.h = None
-    log("chart: two faces at once, ferd's rate changing: the legend gives each label's share of "
+    log("chart: three faces at once, ferd's rate changing: the legend gives each label's share of "
         "face-time (%s), not of messages, and says so", ", ".join(
             "%s %d%%" % kv for kv in sorted(want.items())))
 
