@@ -420,6 +420,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             p.unknown(extra)
         _usage_exit(p.prog, "no command (status, watch, snapshot or classify)")
     sp = commands[a.command]
+    if a.command == "classify" and extra and not any(x.startswith("-") for x in extra):
+        # Images after an option ("a.png --model m b.png"): argparse leaves
+        # them over, where fer classify's getopt_long takes them in order.
+        a.images += extra
+        extra = []
     if extra:
         sp.unknown(extra)
     if a.command == "snapshot":

@@ -146,6 +146,20 @@ def test_failures_as_fer_classify(tmp_path):
     assert len(errs) == 2 and "absent.jpg" in errs[0] and "bad.png" in errs[1]
 
 
+def test_images_and_options_mixed_as_fer_classify(tmp_path):
+    """Options between image names, as getopt_long takes them in fer classify."""
+    absent = str(tmp_path / "absent.jpg")
+    args = [FACE, "--no-scores", absent, "--model", MODEL, FACE, "--max-faces", "1", FACE]
+    mine = subprocess.run([sys.executable, "-m", "ferd", "classify", *args],
+                          capture_output=True, text=True, timeout=120)
+    theirs = run_c([env("FER_BIN"), "classify", *args], timeout=120)
+    assert mine.returncode == theirs.returncode == 1, mine.stderr
+    lines = [strip_clock(x) for x in mine.stdout.splitlines()]
+    assert lines == [strip_clock(x) for x in theirs.stdout.splitlines()]
+    assert len(lines) == 3 and '"seq":4' in mine.stdout and "scores" not in mine.stdout
+    assert "absent.jpg" in mine.stderr
+
+
 def grey_as_ferd(bgr):
     """BGR to grey exactly as the pipeline converts (src/vision/preprocess.c)."""
     b, g, r = (bgr[:, :, i].astype(np.uint32) for i in range(3))
