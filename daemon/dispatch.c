@@ -6,11 +6,11 @@
  * all that uid's connections (userrate.h). A line over either rate is answered
  * ERROR rate_limit (naming the request's class when the line parses) and
  * pauses the client (client.c stops reading it until a token is due), so a
- * flood costs one ERROR per refill period, not one per line. Then the shared parser (proto/protocol.c) decides what the line is;
- * anything it refuses is answered with an ERROR naming the reason, and the
- * connection stays usable. Nothing a request carries reaches the file system:
- * requests hold no paths, and RELOAD re-reads the files the daemon was
- * configured with.
+ * flood costs one ERROR per refill period, not one per line. Then the shared
+ * parser (proto/protocol.c) decides what the line is; anything it refuses is
+ * answered with an ERROR naming the reason, and the connection stays usable.
+ * Nothing a request carries reaches the file system: requests hold no paths,
+ * and RELOAD re-reads the files the daemon was configured with.
  */
 #include "dispatch.h"
 
