@@ -406,6 +406,15 @@ def test_no_ferd(scratch):
         check(h.stop() == 0, "ferd-http (noferd) did not exit 0")
 
 
+# What the stand-ins below send: a WATCH acknowledged with the defaults, and a
+# RESULT with no face (% seq).
+WATCH_ACK = (b'{"class":"WATCH","enable":true,"max_fps":0,"min_prob":0,"events":false,'
+             b'"scores":true,"image":"none"}')
+EMPTY_RESULT = (b'{"class":"RESULT","seq":%d,"time":"2026-01-01T00:00:00.000Z","mono_ns":1,'
+                b'"width":640,"height":480,"timing":{"detect_ms":1,"classify_ms":1,"total_ms":2},'
+                b'"faces":[],"ready_ns":2}')
+
+
 class FakeFerd(httptest.StandInFerd):
     """A ferd stand-in that acknowledges a WATCH and then sends the lines it is
     given: what a newer (or broken) ferd could send."""
@@ -417,8 +426,7 @@ class FakeFerd(httptest.StandInFerd):
     def on_line(self, c, line):
         if b'"WATCH"' not in line:
             return False  # other requests (STATUS for /metrics) are not answered
-        c.sendall(b'{"class":"WATCH","enable":true,"max_fps":0,"min_prob":0,"events":false,'
-                  b'"scores":true,"image":"none"}\n')
+        c.sendall(WATCH_ACK + b"\n")
         for out in self.lines:
             c.sendall(out + b"\n")
             time.sleep(0.05)
@@ -428,14 +436,11 @@ class FakeFerd(httptest.StandInFerd):
 
 
 def test_unknown_and_broken_lines(scratch):
-    result = (b'{"class":"RESULT","seq":%d,"time":"2026-01-01T00:00:00.000Z","mono_ns":1,'
-              b'"width":640,"height":480,"timing":{"detect_ms":1,"classify_ms":1,"total_ms":2},'
-              b'"faces":[],"ready_ns":2}')
-    lines = [result % 1,
+    lines = [EMPTY_RESULT % 1,
              b'{"class":"FUTURE","news":{"deep":[1,2,3]}}',   # a class a newer ferd adds
              b'{"class":"RESULT","seq":"not a number"}',     # does not decode
              b'not json at all',
-             result % 2]
+             EMPTY_RESULT % 2]
     sock = scratch.path("fake.sock")
     fake = FakeFerd(sock, lines)
     h = start_http(scratch, sock, "--set", "metrics_watch=no", name="fake-http")
@@ -473,12 +478,9 @@ class RateLimitingFerd(httptest.StandInFerd):
                       b'per second from uid 1000 over all its connections (burst 80); request '
                       b'ignored","request":"WATCH"}\n')
             return True
-        c.sendall(b'{"class":"WATCH","enable":true,"max_fps":0,"min_prob":0,"events":false,'
-                  b'"scores":true,"image":"none"}\n')
+        c.sendall(WATCH_ACK + b"\n")
         for seq in range(1, 600):
-            c.sendall(b'{"class":"RESULT","seq":%d,"time":"2026-01-01T00:00:00.000Z",'
-                      b'"mono_ns":1,"width":640,"height":480,"timing":{"detect_ms":1,'
-                      b'"classify_ms":1,"total_ms":2},"faces":[],"ready_ns":2}\n' % seq)
+            c.sendall(EMPTY_RESULT % seq + b"\n")
             time.sleep(0.1)
         return True
 
